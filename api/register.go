@@ -1,0 +1,141 @@
+package api
+
+// ObjectList is implemented by every typed list (PodList, NodeList, ...).
+type ObjectList interface {
+	GetTypeMeta() *TypeMeta
+	GetListMeta() *ListMeta
+}
+
+// GetListMeta gives access to the list metadata.
+func (l *NamespaceList) GetListMeta() *ListMeta { return &l.Metadata }
+
+// GetListMeta gives access to the list metadata.
+func (l *PodList) GetListMeta() *ListMeta { return &l.Metadata }
+
+// GetListMeta gives access to the list metadata.
+func (l *NodeList) GetListMeta() *ListMeta { return &l.Metadata }
+
+// GetListMeta gives access to the list metadata.
+func (l *EventList) GetListMeta() *ListMeta { return &l.Metadata }
+
+// GetListMeta gives access to the list metadata.
+func (l *TenantList) GetListMeta() *ListMeta { return &l.Metadata }
+
+// GetListMeta gives access to the list metadata.
+func (l *NodePoolList) GetListMeta() *ListMeta { return &l.Metadata }
+
+// GetListMeta gives access to the list metadata.
+func (l *VirtualMachineList) GetListMeta() *ListMeta { return &l.Metadata }
+
+// GetListMeta gives access to the list metadata.
+func (l *HypervisorList) GetListMeta() *ListMeta { return &l.Metadata }
+
+// GetListMeta gives access to the list metadata.
+func (l *List) GetListMeta() *ListMeta { return &l.Metadata }
+
+// NewScheme returns the scheme of every kind this API serves, with its
+// defaults, validation and create preparation wired in.
+func NewScheme() *Scheme {
+	return newScheme(
+		&KindInfo{
+			Group: GroupCore, Version: VersionCore, Kind: KindNamespace,
+			Resource: "namespaces", Singular: "namespace", ShortNames: []string{"ns"},
+			Namespaced: false, HasStatus: true,
+			New: func() Object { return &Namespace{TypeMeta: TypeMeta{APIVersion: APIVersionV1, Kind: KindNamespace}} },
+			NewList: func() ObjectList {
+				return &NamespaceList{TypeMeta: TypeMeta{APIVersion: APIVersionV1, Kind: KindNamespace + "List"}}
+			},
+			Default:          func(o Object) { DefaultNamespace(o.(*Namespace)) },
+			Validate:         func(o Object) ErrorList { return ValidateNamespace(o.(*Namespace)) },
+			ValidateUpdate:   func(n, o Object) ErrorList { return ValidateNamespaceUpdate(n.(*Namespace), o.(*Namespace)) },
+			PrepareForCreate: func(o Object) { o.(*Namespace).Status = NamespaceStatus{Phase: NamespaceActive} },
+		},
+		&KindInfo{
+			Group: GroupCore, Version: VersionCore, Kind: KindPod,
+			Resource: "pods", Singular: "pod", ShortNames: []string{"po"},
+			Namespaced: true, HasStatus: true,
+			New: func() Object { return &Pod{TypeMeta: TypeMeta{APIVersion: APIVersionV1, Kind: KindPod}} },
+			NewList: func() ObjectList {
+				return &PodList{TypeMeta: TypeMeta{APIVersion: APIVersionV1, Kind: KindPod + "List"}}
+			},
+			Default:          func(o Object) { DefaultPod(o.(*Pod)) },
+			Validate:         func(o Object) ErrorList { return ValidatePod(o.(*Pod)) },
+			ValidateUpdate:   func(n, o Object) ErrorList { return ValidatePodUpdate(n.(*Pod), o.(*Pod)) },
+			PrepareForCreate: func(o Object) { o.(*Pod).Status = PodStatus{Phase: PodPending} },
+		},
+		&KindInfo{
+			Group: GroupCore, Version: VersionCore, Kind: KindNode,
+			Resource: "nodes", Singular: "node", ShortNames: []string{"no"},
+			Namespaced: false, HasStatus: true,
+			New: func() Object { return &Node{TypeMeta: TypeMeta{APIVersion: APIVersionV1, Kind: KindNode}} },
+			NewList: func() ObjectList {
+				return &NodeList{TypeMeta: TypeMeta{APIVersion: APIVersionV1, Kind: KindNode + "List"}}
+			},
+			Default:        func(o Object) { DefaultNode(o.(*Node)) },
+			Validate:       func(o Object) ErrorList { return ValidateNode(o.(*Node)) },
+			ValidateUpdate: func(n, o Object) ErrorList { return ValidateNodeUpdate(n.(*Node), o.(*Node)) },
+		},
+		&KindInfo{
+			Group: GroupCore, Version: VersionCore, Kind: KindEvent,
+			Resource: "events", Singular: "event", ShortNames: []string{"ev"},
+			Namespaced: true,
+			New:        func() Object { return &Event{TypeMeta: TypeMeta{APIVersion: APIVersionV1, Kind: KindEvent}} },
+			NewList: func() ObjectList {
+				return &EventList{TypeMeta: TypeMeta{APIVersion: APIVersionV1, Kind: KindEvent + "List"}}
+			},
+			Default:  func(o Object) { DefaultEvent(o.(*Event)) },
+			Validate: func(o Object) ErrorList { return ValidateEvent(o.(*Event)) },
+		},
+		&KindInfo{
+			Group: GroupCore, Version: VersionCore, Kind: KindTenant,
+			Resource: "tenants", Singular: "tenant",
+			Namespaced: false,
+			New:        func() Object { return &Tenant{TypeMeta: TypeMeta{APIVersion: APIVersionV1, Kind: KindTenant}} },
+			NewList: func() ObjectList {
+				return &TenantList{TypeMeta: TypeMeta{APIVersion: APIVersionV1, Kind: KindTenant + "List"}}
+			},
+			Default:  func(o Object) {},
+			Validate: func(o Object) ErrorList { return ValidateTenant(o.(*Tenant)) },
+		},
+		&KindInfo{
+			Group: GroupIaaS, Version: VersionIaaS, Kind: KindNodePool,
+			Resource: "nodepools", Singular: "nodepool", ShortNames: []string{"np"},
+			Namespaced: false, HasStatus: true,
+			New: func() Object { return &NodePool{TypeMeta: TypeMeta{APIVersion: APIVersionIaaS, Kind: KindNodePool}} },
+			NewList: func() ObjectList {
+				return &NodePoolList{TypeMeta: TypeMeta{APIVersion: APIVersionIaaS, Kind: KindNodePool + "List"}}
+			},
+			Default:          func(o Object) {},
+			Validate:         func(o Object) ErrorList { return ValidateNodePool(o.(*NodePool)) },
+			PrepareForCreate: func(o Object) { o.(*NodePool).Status = NodePoolStatus{} },
+		},
+		&KindInfo{
+			Group: GroupIaaS, Version: VersionIaaS, Kind: KindVirtualMachine,
+			Resource: "virtualmachines", Singular: "virtualmachine", ShortNames: []string{"vm"},
+			Namespaced: true, HasStatus: true,
+			New: func() Object {
+				return &VirtualMachine{TypeMeta: TypeMeta{APIVersion: APIVersionIaaS, Kind: KindVirtualMachine}}
+			},
+			NewList: func() ObjectList {
+				return &VirtualMachineList{TypeMeta: TypeMeta{APIVersion: APIVersionIaaS, Kind: KindVirtualMachine + "List"}}
+			},
+			Default:          func(o Object) { DefaultVirtualMachine(o.(*VirtualMachine)) },
+			Validate:         func(o Object) ErrorList { return ValidateVirtualMachine(o.(*VirtualMachine)) },
+			PrepareForCreate: func(o Object) { o.(*VirtualMachine).Status = VirtualMachineStatus{Phase: VMPending} },
+		},
+		&KindInfo{
+			Group: GroupIaaS, Version: VersionIaaS, Kind: KindHypervisor,
+			Resource: "hypervisors", Singular: "hypervisor", ShortNames: []string{"hv"},
+			Namespaced: false, HasStatus: true,
+			New: func() Object {
+				return &Hypervisor{TypeMeta: TypeMeta{APIVersion: APIVersionIaaS, Kind: KindHypervisor}}
+			},
+			NewList: func() ObjectList {
+				return &HypervisorList{TypeMeta: TypeMeta{APIVersion: APIVersionIaaS, Kind: KindHypervisor + "List"}}
+			},
+			Default:          func(o Object) { DefaultHypervisor(o.(*Hypervisor)) },
+			Validate:         func(o Object) ErrorList { return ValidateHypervisor(o.(*Hypervisor)) },
+			PrepareForCreate: func(o Object) { o.(*Hypervisor).Status = HypervisorStatus{} },
+		},
+	)
+}

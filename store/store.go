@@ -1,0 +1,244 @@
+// Package store keeps API objects in etcd, the only source of truth of the
+// control plane. An object's resourceVersion is its etcd modification
+// revision; updates compare-and-swap on it, and watches resume from a
+// revision without missing or repeating events.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/cloudmgr/cloud/api"
+)
+
+// Sentinel errors at the package boundary; the API server converts them to
+// HTTP statuses once. Match them with errors.Is.
+var (
+	// ErrNotFound: the key does not exist (or a required key is missing).
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: a create found the key taken.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrConflict: the stored revision is not the one the caller read.
+	ErrConflict = errors.New("the object has been modified; please apply your changes to the latest version and try again")
+	// ErrTooOld: the requested revision has been compacted; the caller must relist.
+	ErrTooOld = errors.New("too old resource version")
+)
+
+// Store is typed storage over an etcd client.
+type Store struct {
+	client *clientv3.Client
+}
+
+// New returns a store that uses client. The caller owns the client.
+func New(client *clientv3.Client) *Store { return &Store{client: client} }
+
+// Client exposes the etcd client for health checks and benchmarks.
+func (s *Store) Client() *clientv3.Client { return s.client }
+
+// encode writes obj compactly. The resourceVersion is derived from the etcd
+// revision on every read, so it is not stored.
+func encode(obj api.Object) ([]byte, error) {
+	m := obj.GetObjectMeta()
+	rv := m.ResourceVersion
+	m.ResourceVersion = ""
+	data, err := json.Marshal(obj)
+	m.ResourceVersion = rv
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", m.Name, err)
+	}
+	return data, nil
+}
+
+func decode(data []byte, rev int64, into api.Object) error {
+	if err := json.Unmarshal(data, into); err != nil {
+		return fmt.Errorf("decode stored object: %w", err)
+	}
+	into.GetObjectMeta().ResourceVersion = strconv.FormatInt(rev, 10)
+	return nil
+}
+
+// Get reads the object at key into out.
+func (s *Store) Get(ctx context.Context, key string, out api.Object) error {
+	resp, err := s.client.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return fmt.Errorf("%s: %w", key, ErrNotFound)
+	}
+	kv := resp.Kvs[0]
+	return decode(kv.Value, kv.ModRevision, out)
+}
+
+// List reads every object under prefix at one revision, keeps those for
+// which keep returns true (keep may be nil), and returns them with the
+// revision they were read at.
+func (s *Store) List(ctx context.Context, prefix string, newObj func() api.Object, keep func(api.Object) bool) ([]api.Object, int64, error) {
+	const page = 1000
+	var out []api.Object
+	var rev int64
+	key := prefix
+	end := clientv3.GetPrefixRangeEnd(prefix)
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(page)}
+		if rev != 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		resp, err := s.client.Get(ctx, key, opts...)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list %s: %w", prefix, err)
+		}
+		if rev == 0 {
+			rev = resp.Header.Revision
+		}
+		for _, kv := range resp.Kvs {
+			obj := newObj()
+			if err := decode(kv.Value, kv.ModRevision, obj); err != nil {
+				return nil, 0, fmt.Errorf("%s: %w", kv.Key, err)
+			}
+			if keep == nil || keep(obj) {
+				out = append(out, obj)
+			}
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return out, rev, nil
+		}
+		key = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
+
+// Create stores obj at key if the key is free and every key in requires
+// exists (a namespace, for instance), all in one transaction. On success
+// obj carries its new resourceVersion.
+func (s *Store) Create(ctx context.Context, key string, obj api.Object, requires ...string) error {
+	data, err := encode(obj)
+	if err != nil {
+		return err
+	}
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}
+	var elseOps []clientv3.Op
+	for _, r := range requires {
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(r), ">", 0))
+		elseOps = append(elseOps, clientv3.OpGet(r, clientv3.WithCountOnly()))
+	}
+	resp, err := s.client.Txn(ctx).If(cmps...).Then(clientv3.OpPut(key, string(data))).Else(elseOps...).Commit()
+	if err != nil {
+		return fmt.Errorf("create %s: %w", key, err)
+	}
+	if !resp.Succeeded {
+		for i, r := range resp.Responses {
+			if r.GetResponseRange().Count == 0 {
+				return fmt.Errorf("%s: %w", requires[i], ErrNotFound)
+			}
+		}
+		return fmt.Errorf("%s: %w", key, ErrAlreadyExists)
+	}
+	obj.GetObjectMeta().ResourceVersion = strconv.FormatInt(resp.Header.Revision, 10)
+	return nil
+}
+
+// Update replaces the object at key if its revision is still expectedRev.
+// A different revision is ErrConflict, a missing key ErrNotFound. On success
+// obj carries its new resourceVersion.
+func (s *Store) Update(ctx context.Context, key string, obj api.Object, expectedRev int64) error {
+	data, err := encode(obj)
+	if err != nil {
+		return err
+	}
+	resp, err := s.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", expectedRev)).
+		Then(clientv3.OpPut(key, string(data))).
+		Else(clientv3.OpGet(key, clientv3.WithCountOnly())).
+		Commit()
+	if err != nil {
+		return fmt.Errorf("update %s: %w", key, err)
+	}
+	if !resp.Succeeded {
+		if resp.Responses[0].GetResponseRange().Count == 0 {
+			return fmt.Errorf("%s: %w", key, ErrNotFound)
+		}
+		return fmt.Errorf("%s: %w", key, ErrConflict)
+	}
+	obj.GetObjectMeta().ResourceVersion = strconv.FormatInt(resp.Header.Revision, 10)
+	return nil
+}
+
+// UpdateFunc computes the next state of an object from the current one. It
+// returns nil to mean "leave it as it is".
+type UpdateFunc func(current api.Object) (api.Object, error)
+
+// GuaranteedUpdate reads the object at key, applies fn and writes the result
+// with a compare-and-swap, retrying on conflict until ctx ends. It returns
+// the state that was stored.
+func (s *Store) GuaranteedUpdate(ctx context.Context, key string, newObj func() api.Object, fn UpdateFunc) (api.Object, error) {
+	for attempt := 0; ; attempt++ {
+		cur := newObj()
+		if err := s.Get(ctx, key, cur); err != nil {
+			return nil, err
+		}
+		rev, _ := strconv.ParseInt(cur.GetObjectMeta().ResourceVersion, 10, 64)
+		next, err := fn(cur)
+		if err != nil {
+			return nil, err
+		}
+		if next == nil {
+			return cur, nil
+		}
+		err = s.Update(ctx, key, next, rev)
+		if err == nil {
+			return next, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(attempt%10) * time.Millisecond):
+		}
+	}
+}
+
+// Delete removes the object at key, if expectedRev is 0 or equals its
+// revision, together with everything under alsoPrefixes (the contents of a
+// namespace), in one transaction. It returns the deleted object in out.
+func (s *Store) Delete(ctx context.Context, key string, expectedRev int64, out api.Object, alsoPrefixes ...string) error {
+	cmp := clientv3.Compare(clientv3.CreateRevision(key), ">", 0)
+	if expectedRev != 0 {
+		cmp = clientv3.Compare(clientv3.ModRevision(key), "=", expectedRev)
+	}
+	ops := []clientv3.Op{clientv3.OpDelete(key, clientv3.WithPrevKV())}
+	for _, p := range alsoPrefixes {
+		ops = append(ops, clientv3.OpDelete(p, clientv3.WithPrefix()))
+	}
+	resp, err := s.client.Txn(ctx).If(cmp).Then(ops...).Else(clientv3.OpGet(key, clientv3.WithCountOnly())).Commit()
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	if !resp.Succeeded {
+		if resp.Responses[0].GetResponseRange().Count == 0 {
+			return fmt.Errorf("%s: %w", key, ErrNotFound)
+		}
+		return fmt.Errorf("%s: %w", key, ErrConflict)
+	}
+	prev := resp.Responses[0].GetResponseDeleteRange().PrevKvs
+	if len(prev) == 0 {
+		return fmt.Errorf("%s: %w", key, ErrNotFound)
+	}
+	return decode(prev[0].Value, resp.Header.Revision, out)
+}
+
+// CurrentRevision returns the store's latest revision.
+func (s *Store) CurrentRevision(ctx context.Context) (int64, error) {
+	resp, err := s.client.Get(ctx, "/registry/", clientv3.WithCountOnly(), clientv3.WithLimit(1))
+	if err != nil {
+		return 0, fmt.Errorf("read revision: %w", err)
+	}
+	return resp.Header.Revision, nil
+}
