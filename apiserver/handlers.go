@@ -1,0 +1,415 @@
+package apiserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/store"
+)
+
+// storeKey is /registry/<resource>/<namespace>/<name>, or
+// /registry/<resource>/<name> for cluster-scoped kinds.
+func storeKey(k *api.KindInfo, ns, name string) string {
+	if k.Namespaced {
+		return "/registry/" + k.Resource + "/" + ns + "/" + name
+	}
+	return "/registry/" + k.Resource + "/" + name
+}
+
+// storePrefix is the key prefix of a collection; ns "" means all namespaces.
+func storePrefix(k *api.KindInfo, ns string) string {
+	if k.Namespaced && ns != "" {
+		return "/registry/" + k.Resource + "/" + ns + "/"
+	}
+	return "/registry/" + k.Resource + "/"
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request, q *request) error {
+	obj := q.kind.New()
+	if err := s.store.Get(r.Context(), storeKey(q.kind, q.ns, q.name), obj); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, obj)
+	return nil
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request, q *request, acc access) error {
+	keep, err := s.filter(r, q, acc)
+	if err != nil {
+		return err
+	}
+	items, rev, err := s.store.List(r.Context(), storePrefix(q.kind, q.ns), q.kind.New, keep)
+	if err != nil {
+		return err
+	}
+	// Encode items one by one into one buffer: no second copy of the list.
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, `{"apiVersion":%q,"kind":%q,"metadata":{"resourceVersion":"%d"},"items":[`, q.kind.APIVersion(), q.kind.ListKind(), rev)
+	enc := json.NewEncoder(&buf)
+	for i, o := range items {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := enc.Encode(o); err != nil {
+			return fmt.Errorf("encode list: %w", err)
+		}
+	}
+	buf.WriteString("]}\n")
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(buf.Bytes())
+	return nil
+}
+
+// readBody reads a bounded JSON or YAML body.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && mt != "application/yaml" && mt != "application/x-yaml" && mt != "text/yaml") {
+			return nil, newStatus(http.StatusUnsupportedMediaType, api.StatusReasonUnsupportedMediaType,
+				fmt.Sprintf("unsupported media type %q; use application/json or application/yaml", ct))
+		}
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		return nil, errBadRequest("read body: %v", err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errBadRequest("the request body is empty")
+	}
+	return data, nil
+}
+
+// decodeBody strictly decodes the body into a new object of the kind the
+// URL names, and reconciles the body's type, name and namespace with it.
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, q *request) (api.Object, error) {
+	data, err := s.readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	obj := q.kind.New()
+	want := *obj.GetTypeMeta()
+	if err := s.scheme.DecodeInto(data, obj); err != nil {
+		return nil, err
+	}
+	tm := obj.GetTypeMeta()
+	if (tm.Kind != "" && tm.Kind != want.Kind) || (tm.APIVersion != "" && tm.APIVersion != want.APIVersion) {
+		return nil, errBadRequest("the body is a %s %s but the URL is for %s %s", tm.APIVersion, tm.Kind, want.APIVersion, want.Kind)
+	}
+	*tm = want
+	m := obj.GetObjectMeta()
+	if q.kind.Namespaced {
+		switch {
+		case m.Namespace == "":
+			m.Namespace = q.ns
+		case q.ns != "" && m.Namespace != q.ns:
+			return nil, errBadRequest("the namespace of the object (%s) does not match the namespace of the request (%s)", m.Namespace, q.ns)
+		}
+		if m.Namespace == "" {
+			return nil, errBadRequest("a namespace is required to create a %s", q.kind.Kind)
+		}
+	} else if m.Namespace != "" {
+		return nil, invalid(q.kind, m.Name, api.ErrorList{{Type: api.ErrorTypeForbidden, Field: "metadata.namespace", Detail: "not allowed on a cluster-scoped resource"}})
+	}
+	if q.name != "" && m.Name != "" && m.Name != q.name {
+		return nil, errBadRequest("the name of the object (%s) does not match the name in the URL (%s)", m.Name, q.name)
+	}
+	if q.name != "" {
+		m.Name = q.name
+	}
+	return obj, nil
+}
+
+func newUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// prepareCreate sets what the server owns on a new object.
+func (s *Server) prepareCreate(k *api.KindInfo, obj api.Object) {
+	m := obj.GetObjectMeta()
+	m.UID = newUID()
+	m.CreationTimestamp = api.Now()
+	m.ResourceVersion = ""
+	m.Generation = 1
+	m.DeletionTimestamp = nil
+	m.DeletionGracePeriodSeconds = nil
+	if k.PrepareForCreate != nil {
+		k.PrepareForCreate(obj)
+	}
+	if k.Default != nil {
+		k.Default(obj)
+	}
+}
+
+func validate(k *api.KindInfo, obj api.Object) error {
+	if k.Validate == nil {
+		return nil
+	}
+	if errs := k.Validate(obj); len(errs) > 0 {
+		return invalid(k, obj.GetObjectMeta().Name, errs)
+	}
+	return nil
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request, q *request, id *Identity) error {
+	if q.name != "" {
+		return errMethod(r.Method)
+	}
+	obj, err := s.decodeBody(w, r, q)
+	if err != nil {
+		return err
+	}
+	m := obj.GetObjectMeta()
+	q.name = m.Name
+	s.prepareCreate(q.kind, obj)
+	if q.kind.Kind == "Namespace" && id.Role == RoleTenant {
+		if m.Labels == nil {
+			m.Labels = map[string]string{}
+		}
+		m.Labels[LabelTenant] = id.Tenant
+	}
+	if err := validate(q.kind, obj); err != nil {
+		return err
+	}
+	if q.kind.Kind == "Tenant" {
+		return s.createTenant(r.Context(), w, q, obj.(*api.Tenant))
+	}
+	var requires []string
+	if q.kind.Namespaced {
+		requires = append(requires, "/registry/namespaces/"+m.Namespace)
+	}
+	if err := s.store.Create(r.Context(), storeKey(q.kind, m.Namespace, m.Name), obj, requires...); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound("namespaces", m.Namespace)
+		}
+		return err
+	}
+	writeJSON(w, http.StatusCreated, obj)
+	return nil
+}
+
+// errDeleteNow tells the update loop that the object lost its last
+// finalizer while being deleted, so it is to be removed.
+var errDeleteNow = errors.New("delete now")
+
+func (s *Server) update(w http.ResponseWriter, r *http.Request, q *request) error {
+	in, err := s.decodeBody(w, r, q)
+	if err != nil {
+		return err
+	}
+	wantRev, err := api.ParseResourceVersion(in.GetObjectMeta().ResourceVersion)
+	if err != nil {
+		return errBadRequest("%v", err)
+	}
+	key := storeKey(q.kind, q.ns, q.name)
+	var stored api.Object
+	for {
+		cur := q.kind.New()
+		if err := s.store.Get(r.Context(), key, cur); err != nil {
+			return err
+		}
+		curRev, _ := api.ParseResourceVersion(cur.GetObjectMeta().ResourceVersion)
+		if wantRev != 0 && curRev != wantRev {
+			return fmt.Errorf("%s: %w", key, store.ErrConflict)
+		}
+		next, err := s.merge(q, in, cur)
+		if errors.Is(err, errDeleteNow) {
+			out := q.kind.New()
+			err = s.store.Delete(r.Context(), key, curRev, out)
+			if err == nil {
+				writeJSON(w, http.StatusOK, out)
+				return nil
+			}
+		} else if err != nil {
+			return err
+		} else {
+			err = s.store.Update(r.Context(), key, next, curRev)
+			stored = next
+		}
+		if errors.Is(err, store.ErrConflict) && wantRev == 0 {
+			continue // unconditional update: retry on the newer state
+		}
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, stored)
+		return nil
+	}
+}
+
+// merge computes the object to store from the request body and the stored
+// state: the status subresource changes only status, the main resource
+// everything but status and server-owned metadata.
+func (s *Server) merge(q *request, in, cur api.Object) (api.Object, error) {
+	k := q.kind
+	var next api.Object
+	if q.sub == "status" {
+		next = cur
+		setField(next, "Status", getField(in, "Status"))
+	} else {
+		next = in
+		nm, cm := next.GetObjectMeta(), cur.GetObjectMeta()
+		nm.UID, nm.CreationTimestamp = cm.UID, cm.CreationTimestamp
+		nm.DeletionTimestamp, nm.DeletionGracePeriodSeconds = cm.DeletionTimestamp, cm.DeletionGracePeriodSeconds
+		nm.Generation = cm.Generation
+		if k.HasStatus {
+			setField(next, "Status", getField(cur, "Status"))
+		}
+		if k.Default != nil {
+			k.Default(next)
+		}
+		if !fieldEqual(next, cur, "Spec") {
+			nm.Generation++
+		}
+		if nm.DeletionTimestamp != nil && len(nm.Finalizers) == 0 && !awaitsTermination(next) {
+			return nil, errDeleteNow
+		}
+	}
+	if err := validate(k, next); err != nil {
+		return nil, err
+	}
+	if k.ValidateUpdate != nil {
+		if errs := k.ValidateUpdate(next, cur); len(errs) > 0 {
+			return nil, invalid(k, next.GetObjectMeta().Name, errs)
+		}
+	}
+	return next, nil
+}
+
+func getField(obj api.Object, name string) reflect.Value {
+	return reflect.ValueOf(obj).Elem().FieldByName(name)
+}
+
+func setField(obj api.Object, name string, v reflect.Value) {
+	f := reflect.ValueOf(obj).Elem().FieldByName(name)
+	if f.IsValid() && v.IsValid() {
+		f.Set(v)
+	}
+}
+
+func fieldEqual(a, b api.Object, name string) bool {
+	fa, fb := getField(a, name), getField(b, name)
+	if !fa.IsValid() || !fb.IsValid() {
+		return true
+	}
+	ja, _ := json.Marshal(fa.Interface())
+	jb, _ := json.Marshal(fb.Interface())
+	return bytes.Equal(ja, jb)
+}
+
+// awaitsTermination is true for a pod that a node still runs: deleting it
+// only marks it, and the node agent removes it once its containers stop.
+func awaitsTermination(obj api.Object) bool {
+	p, ok := obj.(*api.Pod)
+	return ok && p.Spec.NodeName != "" && p.Status.Phase != api.PodSucceeded && p.Status.Phase != api.PodFailed
+}
+
+func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) error {
+	if q.kind.Kind == "Namespace" && q.name == "default" {
+		return errForbidden("namespaces %q is forbidden: this namespace may not be deleted", q.name)
+	}
+	var grace *int64
+	if g := r.URL.Query().Get("gracePeriodSeconds"); g != "" {
+		n, err := strconv.ParseInt(g, 10, 64)
+		if err != nil || n < 0 {
+			return errBadRequest("gracePeriodSeconds: must be a non-negative integer")
+		}
+		grace = &n
+	}
+	ctx := r.Context()
+	key := storeKey(q.kind, q.ns, q.name)
+	for {
+		cur := q.kind.New()
+		if err := s.store.Get(ctx, key, cur); err != nil {
+			return err
+		}
+		m := cur.GetObjectMeta()
+		rev, _ := api.ParseResourceVersion(m.ResourceVersion)
+		graceful := awaitsTermination(cur) && (grace == nil || *grace > 0)
+		if len(m.Finalizers) > 0 || graceful {
+			err := s.markDeleted(ctx, key, cur, rev, grace)
+			if errors.Is(err, store.ErrConflict) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, cur)
+			return nil
+		}
+		var also []string
+		if q.kind.Kind == "Namespace" {
+			also = s.namespaceContents(q.name)
+		}
+		out := q.kind.New()
+		err := s.store.Delete(ctx, key, rev, out, also...)
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if q.kind.Kind == "Tenant" {
+			if err := s.revokeTenantTokens(ctx, q.name); err != nil {
+				return fmt.Errorf("revoke tokens of tenant %s: %w", q.name, err)
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+}
+
+// markDeleted sets the deletion timestamp and grace period of an object
+// that cannot go at once; a shorter grace period shortens a pending one.
+func (s *Server) markDeleted(ctx context.Context, key string, obj api.Object, rev int64, grace *int64) error {
+	m := obj.GetObjectMeta()
+	g := int64(0)
+	if p, ok := obj.(*api.Pod); ok {
+		g = 30
+		if p.Spec.TerminationGracePeriodSeconds != nil {
+			g = *p.Spec.TerminationGracePeriodSeconds
+		}
+	}
+	if grace != nil {
+		g = *grace
+	}
+	if m.DeletionTimestamp != nil && (m.DeletionGracePeriodSeconds == nil || *m.DeletionGracePeriodSeconds <= g) {
+		return nil // already being deleted, no sooner
+	}
+	if m.DeletionTimestamp == nil {
+		now := api.NewTime(time.Now())
+		m.DeletionTimestamp = &now
+	}
+	m.DeletionGracePeriodSeconds = &g
+	return s.store.Update(ctx, key, obj, rev)
+}
+
+// namespaceContents lists the key prefixes of every namespaced kind in ns,
+// deleted with the namespace in one transaction.
+func (s *Server) namespaceContents(ns string) []string {
+	var out []string
+	for _, k := range s.scheme.Kinds() {
+		if k.Namespaced {
+			out = append(out, storePrefix(k, ns))
+		}
+	}
+	return out
+}

@@ -1,0 +1,181 @@
+package apiserver
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cloudmgr/cloud/api"
+)
+
+// request is a parsed API call.
+type request struct {
+	verb string // get, list, watch, create, update, delete
+	kind *api.KindInfo
+	ns   string // namespace of the object or collection ("" for all / cluster)
+	name string
+	sub  string // subresource: "status", "token"
+}
+
+// authNamespace is the namespace authorization looks at: for a Namespace
+// object, its own name.
+func (q *request) authNamespace() string {
+	if q.kind.Kind == "Namespace" {
+		return q.name
+	}
+	return q.ns
+}
+
+// parse maps a path such as /api/v1/namespaces/ns/pods/name/status or
+// /apis/iaas.cloudmgr.dev/v1alpha1/nodepools to a request.
+func (s *Server) parse(r *http.Request) (*request, error) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	var group, version string
+	switch {
+	case len(parts) >= 2 && parts[0] == "api":
+		version, parts = parts[1], parts[2:]
+	case len(parts) >= 3 && parts[0] == "apis":
+		group, version, parts = parts[1], parts[2], parts[3:]
+	default:
+		return nil, errNotFoundPath(r.URL.Path)
+	}
+	q := &request{}
+	if len(parts) >= 3 && parts[0] == "namespaces" {
+		if k, ok := s.scheme.ByResource(group, parts[2]); ok && k.Namespaced {
+			q.ns, q.kind, parts = parts[1], k, parts[3:]
+		}
+	}
+	if q.kind == nil {
+		if len(parts) == 0 {
+			return nil, errNotFoundPath(r.URL.Path)
+		}
+		k, ok := s.scheme.ByResource(group, parts[0])
+		if !ok {
+			return nil, errNotFoundPath(r.URL.Path)
+		}
+		q.kind, parts = k, parts[1:]
+	}
+	if q.kind.Version != version {
+		return nil, errNotFoundPath(r.URL.Path)
+	}
+	switch len(parts) {
+	case 0:
+	case 1:
+		q.name = parts[0]
+	case 2:
+		q.name, q.sub = parts[0], parts[1]
+	default:
+		return nil, errNotFoundPath(r.URL.Path)
+	}
+	switch q.sub {
+	case "":
+	case "status":
+		if !q.kind.HasStatus {
+			return nil, errNotFoundPath(r.URL.Path)
+		}
+	case "token":
+		if q.kind.Kind != "Tenant" {
+			return nil, errNotFoundPath(r.URL.Path)
+		}
+	default:
+		return nil, errNotFoundPath(r.URL.Path)
+	}
+	verb, err := verbOf(r.Method, q.name != "", r.URL.Query().Get("watch"))
+	if err != nil {
+		return nil, err
+	}
+	if q.sub == "token" && verb != "create" {
+		return nil, errMethod(r.Method)
+	}
+	if q.sub == "status" && verb != "get" && verb != "update" {
+		return nil, errMethod(r.Method)
+	}
+	q.verb = verb
+	return q, nil
+}
+
+func verbOf(method string, named bool, watch string) (string, error) {
+	switch {
+	case method == http.MethodGet && !named:
+		if w, _ := strconv.ParseBool(watch); w || watch == "1" {
+			return "watch", nil
+		}
+		return "list", nil
+	case method == http.MethodGet:
+		return "get", nil
+	case method == http.MethodPost && !named:
+		return "create", nil
+	case method == http.MethodPost:
+		return "create", nil // subresources such as tenants/NAME/token
+	case method == http.MethodPut && named:
+		return "update", nil
+	case method == http.MethodDelete && named:
+		return "delete", nil
+	}
+	return "", errMethod(method)
+}
+
+func errMethod(m string) error {
+	return newStatus(http.StatusMethodNotAllowed, api.StatusReasonMethodNotAllowed, "method "+m+" is not allowed on this path")
+}
+
+func errNotFoundPath(p string) error {
+	return newStatus(http.StatusNotFound, api.StatusReasonNotFound, "the server could not find the requested resource "+p)
+}
+
+// serveAPI authorizes and dispatches one REST call.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, id *Identity) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w}
+	q, err := s.parse(r)
+	if err != nil {
+		writeError(rec, s.log, err, "", "")
+		s.metrics.requests.WithLabelValues(r.Method, "", strconv.Itoa(rec.code)).Inc()
+		return
+	}
+	defer func() {
+		s.metrics.requests.WithLabelValues(q.verb, q.kind.Resource, strconv.Itoa(rec.code)).Inc()
+		if q.verb != "watch" {
+			s.metrics.latency.WithLabelValues(q.verb, q.kind.Resource).Observe(time.Since(start).Seconds())
+		}
+	}()
+	if q.verb != "watch" {
+		select {
+		case s.inflight <- struct{}{}:
+			s.metrics.inflight.Inc()
+			defer func() { <-s.inflight; s.metrics.inflight.Dec() }()
+		default:
+			s.metrics.rejected.Inc()
+			writeError(rec, s.log, newStatus(http.StatusTooManyRequests, api.StatusReasonTooManyRequests,
+				"too many requests in flight, please try again later"), q.kind.Resource, q.name)
+			return
+		}
+	}
+	acc, err := s.authorize(r.Context(), id, q.verb, q.kind, q.authNamespace())
+	if err != nil {
+		writeError(rec, s.log, err, q.kind.Resource, q.name)
+		return
+	}
+	switch q.verb {
+	case "get":
+		err = s.get(rec, r, q)
+	case "list":
+		err = s.list(rec, r, q, acc)
+	case "watch":
+		err = s.watch(rec, r, q, acc)
+	case "create":
+		if q.sub == "token" {
+			err = s.tenantToken(rec, r, q)
+		} else {
+			err = s.create(rec, r, q, id)
+		}
+	case "update":
+		err = s.update(rec, r, q)
+	case "delete":
+		err = s.delete(rec, r, q)
+	}
+	if err != nil {
+		writeError(rec, s.log, err, q.kind.Resource, q.name)
+	}
+}

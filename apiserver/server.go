@@ -1,0 +1,205 @@
+// Package apiserver is the HTTP API of the control plane: Kubernetes-style
+// REST and watch over the store, bearer-token authentication, per-tenant
+// authorization, strict decoding, defaulting and validation. It is the only
+// component that writes to the store.
+package apiserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/store"
+)
+
+// Config holds the dependencies and limits of a Server.
+type Config struct {
+	Store  *store.Store
+	Scheme *api.Scheme
+	Log    *slog.Logger
+	// Registry receives the server's metrics and is served on /metrics.
+	Registry *prometheus.Registry
+	// Version is reported on /version.
+	Version string
+	// MaxBodyBytes bounds request bodies (default 3 MiB, as Kubernetes).
+	MaxBodyBytes int64
+	// MaxInFlight bounds concurrent non-watch requests; beyond it the
+	// server answers 429 (default 400).
+	MaxInFlight int
+	// AuthCacheTTL is how long a token check is remembered (default 10s).
+	AuthCacheTTL time.Duration
+	// WatchTimeout ends watches that asked for no timeout (default 30m).
+	WatchTimeout time.Duration
+}
+
+// Server serves the API.
+type Server struct {
+	store    *store.Store
+	scheme   *api.Scheme
+	log      *slog.Logger
+	auth     *authenticator
+	metrics  *metrics
+	registry *prometheus.Registry
+	version  string
+	maxBody  int64
+	inflight chan struct{}
+	watchTTL time.Duration
+
+	// stopping closes when shutdown begins, so watches end cleanly.
+	stopping chan struct{}
+	stopOnce sync.Once
+}
+
+// New builds a server; it does not listen yet.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Scheme == nil {
+		return nil, errors.New("apiserver: store and scheme are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 3 << 20
+	}
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = 400
+	}
+	if cfg.AuthCacheTTL == 0 {
+		cfg.AuthCacheTTL = 10 * time.Second
+	}
+	if cfg.WatchTimeout == 0 {
+		cfg.WatchTimeout = 30 * time.Minute
+	}
+	m, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{
+		store:    cfg.Store,
+		scheme:   cfg.Scheme,
+		log:      cfg.Log,
+		auth:     &authenticator{store: cfg.Store, ttl: cfg.AuthCacheTTL, cache: map[string]authEntry{}},
+		metrics:  m,
+		registry: cfg.Registry,
+		version:  cfg.Version,
+		maxBody:  cfg.MaxBodyBytes,
+		inflight: make(chan struct{}, cfg.MaxInFlight),
+		watchTTL: cfg.WatchTimeout,
+		stopping: make(chan struct{}),
+	}, nil
+}
+
+// Handler returns the HTTP handler of the whole API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{
+			"version": s.version, "goVersion": runtime.Version(), "platform": runtime.GOOS + "/" + runtime.GOARCH,
+		})
+	})
+	metricsHandler := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+	mux.Handle("GET /metrics", s.authenticated(func(w http.ResponseWriter, r *http.Request, id *Identity) {
+		if id.Role != RoleAdmin {
+			writeError(w, s.log, errForbidden("User %q cannot get path \"/metrics\"", id.Name), "", "")
+			return
+		}
+		metricsHandler.ServeHTTP(w, r)
+	}))
+	mux.Handle("/api/", s.authenticated(s.serveAPI))
+	mux.Handle("/apis/", s.authenticated(s.serveAPI))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, s.log, newStatus(http.StatusNotFound, api.StatusReasonNotFound, fmt.Sprintf("the server could not find the requested resource %s", r.URL.Path)), "", "")
+	})
+	return mux
+}
+
+// authenticated resolves the bearer token before calling h.
+func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request, *Identity)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := s.auth.authenticate(r.Context(), r)
+		if err != nil {
+			s.metrics.requests.WithLabelValues(r.Method, "", "401").Inc()
+			writeError(w, s.log, err, "", "")
+			return
+		}
+		h(w, r, id)
+	})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.store.CurrentRevision(ctx); err != nil {
+		http.Error(w, "etcd: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	select {
+	case <-s.stopping:
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	default:
+	}
+	_, _ = w.Write([]byte("ok"))
+}
+
+// Bootstrap creates what must exist from the first start: the default
+// namespace.
+func (s *Server) Bootstrap(ctx context.Context) error {
+	ns := &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "default"}}
+	k, _ := s.scheme.ByKind("v1", "Namespace")
+	ns.TypeMeta = *k.New().GetTypeMeta()
+	s.prepareCreate(k, ns)
+	err := s.store.Create(ctx, storeKey(k, "", "default"), ns)
+	if err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+		return fmt.Errorf("create default namespace: %w", err)
+	}
+	return nil
+}
+
+// Serve answers on ln until ctx ends, then shuts down gracefully: new
+// connections are refused, in-flight requests finish (up to drain), and
+// watches end with a clean end of stream.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Config, drain time.Duration) error {
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if tlsConfig != nil {
+		srv.TLSConfig = tlsConfig
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.stopOnce.Do(func() { close(s.stopping) })
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+)
+
+// options are cloudd's settings after flags, environment and config file.
+type options struct {
+	dataDir       string
+	listen        string
+	etcdEndpoints []string
+	etcdCA        string
+	etcdCert      string
+	etcdKey       string
+	insecureHTTP  bool
+	tlsSANs       []string
+	maxInFlight   int
+	maxBody       int64
+	compactEvery  time.Duration
+	shutdownGrace time.Duration
+	logLevel      string
+}
+
+func (o *options) bind(cmd *cobra.Command, v *viper.Viper) {
+	f := cmd.Flags()
+	f.String("config", "", "read settings from this YAML file (keys are flag names)")
+	f.String("data-dir", "/var/lib/cloudd", "directory for the embedded etcd, certificates and admin.yaml")
+	f.String("listen", "127.0.0.1:6443", "HOST:PORT the API serves on")
+	f.StringSlice("etcd-endpoints", nil, "external etcd cluster client URLs (comma-separated); empty runs an embedded etcd")
+	f.String("etcd-cafile", "", "CA bundle of the external etcd cluster")
+	f.String("etcd-certfile", "", "client certificate for the external etcd cluster")
+	f.String("etcd-keyfile", "", "client key for the external etcd cluster")
+	f.Bool("insecure-http", false, "serve plain HTTP instead of HTTPS (tests only; tokens travel in clear)")
+	f.StringSlice("tls-san", nil, "extra names or IPs for the serving certificate")
+	f.Int("max-requests-inflight", 400, "concurrent non-watch requests before the API answers 429")
+	f.Int64("max-body-bytes", 3<<20, "largest request body accepted (413 beyond)")
+	f.Duration("compaction-interval", 5*time.Minute, "how often etcd history is compacted (0 disables)")
+	f.Duration("shutdown-grace", 30*time.Second, "how long in-flight requests may run on shutdown")
+	f.String("log-level", "info", "debug, info, warn or error")
+	_ = v.BindPFlags(f)
+}
