@@ -157,3 +157,49 @@ func IsValidLabelValue(value string) []string {
 	}
 	return errs
 }
+
+// IsValidPortName checks a named port (an IANA service name): at most 15
+// lower-case alphanumerics or '-', with at least one letter, no leading,
+// trailing or doubled '-'.
+func IsValidPortName(port string) []string {
+	var errs []string
+	if len(port) > 15 {
+		errs = append(errs, "must be no more than 15 characters")
+	}
+	letter := false
+	for i := 0; i < len(port); i++ {
+		c := port[i]
+		if !isLowerAlnum(c) && c != '-' {
+			errs = append(errs, "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+			break
+		}
+		if c >= 'a' && c <= 'z' {
+			letter = true
+		}
+	}
+	if !letter {
+		errs = append(errs, "must contain at least one letter (a-z)")
+	}
+	if strings.Contains(port, "--") {
+		errs = append(errs, "must not contain consecutive hyphens")
+	}
+	if strings.HasPrefix(port, "-") || strings.HasSuffix(port, "-") {
+		errs = append(errs, "must not begin or end with a hyphen")
+	}
+	return errs
+}
+
+// IsEnvVarName checks an environment variable name: alphanumerics, '_',
+// '-' or '.', not starting with a digit.
+func IsEnvVarName(value string) []string {
+	ok := value != "" && !(value[0] >= '0' && value[0] <= '9')
+	for i := 0; ok && i < len(value); i++ {
+		c := value[i]
+		ok = isAlnum(c) || c == '_' || c == '-' || c == '.'
+	}
+	if ok {
+		return nil
+	}
+	return []string{regexError("a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit",
+		"[-._a-zA-Z][-._a-zA-Z0-9]*", "my.env-name", "MY_ENV.NAME", "MyEnvName1")}
+}

@@ -31,7 +31,8 @@ const (
 // Quantity is an exact decimal amount of a resource written in Kubernetes
 // quantity syntax: "250m" CPU, "512Mi" memory, "1e3". The value is held with
 // nano precision (finer input is rounded away from zero) and must fit a signed
-// 64-bit integer. The zero value is 0. A Quantity is immutable.
+// 64-bit integer. The zero value is 0. A Quantity is immutable; compare
+// quantities with Cmp or Equal, not ==.
 type Quantity struct {
 	nanos  *big.Int // value × 10^9; nil means 0
 	text   string   // the text it was parsed from, printed back unchanged
@@ -171,7 +172,7 @@ func parseSuffix(suffix string) (exp10 int, shift2 uint, format QuantityFormat, 
 	}
 	if len(suffix) > 1 && (suffix[0] == 'e' || suffix[0] == 'E') {
 		e, err := strconv.Atoi(suffix[1:])
-		if err != nil || strings.HasPrefix(suffix[1:], "+") && len(suffix) == 2 {
+		if err != nil {
 			return 0, 0, "", ErrQuantitySuffix
 		}
 		if e > 40 || e < -40 {

@@ -85,6 +85,9 @@ func NewScheme() *Scheme {
 			},
 			Default:  func(o Object) { DefaultEvent(o.(*Event)) },
 			Validate: func(o Object) ErrorList { return ValidateEvent(o.(*Event)) },
+			ValidateUpdate: func(n, o Object) ErrorList {
+				return ValidateObjectMetaUpdate(n.GetObjectMeta(), o.GetObjectMeta())
+			},
 		},
 		&KindInfo{
 			Group: GroupCore, Version: VersionCore, Kind: KindTenant,
@@ -96,6 +99,9 @@ func NewScheme() *Scheme {
 			},
 			Default:  func(o Object) {},
 			Validate: func(o Object) ErrorList { return ValidateTenant(o.(*Tenant)) },
+			ValidateUpdate: func(n, o Object) ErrorList {
+				return ValidateTenantUpdate(n.(*Tenant), o.(*Tenant))
+			},
 		},
 		&KindInfo{
 			Group: GroupIaaS, Version: VersionIaaS, Kind: KindNodePool,
@@ -105,8 +111,11 @@ func NewScheme() *Scheme {
 			NewList: func() ObjectList {
 				return &NodePoolList{TypeMeta: TypeMeta{APIVersion: APIVersionIaaS, Kind: KindNodePool + "List"}}
 			},
-			Default:          func(o Object) {},
-			Validate:         func(o Object) ErrorList { return ValidateNodePool(o.(*NodePool)) },
+			Default:  func(o Object) {},
+			Validate: func(o Object) ErrorList { return ValidateNodePool(o.(*NodePool)) },
+			ValidateUpdate: func(n, o Object) ErrorList {
+				return ValidateNodePoolUpdate(n.(*NodePool), o.(*NodePool))
+			},
 			PrepareForCreate: func(o Object) { o.(*NodePool).Status = NodePoolStatus{} },
 		},
 		&KindInfo{
@@ -119,8 +128,11 @@ func NewScheme() *Scheme {
 			NewList: func() ObjectList {
 				return &VirtualMachineList{TypeMeta: TypeMeta{APIVersion: APIVersionIaaS, Kind: KindVirtualMachine + "List"}}
 			},
-			Default:          func(o Object) { DefaultVirtualMachine(o.(*VirtualMachine)) },
-			Validate:         func(o Object) ErrorList { return ValidateVirtualMachine(o.(*VirtualMachine)) },
+			Default:  func(o Object) { DefaultVirtualMachine(o.(*VirtualMachine)) },
+			Validate: func(o Object) ErrorList { return ValidateVirtualMachine(o.(*VirtualMachine)) },
+			ValidateUpdate: func(n, o Object) ErrorList {
+				return ValidateVirtualMachineUpdate(n.(*VirtualMachine), o.(*VirtualMachine))
+			},
 			PrepareForCreate: func(o Object) { o.(*VirtualMachine).Status = VirtualMachineStatus{Phase: VMPending} },
 		},
 		&KindInfo{
@@ -133,8 +145,11 @@ func NewScheme() *Scheme {
 			NewList: func() ObjectList {
 				return &HypervisorList{TypeMeta: TypeMeta{APIVersion: APIVersionIaaS, Kind: KindHypervisor + "List"}}
 			},
-			Default:          func(o Object) { DefaultHypervisor(o.(*Hypervisor)) },
-			Validate:         func(o Object) ErrorList { return ValidateHypervisor(o.(*Hypervisor)) },
+			Default:  func(o Object) { DefaultHypervisor(o.(*Hypervisor)) },
+			Validate: func(o Object) ErrorList { return ValidateHypervisor(o.(*Hypervisor)) },
+			ValidateUpdate: func(n, o Object) ErrorList {
+				return ValidateHypervisorUpdate(n.(*Hypervisor), o.(*Hypervisor))
+			},
 			PrepareForCreate: func(o Object) { o.(*Hypervisor).Status = HypervisorStatus{} },
 		},
 	)

@@ -21,6 +21,7 @@ func (p fieldPath) index(i int) fieldPath { return p + "[" + fieldPath(strconv.I
 
 func (p fieldPath) key(k string) fieldPath { return p + "[" + fieldPath(k) + "]" }
 
+// String returns the path as text.
 func (p fieldPath) String() string { return string(p) }
 
 func required(p fieldPath, detail string) *FieldError {
@@ -203,14 +204,14 @@ func validateStringMap(m map[string]string, p fieldPath) ErrorList {
 	return ValidateLabels(m, p.String())
 }
 
-// validateResourceList checks resource names and that no amount is
-// negative; paths name the resource as a child ("limits.cpu").
-func validateResourceList(l ResourceList, p fieldPath) ErrorList {
+// validateResourceList checks resource names against allowed and that no
+// amount is negative; paths name the resource as a child ("limits.cpu").
+func validateResourceList(l ResourceList, p fieldPath, allowed ...string) ErrorList {
 	var errs ErrorList
 	for _, name := range sortedKeys(l) {
 		rp := p.child(name)
-		if !oneOf(name, ResourceCPU, ResourceMemory, ResourceEphemeralStorage) {
-			errs = append(errs, notSupported(rp, name, ResourceCPU, ResourceMemory, ResourceEphemeralStorage))
+		if !oneOf(name, allowed...) {
+			errs = append(errs, notSupported(rp, name, allowed...))
 			continue
 		}
 		if q := l[name]; q.Sign() < 0 {

@@ -1,16 +1,115 @@
 package api
 
-// ValidateNodePool checks a node pool.
+import (
+	"math"
+	"net/url"
+	"strconv"
+)
+
+// ValidateNodePool checks a node pool: a provider and a size range.
 func ValidateNodePool(np *NodePool) ErrorList {
-	return ValidateObjectMeta(&np.ObjectMeta, false, false)
+	errs := ValidateObjectMeta(&np.ObjectMeta, false, false)
+	s := &np.Spec
+	if s.Provider == "" {
+		errs = append(errs, required("spec.provider", ""))
+	}
+	errs = append(errs, validateNonNegative("spec.minSize", s.MinSize)...)
+	switch {
+	case s.MaxSize == 0:
+		errs = append(errs, required("spec.maxSize", "must be at least 1"))
+	case s.MaxSize < s.MinSize:
+		errs = append(errs, invalid("spec.maxSize", s.MaxSize, "must be greater than or equal to spec.minSize"))
+	}
+	errs = append(errs, validateStringMap(s.HypervisorSelector, "spec.hypervisorSelector")...)
+	errs = append(errs, validateStringMap(s.Labels, "spec.labels")...)
+	errs = append(errs, validateTaints(s.Taints, "spec.taints")...)
+	errs = append(errs, validateNonNegative("status.size", np.Status.Size)...)
+	errs = append(errs, validateNonNegative("status.readyNodes", np.Status.ReadyNodes)...)
+	errs = append(errs, validateConditions(np.Status.Conditions, "status.conditions")...)
+	return errs
 }
 
-// ValidateVirtualMachine checks a VM.
+func validateConditions(conds []Condition, p fieldPath) ErrorList {
+	var errs ErrorList
+	for i, c := range conds {
+		errs = append(errs, validateCondition(c.Type, c.Status, p.index(i))...)
+	}
+	return errs
+}
+
+// ValidateVirtualMachine checks a VM: a flavor, or both cpus and memory.
 func ValidateVirtualMachine(vm *VirtualMachine) ErrorList {
-	return ValidateObjectMeta(&vm.ObjectMeta, true, false)
+	errs := ValidateObjectMeta(&vm.ObjectMeta, true, false)
+	s := &vm.Spec
+	if s.Flavor == "" {
+		if s.CPUs == 0 && s.Memory.IsZero() {
+			errs = append(errs, required("spec.flavor", "either spec.flavor or both spec.cpus and spec.memory are required"))
+		} else {
+			if s.CPUs == 0 {
+				errs = append(errs, required("spec.cpus", "required when spec.flavor is empty"))
+			}
+			if s.Memory.IsZero() {
+				errs = append(errs, required("spec.memory", "required when spec.flavor is empty"))
+			}
+		}
+	}
+	errs = append(errs, validateNonNegative("spec.cpus", s.CPUs)...)
+	if s.Memory.Sign() < 0 {
+		errs = append(errs, invalid("spec.memory", s.Memory.String(), "must be greater than or equal to 0"))
+	}
+	if s.Hypervisor != "" {
+		errs = append(errs, each("spec.hypervisor", s.Hypervisor, IsDNS1123Subdomain(s.Hypervisor))...)
+	}
+	phases := []VirtualMachinePhase{VMPending, VMCreating, VMRunning, VMStopped, VMFailed, VMDeleting}
+	if ph := vm.Status.Phase; ph != "" && !oneOf(ph, phases...) {
+		errs = append(errs, notSupported("status.phase", ph, phases...))
+	}
+	errs = append(errs, validateConditions(vm.Status.Conditions, "status.conditions")...)
+	return errs
 }
 
-// ValidateHypervisor checks a hypervisor.
+// ValidateHypervisor checks a hypervisor: a connection URI and a positive
+// CPU allocation ratio.
 func ValidateHypervisor(h *Hypervisor) ErrorList {
-	return ValidateObjectMeta(&h.ObjectMeta, false, false)
+	errs := ValidateObjectMeta(&h.ObjectMeta, false, false)
+	s := &h.Spec
+	if s.URI == "" {
+		errs = append(errs, required("spec.uri", ""))
+	} else if u, err := url.Parse(s.URI); err != nil || u.Scheme == "" {
+		errs = append(errs, invalid("spec.uri", s.URI, "must be a connection URI such as qemu:///system or qemu+tcp://host/system"))
+	}
+	if s.Provider != "" {
+		errs = append(errs, each("spec.provider", s.Provider, IsDNS1123Label(s.Provider))...)
+	}
+	if r := s.CPUAllocationRatio; r != "" {
+		if f, err := strconv.ParseFloat(r, 64); err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+			errs = append(errs, invalid("spec.cpuAllocationRatio", r, "must be a decimal number greater than 0, such as \"4.0\""))
+		}
+	}
+	errs = append(errs, validateStringMap(s.Labels, "spec.labels")...)
+	allowed := []string{ResourceCPU, ResourceMemory, ResourceEphemeralStorage}
+	errs = append(errs, validateResourceList(h.Status.Capacity, "status.capacity", allowed...)...)
+	errs = append(errs, validateResourceList(h.Status.Allocated, "status.allocated", allowed...)...)
+	errs = append(errs, validateConditions(h.Status.Conditions, "status.conditions")...)
+	return errs
+}
+
+// ValidateNodePoolUpdate checks what may not change in a node pool.
+func ValidateNodePoolUpdate(newNP, oldNP *NodePool) ErrorList {
+	return ValidateObjectMetaUpdate(&newNP.ObjectMeta, &oldNP.ObjectMeta)
+}
+
+// ValidateVirtualMachineUpdate checks what may not change in a VM: the
+// metadata, and the provider once set.
+func ValidateVirtualMachineUpdate(newVM, oldVM *VirtualMachine) ErrorList {
+	errs := ValidateObjectMetaUpdate(&newVM.ObjectMeta, &oldVM.ObjectMeta)
+	if o := oldVM.Spec.Provider; o != "" && newVM.Spec.Provider != o {
+		errs = append(errs, forbidden("spec.provider", "may not be changed once set"))
+	}
+	return errs
+}
+
+// ValidateHypervisorUpdate checks what may not change in a hypervisor.
+func ValidateHypervisorUpdate(newH, oldH *Hypervisor) ErrorList {
+	return ValidateObjectMetaUpdate(&newH.ObjectMeta, &oldH.ObjectMeta)
 }
