@@ -28,7 +28,10 @@ const (
 type Event struct {
 	Type   EventType
 	Object api.Object
-	Err    error
+	// Prev is the state before the change, when the watch was given a
+	// filter (which needs it) and etcd still had it.
+	Prev api.Object
+	Err  error
 }
 
 // Watch streams the changes under prefix that happen after revision
@@ -144,19 +147,19 @@ func convert(ev *clientv3.Event, newObj func() api.Object, keep func(api.Object)
 		// A deleted object carries the revision of its deletion, so a
 		// client that resumes from it does not see the delete again.
 		prev.GetObjectMeta().ResourceVersion = fmt.Sprint(ev.Kv.ModRevision)
-		return Event{Type: Deleted, Object: prev}, true, nil
+		return Event{Type: Deleted, Object: prev, Prev: prev}, true, nil
 	}
 	curOK := keep == nil || keep(cur)
 	prevOK := prev != nil && (keep == nil || keep(prev))
 	isCreate := ev.Kv.CreateRevision == ev.Kv.ModRevision
 	switch {
 	case curOK && (isCreate || (keep != nil && !prevOK)):
-		return Event{Type: Added, Object: cur}, true, nil
+		return Event{Type: Added, Object: cur, Prev: prev}, true, nil
 	case curOK:
-		return Event{Type: Modified, Object: cur}, true, nil
+		return Event{Type: Modified, Object: cur, Prev: prev}, true, nil
 	case prevOK:
 		// It left the selection: report its new state as a delete.
-		return Event{Type: Deleted, Object: cur}, true, nil
+		return Event{Type: Deleted, Object: cur, Prev: prev}, true, nil
 	}
 	return Event{}, false, nil
 }
