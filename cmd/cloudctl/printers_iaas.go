@@ -1,0 +1,89 @@
+package main
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/cloudmgr/cloud/api"
+)
+
+func nodePoolColumns() columnSet {
+	return columnSet{
+		headers: []string{"NAME", "PROVIDER", "FLAVOR", "MIN", "MAX", "SIZE", "READY", "AGE"},
+		row: func(obj api.Object, now time.Time) ([]string, []string) {
+			np := obj.(*api.NodePool)
+			return []string{
+				np.Name,
+				np.Spec.Provider,
+				orNone(np.Spec.Flavor),
+				strconv.Itoa(int(np.Spec.MinSize)),
+				strconv.Itoa(int(np.Spec.MaxSize)),
+				strconv.Itoa(int(np.Status.Size)),
+				strconv.Itoa(int(np.Status.ReadyNodes)),
+				age(np.CreationTimestamp, now),
+			}, nil
+		},
+	}
+}
+
+func virtualMachineColumns() columnSet {
+	return columnSet{
+		headers: []string{"NAME", "PHASE", "HYPERVISOR", "FLAVOR", "AGE"},
+		row: func(obj api.Object, now time.Time) ([]string, []string) {
+			vm := obj.(*api.VirtualMachine)
+			hv := vm.Status.Hypervisor
+			if hv == "" {
+				hv = vm.Spec.Hypervisor
+			}
+			return []string{
+				vm.Name,
+				orUnknown(string(vm.Status.Phase)),
+				orNone(hv),
+				vmFlavor(vm),
+				age(vm.CreationTimestamp, now),
+			}, nil
+		},
+	}
+}
+
+// vmFlavor is the flavor of a VM or, for an explicitly sized one, its size
+// such as "2cpu/4Gi".
+func vmFlavor(vm *api.VirtualMachine) string {
+	if vm.Spec.Flavor != "" {
+		return vm.Spec.Flavor
+	}
+	if vm.Spec.CPUs == 0 && vm.Spec.Memory.IsZero() {
+		return "<none>"
+	}
+	return strconv.Itoa(int(vm.Spec.CPUs)) + "cpu/" + vm.Spec.Memory.String()
+}
+
+func hypervisorColumns() columnSet {
+	return columnSet{
+		headers: []string{"NAME", "URI", "STATUS", "AGE"},
+		row: func(obj api.Object, now time.Time) ([]string, []string) {
+			h := obj.(*api.Hypervisor)
+			return []string{h.Name, h.Spec.URI, hypervisorStatus(h), age(h.CreationTimestamp, now)}, nil
+		},
+	}
+}
+
+// hypervisorStatus reads the Ready condition like a node's STATUS.
+func hypervisorStatus(h *api.Hypervisor) string {
+	s := "Unknown"
+	for _, c := range h.Status.Conditions {
+		if c.Type != "Ready" {
+			continue
+		}
+		switch c.Status {
+		case api.ConditionTrue:
+			s = "Ready"
+		case api.ConditionFalse:
+			s = "NotReady"
+		}
+	}
+	if h.Spec.Unschedulable {
+		s += ",SchedulingDisabled"
+	}
+	return s
+}
