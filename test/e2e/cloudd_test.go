@@ -23,6 +23,8 @@ import (
 	"github.com/cloudmgr/cloud/test"
 )
 
+func testBinaries() (string, error) { return test.Binaries("cloudd", "cloudctl") }
+
 func binaries(t *testing.T) string {
 	t.Helper()
 	bin, err := test.Binaries("cloudd")

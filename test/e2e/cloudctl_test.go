@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// cloudctl runs the built CLI with config and returns its output and exit code.
+func cloudctl(t *testing.T, bin, config, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "cloudctl"), args...)
+	cmd.Env = append(os.Environ(), "CLOUDCTL_CONFIG="+config)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// TestCLIAgainstCloudd drives the real cloudd process with the real
+// cloudctl binary, as the README tells a user to.
+func TestCLIAgainstCloudd(t *testing.T) {
+	bin, err := testBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	startReady(t, bin, dir, addr(t))
+	admin := filepath.Join(dir, "admin.yaml")
+	examples := filepath.Join(repoRoot(), "examples")
+
+	out, errOut, code := cloudctl(t, bin, admin, "", "apply", "-f", examples)
+	if code != 0 || !strings.Contains(out, "namespace/demo created") || !strings.Contains(out, "pod/web created") {
+		t.Fatalf("apply: code %d\n%s%s", code, out, errOut)
+	}
+	out, _, code = cloudctl(t, bin, admin, "", "apply", "-f", examples)
+	if code != 0 || !strings.Contains(out, "pod/web unchanged") {
+		t.Fatalf("second apply should be unchanged: code %d\n%s", code, out)
+	}
+
+	bad := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\n  namespace: demo\nspec:\n  containers:\n  - name: c\n    image: busybox\n    resources:\n      limits:\n        cpu: 25x0m\n"
+	_, errOut, code = cloudctl(t, bin, admin, bad, "apply", "-f", "-")
+	if code == 0 || !strings.Contains(errOut, "spec.containers[0].resources.limits.cpu") {
+		t.Fatalf("bad quantity: code %d, stderr %q", code, errOut)
+	}
+	if _, _, code := cloudctl(t, bin, admin, "", "get", "pod", "bad", "-n", "demo"); code == 0 {
+		t.Fatal("the rejected pod exists")
+	}
+
+	out, _, code = cloudctl(t, bin, admin, "", "get", "pods", "-n", "demo")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[0], "NAME") || !strings.HasPrefix(lines[1], "web ") {
+		t.Fatalf("get pods: code %d\n%s", code, out)
+	}
+
+	tenantCfg := filepath.Join(dir, "team-a.yaml")
+	out, errOut, code = cloudctl(t, bin, admin, "", "tenant", "create", "team-a", "--write-config", tenantCfg)
+	if code != 0 || strings.Contains(out, "cm_") {
+		t.Fatalf("tenant create: code %d (token must not be printed with --write-config)\n%s%s", code, out, errOut)
+	}
+	_, errOut, code = cloudctl(t, bin, tenantCfg, "", "get", "pods", "-n", "demo")
+	if code == 0 || !strings.Contains(errOut, "Forbidden") {
+		t.Fatalf("tenant reading another namespace: code %d, stderr %q", code, errOut)
+	}
+	out, _, code = cloudctl(t, bin, tenantCfg, "", "get", "namespaces")
+	if code != 0 || !strings.Contains(out, "team-a") || strings.Contains(out, "demo") {
+		t.Fatalf("tenant namespaces: code %d\n%s", code, out)
+	}
+
+	out, _, code = cloudctl(t, bin, admin, "", "delete", "pod", "web", "-n", "demo")
+	if code != 0 || !strings.Contains(out, `pod "web" deleted`) {
+		t.Fatalf("delete: code %d\n%s", code, out)
+	}
+	_, errOut, code = cloudctl(t, bin, admin, "", "get", "pod", "web", "-n", "demo")
+	if code == 0 || !strings.Contains(errOut, "NotFound") {
+		t.Fatalf("get deleted pod: code %d, stderr %q", code, errOut)
+	}
+}
