@@ -44,6 +44,9 @@ type treeParser struct {
 // []any and *jsonObject values. Duplicate keys are returned as field errors;
 // malformed JSON as a *DecodeError carrying the line.
 func parseTree(data []byte) (any, ErrorList, error) {
+	if tree, dups, ok := parseTreeFast(data); ok {
+		return tree, dups, nil
+	}
 	p := &treeParser{dec: json.NewDecoder(bytes.NewReader(data))}
 	p.dec.UseNumber()
 	v, err := p.value("")
