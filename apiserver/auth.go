@@ -73,6 +73,9 @@ type authenticator struct {
 
 	mu    sync.Mutex
 	cache map[string]authEntry
+	// gen counts forget calls, so that an answer read from the store
+	// before a revocation is not cached after it.
+	gen uint64
 }
 
 type authEntry struct {
@@ -92,6 +95,7 @@ func (a *authenticator) authenticate(ctx context.Context, r *http.Request) (*Ide
 	now := time.Now()
 	a.mu.Lock()
 	e, hit := a.cache[key]
+	gen := a.gen
 	a.mu.Unlock()
 	if hit && now.Before(e.expires) {
 		if e.id == nil {
@@ -118,7 +122,9 @@ func (a *authenticator) authenticate(ctx context.Context, r *http.Request) (*Ide
 	if len(a.cache) > 10000 {
 		a.cache = map[string]authEntry{}
 	}
-	a.cache[key] = authEntry{id: id, expires: now.Add(ttl)}
+	if a.gen == gen {
+		a.cache[key] = authEntry{id: id, expires: now.Add(ttl)}
+	}
 	a.mu.Unlock()
 	if id == nil {
 		return nil, errUnauthorized
@@ -130,6 +136,7 @@ func (a *authenticator) authenticate(ctx context.Context, r *http.Request) (*Ide
 func (a *authenticator) forget() {
 	a.mu.Lock()
 	a.cache = map[string]authEntry{}
+	a.gen++
 	a.mu.Unlock()
 }
 

@@ -14,6 +14,11 @@ import (
 type access struct {
 	// onlyNamespaces, when not nil, limits results to these namespaces.
 	onlyNamespaces map[string]bool
+	// tenant is the tenant a tenant caller acts for. Namespace objects are
+	// limited to those labelled as its own, judged on each object so that
+	// a watch sees namespaces the tenant creates or loses while it runs,
+	// and watches of namespaced kinds re-check ownership as they go.
+	tenant string
 }
 
 func (a access) allows(namespace string) bool {
@@ -51,8 +56,7 @@ func (s *Server) authorize(ctx context.Context, id *Identity, verb string, k *ap
 			if verb == "create" {
 				return access{}, nil // the new namespace is labelled as the tenant's
 			}
-			owned, err := s.tenantNamespaces(ctx, id.Tenant)
-			return access{onlyNamespaces: owned}, err
+			return access{tenant: id.Tenant}, nil
 		}
 	case !k.Namespaced:
 		if !readOnly {
@@ -64,7 +68,7 @@ func (s *Server) authorize(ctx context.Context, id *Identity, verb string, k *ap
 			return access{}, forbidden(id, verb, k, ns)
 		}
 		owned, err := s.tenantNamespaces(ctx, id.Tenant)
-		return access{onlyNamespaces: owned}, err
+		return access{onlyNamespaces: owned, tenant: id.Tenant}, err
 	}
 	ok, err := s.ownsNamespace(ctx, id.Tenant, ns)
 	if err != nil {
@@ -73,7 +77,7 @@ func (s *Server) authorize(ctx context.Context, id *Identity, verb string, k *ap
 	if !ok {
 		return access{}, forbidden(id, verb, k, ns)
 	}
-	return access{}, nil
+	return access{tenant: id.Tenant}, nil
 }
 
 func (s *Server) ownsNamespace(ctx context.Context, tenant, ns string) (bool, error) {

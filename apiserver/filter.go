@@ -109,17 +109,21 @@ func (s *Server) filter(r *http.Request, q *request, acc access) (func(api.Objec
 			return nil, errBadRequest("fieldSelector: field label not supported for %s: %q", q.kind.Resource, f.field)
 		}
 	}
-	if sel.Empty() && len(fields) == 0 && acc.onlyNamespaces == nil {
+	if sel.Empty() && len(fields) == 0 && acc.onlyNamespaces == nil && acc.tenant == "" {
 		return nil, nil
 	}
 	isNamespace := q.kind.Kind == "Namespace"
 	return func(o api.Object) bool {
 		m := o.GetObjectMeta()
-		ns := m.Namespace
-		if isNamespace {
-			ns = m.Name
+		switch {
+		case isNamespace && acc.tenant != "":
+			if m.Labels[LabelTenant] != acc.tenant {
+				return false
+			}
+		case !acc.allows(m.Namespace):
+			return false
 		}
-		if !acc.allows(ns) || !sel.Matches(m.Labels) {
+		if !sel.Matches(m.Labels) {
 			return false
 		}
 		for _, f := range fields {

@@ -180,12 +180,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, q *request, id *
 	m := obj.GetObjectMeta()
 	q.name = m.Name
 	s.prepareCreate(q.kind, obj)
-	if q.kind.Kind == "Namespace" && id.Role == RoleTenant {
-		if m.Labels == nil {
-			m.Labels = map[string]string{}
-		}
-		m.Labels[LabelTenant] = id.Tenant
-	}
+	claimNamespace(q.kind, obj, id)
 	if err := validate(q.kind, obj); err != nil {
 		return err
 	}
@@ -206,15 +201,30 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, q *request, id *
 	return nil
 }
 
+// claimNamespace labels a namespace written by a tenant as the tenant's:
+// the label is what authorization trusts, so a tenant may neither set it to
+// another tenant nor drop it.
+func claimNamespace(k *api.KindInfo, obj api.Object, id *Identity) {
+	if k.Kind != "Namespace" || id.Role != RoleTenant {
+		return
+	}
+	m := obj.GetObjectMeta()
+	if m.Labels == nil {
+		m.Labels = map[string]string{}
+	}
+	m.Labels[LabelTenant] = id.Tenant
+}
+
 // errDeleteNow tells the update loop that the object lost its last
 // finalizer while being deleted, so it is to be removed.
 var errDeleteNow = errors.New("delete now")
 
-func (s *Server) update(w http.ResponseWriter, r *http.Request, q *request) error {
+func (s *Server) update(w http.ResponseWriter, r *http.Request, q *request, id *Identity) error {
 	in, err := s.decodeBody(w, r, q)
 	if err != nil {
 		return err
 	}
+	claimNamespace(q.kind, in, id)
 	wantRev, err := api.ParseResourceVersion(in.GetObjectMeta().ResourceVersion)
 	if err != nil {
 		return errBadRequest("%v", err)
@@ -233,7 +243,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, q *request) erro
 		next, err := s.merge(q, in, cur)
 		if errors.Is(err, errDeleteNow) {
 			out := q.kind.New()
-			err = s.store.Delete(r.Context(), key, curRev, out)
+			err = s.remove(r.Context(), q.kind, q.name, key, curRev, out)
 			if err == nil {
 				writeJSON(w, http.StatusOK, out)
 				return nil
@@ -355,26 +365,36 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) erro
 			writeJSON(w, http.StatusOK, cur)
 			return nil
 		}
-		var also []string
-		if q.kind.Kind == "Namespace" {
-			also = s.namespaceContents(q.name)
-		}
 		out := q.kind.New()
-		err := s.store.Delete(ctx, key, rev, out, also...)
+		err := s.remove(ctx, q.kind, q.name, key, rev, out)
 		if errors.Is(err, store.ErrConflict) {
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		if q.kind.Kind == "Tenant" {
-			if err := s.revokeTenantTokens(ctx, q.name); err != nil {
-				return fmt.Errorf("revoke tokens of tenant %s: %w", q.name, err)
-			}
-		}
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
+}
+
+// remove deletes an object from storage at revision rev with what goes
+// with it: a namespace's contents, a tenant's tokens. Both a direct delete
+// and the update that drops the last finalizer end here.
+func (s *Server) remove(ctx context.Context, k *api.KindInfo, name, key string, rev int64, out api.Object) error {
+	var also []string
+	if k.Kind == "Namespace" {
+		also = s.namespaceContents(name)
+	}
+	if err := s.store.Delete(ctx, key, rev, out, also...); err != nil {
+		return err
+	}
+	if k.Kind == "Tenant" {
+		if err := s.revokeTenantTokens(ctx, name); err != nil {
+			return fmt.Errorf("revoke tokens of tenant %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // markDeleted sets the deletion timestamp and grace period of an object

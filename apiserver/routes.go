@@ -171,7 +171,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, id *Identity) 
 			err = s.create(rec, r, q, id)
 		}
 	case "update":
-		err = s.update(rec, r, q)
+		err = s.update(rec, r, q, id)
 	case "delete":
 		err = s.delete(rec, r, q)
 	}

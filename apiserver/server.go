@@ -177,8 +177,10 @@ func (s *Server) Bootstrap(ctx context.Context) error {
 // connections are refused, in-flight requests finish (up to drain), and
 // watches end with a clean end of stream.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Config, drain time.Duration) error {
+	conns := newConnTracker()
 	srv := &http.Server{
 		Handler:           s.Handler(),
+		ConnState:         conns.track,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
@@ -198,7 +200,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Conf
 	s.stopOnce.Do(func() { close(s.stopping) })
 	sctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
+	go conns.closeIdle(sctx, 50*time.Millisecond, 500*time.Millisecond)
 	if err := srv.Shutdown(sctx); err != nil {
+		// Cut what is left rather than leave handlers running after Serve
+		// returns.
+		_ = srv.Close()
 		return fmt.Errorf("graceful shutdown: %w", err)
 	}
 	return nil

@@ -60,7 +60,10 @@ func toStatus(err error, resource, name string) api.Status {
 	var el api.ErrorList
 	var fe *api.FieldError
 	var mbe *http.MaxBytesError
+	var uk *api.UnknownKindError
 	switch {
+	case errors.As(err, &uk):
+		return newStatus(http.StatusBadRequest, api.StatusReasonBadRequest, uk.Error()).st
 	case errors.As(err, &se):
 		return se.st
 	case errors.As(err, &mbe):

@@ -19,8 +19,9 @@ type TenantToken struct {
 }
 
 // createTenant stores a tenant and the namespaces it owns. A namespace that
-// exists already must belong to the tenant.
-func (s *Server) createTenant(ctx context.Context, w http.ResponseWriter, q *request, t *api.Tenant) error {
+// exists already must belong to the tenant. On failure the namespaces this
+// call created are removed again, so a refused tenant leaves nothing behind.
+func (s *Server) createTenant(ctx context.Context, w http.ResponseWriter, q *request, t *api.Tenant) (err error) {
 	nsKind, _ := s.scheme.ByKind("v1", "Namespace")
 	if err := s.store.Get(ctx, storeKey(q.kind, "", t.Name), q.kind.New()); err == nil {
 		return fmt.Errorf("%s: %w", t.Name, store.ErrAlreadyExists)
@@ -30,6 +31,20 @@ func (s *Server) createTenant(ctx context.Context, w http.ResponseWriter, q *req
 	if len(t.Spec.Namespaces) == 0 {
 		t.Spec.Namespaces = []string{t.Name}
 	}
+	var created []*api.Namespace
+	defer func() {
+		if err == nil {
+			return
+		}
+		// The request may be gone; the undo must still happen.
+		uctx := context.WithoutCancel(ctx)
+		for _, ns := range created {
+			rev, _ := api.ParseResourceVersion(ns.ResourceVersion)
+			if derr := s.store.Delete(uctx, storeKey(nsKind, "", ns.Name), rev, nsKind.New(), s.namespaceContents(ns.Name)...); derr != nil {
+				s.log.Error("undo namespace of a refused tenant", "tenant", t.Name, "namespace", ns.Name, "err", derr)
+			}
+		}
+	}()
 	for _, name := range t.Spec.Namespaces {
 		ns := nsKind.New().(*api.Namespace)
 		ns.Name = name
@@ -50,6 +65,7 @@ func (s *Server) createTenant(ctx context.Context, w http.ResponseWriter, q *req
 		if err != nil {
 			return err
 		}
+		created = append(created, ns)
 	}
 	if err := s.store.Create(ctx, storeKey(q.kind, "", t.Name), t); err != nil {
 		return err

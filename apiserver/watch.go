@@ -91,6 +91,22 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, q *request, acc a
 				_ = enc.Encode(watchEvent{Type: store.Error, Object: &st})
 				return nil
 			}
+			if acc.tenant != "" && q.kind.Namespaced {
+				owned, err := s.stillOwned(ctx, acc.tenant, ev)
+				if ctx.Err() != nil {
+					return nil // timed out or the client went away
+				}
+				if err != nil {
+					st := toStatus(err, q.kind.Resource, "")
+					_ = enc.Encode(watchEvent{Type: store.Error, Object: &st})
+					return nil
+				}
+				if !owned {
+					// End the stream: the client watches again, and is
+					// authorized afresh.
+					return nil
+				}
+			}
 			if err := enc.Encode(watchEvent{Type: ev.Type, Object: ev.Object}); err != nil {
 				return nil
 			}
@@ -100,4 +116,21 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, q *request, acc a
 			}
 		}
 	}
+}
+
+// stillOwned re-checks, for a tenant's watch, that the namespace of an
+// event still belongs to the tenant. Authorization looked at the namespaces
+// when the watch began; one may since have been deleted and created again
+// by someone else, whose objects the watch must not stream. The objects
+// removed with a deleted namespace are still reported as deleted.
+func (s *Server) stillOwned(ctx context.Context, tenant string, ev store.Event) (bool, error) {
+	var n api.Namespace
+	err := s.store.Get(ctx, "/registry/namespaces/"+ev.Object.GetObjectMeta().Namespace, &n)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return ev.Type == store.Deleted, nil
+	case err != nil:
+		return false, err
+	}
+	return n.Labels[LabelTenant] == tenant, nil
 }

@@ -179,3 +179,18 @@ func TestClientErrors(t *testing.T) {
 		t.Fatal("client.New accepted an ftp URL")
 	}
 }
+
+// TestCreateAnswerReplacesObject: what the server dropped (a user-set
+// status) does not survive in the caller's object.
+func TestCreateAnswerReplacesObject(t *testing.T) {
+	env := apiservertest.Start(t, apiservertest.Options{})
+	p := newPod("with-status")
+	p.Status.PodIP = "10.0.0.9"
+	got, err := client.For[api.Pod](env.Admin).Create(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.PodIP != "" || got.Status.Phase != api.PodPending {
+		t.Fatalf("status after create: %+v, want phase Pending and no podIP", got.Status)
+	}
+}

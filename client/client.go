@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -97,6 +98,11 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	}
 	if out == nil {
 		return nil
+	}
+	// The answer replaces out whole: fields the server dropped must not
+	// survive from what the caller sent (out is often the request body).
+	if v := reflect.ValueOf(out); v.Kind() == reflect.Pointer && !v.IsNil() {
+		v.Elem().Set(reflect.Zero(v.Elem().Type()))
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("%s %s: decode response: %w", method, path, err)

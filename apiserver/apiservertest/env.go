@@ -6,6 +6,7 @@ package apiservertest
 import (
 	"context"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +29,11 @@ type Env struct {
 	Admin *client.Client
 	// Dir is the data dir (etcd, pki).
 	Dir string
+
+	cancel   context.CancelFunc
+	done     chan error
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Options tune the server under test.
@@ -80,16 +86,27 @@ func Start(t testing.TB, opts Options) *Env {
 	env := &Env{
 		URL: "https://" + ln.Addr().String(), CAPEM: certs.CAPEM, AdminToken: token,
 		Server: srv, Store: st, Etcd: e, Scheme: scheme, Dir: dir,
+		cancel: cancel, done: done,
 	}
 	env.Admin = env.Client(t, token)
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := env.Stop(); err != nil {
 			t.Errorf("server shutdown: %v", err)
 		}
 		e.Close()
 	})
 	return env
+}
+
+// Stop shuts the server down gracefully, as cloudd does on SIGTERM, and
+// returns what Serve returned. Etcd keeps running until the test ends, so
+// the test can still read the store. Stop may be called more than once.
+func (e *Env) Stop() error {
+	e.stopOnce.Do(func() {
+		e.cancel()
+		e.stopErr = <-e.done
+	})
+	return e.stopErr
 }
 
 // Client returns a client of the server acting with token.

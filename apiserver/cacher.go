@@ -1,0 +1,192 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/store"
+)
+
+// cacheCapacity is how many recent events of a kind the cacher keeps, so
+// that watchers resuming from a recent revision are served from memory.
+const cacheCapacity = 4096
+
+// cachedEvent is one change as every watcher of the kind will see it,
+// decoded once and encoded once.
+type cachedEvent struct {
+	typ  store.EventType
+	obj  api.Object
+	prev api.Object // nil for creates, or when etcd no longer had it
+	rev  int64
+	ns   string // namespace, or the name for Namespace objects
+	line []byte // {"type":...,"object":...}\n
+}
+
+// cacher keeps one etcd watch per kind and fans its events out to the API
+// watchers of that kind, so a thousand watchers cost one etcd watch, one
+// decode and one encode per event instead of a thousand of each (the
+// Kubernetes API server's watch cache plays the same part).
+type cacher struct {
+	kind  *api.KindInfo
+	store *store.Store
+	log   *slog.Logger
+
+	mu sync.Mutex
+	// buf holds the last events in revision order; together they are every
+	// change after revision complete.
+	buf      []*cachedEvent
+	complete int64
+	watchers map[*cacheWatcher]struct{}
+	started  chan struct{}
+}
+
+// cacheWatcher is one API watcher fed by a cacher.
+type cacheWatcher struct {
+	after int64 // deliver only events after this revision
+	ch    chan *cachedEvent
+	// closed is set when the watcher fell too far behind or the cacher
+	// restarted; the stream then ends and the client resumes.
+	closed bool
+}
+
+func newCacher(k *api.KindInfo, st *store.Store, log *slog.Logger) *cacher {
+	return &cacher{kind: k, store: st, log: log, watchers: map[*cacheWatcher]struct{}{}, started: make(chan struct{})}
+}
+
+// run follows the kind's prefix in etcd until ctx ends, restarting from
+// the current revision if the etcd watch breaks.
+func (c *cacher) run(ctx context.Context) {
+	prefix := storePrefix(c.kind, "")
+	keepAll := func(api.Object) bool { return true } // a filter makes the store decode the previous state too
+	first := true
+	for ctx.Err() == nil {
+		rev, err := c.store.CurrentRevision(ctx)
+		var ch <-chan store.Event
+		if err == nil {
+			ch, err = c.store.Watch(ctx, prefix, rev, c.kind.New, keepAll)
+		}
+		if err != nil {
+			c.log.Warn("watch cache: start", "resource", c.kind.Resource, "err", err)
+			if !sleepCtx(ctx, time.Second) {
+				return
+			}
+			continue
+		}
+		c.mu.Lock()
+		c.buf, c.complete = nil, rev
+		c.mu.Unlock()
+		if first {
+			close(c.started)
+			first = false
+		}
+		for ev := range ch {
+			if ev.Type == store.Error {
+				c.log.Warn("watch cache: etcd watch ended", "resource", c.kind.Resource, "err", ev.Err)
+				break
+			}
+			c.dispatch(c.cache(ev))
+		}
+		c.closeWatchers()
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// cache turns a store event into its shared form.
+func (c *cacher) cache(ev store.Event) *cachedEvent {
+	m := ev.Object.GetObjectMeta()
+	rev, _ := strconv.ParseInt(m.ResourceVersion, 10, 64)
+	ce := &cachedEvent{typ: ev.Type, obj: ev.Object, prev: ev.Prev, rev: rev, ns: m.Namespace}
+	if c.kind.Kind == "Namespace" {
+		ce.ns = m.Name
+	}
+	if ev.Type == store.Deleted {
+		ce.prev = nil // the object itself is the last state
+	}
+	ce.line, _ = json.Marshal(watchEvent{Type: ev.Type, Object: ev.Object})
+	ce.line = append(ce.line, '\n')
+	return ce
+}
+
+func (c *cacher) dispatch(ev *cachedEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.buf) == cacheCapacity {
+		c.complete = c.buf[0].rev
+		c.buf = append(c.buf[:0:0], c.buf[1:]...)
+	}
+	c.buf = append(c.buf, ev)
+	for w := range c.watchers {
+		if ev.rev <= w.after {
+			continue
+		}
+		select {
+		case w.ch <- ev:
+		default:
+			c.dropLocked(w) // too slow: end its stream; the client resumes from its last event
+		}
+	}
+}
+
+func (c *cacher) dropLocked(w *cacheWatcher) {
+	if !w.closed {
+		w.closed = true
+		close(w.ch)
+		delete(c.watchers, w)
+	}
+}
+
+func (c *cacher) closeWatchers() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for w := range c.watchers {
+		c.dropLocked(w)
+	}
+}
+
+// watch registers a watcher of every change after revision after. It
+// returns false when the cache no longer holds that history; the caller
+// then watches etcd directly (which answers 410 if it is compacted).
+func (c *cacher) watch(ctx context.Context, after int64) (*cacheWatcher, bool) {
+	select {
+	case <-c.started:
+	case <-ctx.Done():
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if after < c.complete {
+		return nil, false
+	}
+	w := &cacheWatcher{after: after, ch: make(chan *cachedEvent, 1024+len(c.buf))}
+	for _, ev := range c.buf {
+		if ev.rev > after {
+			w.ch <- ev
+		}
+	}
+	// Events that happened up to "after" but have not reached the cache
+	// yet are skipped by dispatch, so nothing is seen twice.
+	c.watchers[w] = struct{}{}
+	return w, true
+}
+
+// stop unregisters a watcher.
+func (c *cacher) stop(w *cacheWatcher) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dropLocked(w)
+}
