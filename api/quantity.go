@@ -43,10 +43,9 @@ type Quantity struct {
 // nanosPer(0) is 10^9 and nanosPer(3) (milli) is 10^6.
 func nanosPer(e int) *big.Int { return pow10(9 - e) }
 
-// quantityLimit bounds |value| in nanos: the value must fit an int64.
-func quantityLimit() *big.Int {
-	return new(big.Int).Mul(new(big.Int).Lsh(big.NewInt(1), 63), nanosPer(0))
-}
+// quantityLimit bounds |value| in nanos: the value must fit an int64. It
+// is computed once and never modified.
+var quantityLimit = new(big.Int).Mul(new(big.Int).Lsh(big.NewInt(1), 63), nanosPer(0))
 
 // decimalSuffix returns the power of ten a decimal suffix stands for.
 func decimalSuffix(s string) (int, bool) {
@@ -137,7 +136,7 @@ func ParseQuantity(s string) (Quantity, error) {
 	} else {
 		n = quoAwayFromZero(n, pow10(-p))
 	}
-	if n.CmpAbs(quantityLimit()) >= 0 {
+	if n.CmpAbs(quantityLimit) >= 0 {
 		return Quantity{}, ErrQuantityRange
 	}
 	if neg {
@@ -192,7 +191,24 @@ func parseSuffix(suffix string) (exp10 int, shift2 uint, format QuantityFormat, 
 	return 0, 0, "", ErrQuantitySuffix
 }
 
-func pow10(n int) *big.Int { return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil) }
+// pow10Table holds 10^0 .. 10^63, computed once and never modified: parsing
+// a quantity is on the path of every pod read.
+var pow10Table = func() []*big.Int {
+	t := make([]*big.Int, 64)
+	t[0] = big.NewInt(1)
+	for i := 1; i < len(t); i++ {
+		t[i] = new(big.Int).Mul(t[i-1], big.NewInt(10))
+	}
+	return t
+}()
+
+// pow10 returns 10^n; callers must not modify the result.
+func pow10(n int) *big.Int {
+	if n >= 0 && n < len(pow10Table) {
+		return pow10Table[n]
+	}
+	return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)
+}
 
 // quoAwayFromZero divides, rounding any remainder away from zero.
 func quoAwayFromZero(n, d *big.Int) *big.Int {

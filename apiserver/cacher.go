@@ -12,10 +12,6 @@ import (
 	"github.com/cloudmgr/cloud/store"
 )
 
-// cacheCapacity is how many recent events of a kind the cacher keeps, so
-// that watchers resuming from a recent revision are served from memory.
-const cacheCapacity = 4096
-
 // cachedEvent is one change as every watcher of the kind will see it,
 // decoded once and encoded once.
 type cachedEvent struct {
@@ -35,6 +31,9 @@ type cacher struct {
 	kind  *api.KindInfo
 	store *store.Store
 	log   *slog.Logger
+	// capacity is how many recent events are kept, so that watchers
+	// resuming from a recent revision are served from memory.
+	capacity int
 
 	mu sync.Mutex
 	// buf holds the last events in revision order; together they are every
@@ -54,8 +53,8 @@ type cacheWatcher struct {
 	closed bool
 }
 
-func newCacher(k *api.KindInfo, st *store.Store, log *slog.Logger) *cacher {
-	return &cacher{kind: k, store: st, log: log, watchers: map[*cacheWatcher]struct{}{}, started: make(chan struct{})}
+func newCacher(k *api.KindInfo, st *store.Store, log *slog.Logger, capacity int) *cacher {
+	return &cacher{kind: k, store: st, log: log, capacity: capacity, watchers: map[*cacheWatcher]struct{}{}, started: make(chan struct{})}
 }
 
 // run follows the kind's prefix in etcd until ctx ends, restarting from
@@ -125,7 +124,7 @@ func (c *cacher) cache(ev store.Event) *cachedEvent {
 func (c *cacher) dispatch(ev *cachedEvent) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.buf) == cacheCapacity {
+	if len(c.buf) == c.capacity {
 		c.complete = c.buf[0].rev
 		c.buf = append(c.buf[:0:0], c.buf[1:]...)
 	}
@@ -189,4 +188,41 @@ func (c *cacher) stop(w *cacheWatcher) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.dropLocked(w)
+}
+
+// cacherFor returns the running cacher of kind k, starting it if needed.
+func (s *Server) cacherFor(k *api.KindInfo) *cacher {
+	s.cachersMu.Lock()
+	defer s.cachersMu.Unlock()
+	c, ok := s.cachers[k]
+	if !ok {
+		c = newCacher(k, s.store, s.log, s.cacheSize)
+		s.cachers[k] = c
+		go c.run(s.bgCtx)
+	}
+	return c
+}
+
+// filterCached applies a watcher's filter to a shared event, with the same
+// rules as store.Watch: an object that starts matching is ADDED, one that
+// stops matching is DELETED. same is true when the event goes out as the
+// cacher encoded it.
+func filterCached(ev *cachedEvent, keep func(api.Object) bool) (typ store.EventType, same, ok bool) {
+	if keep == nil {
+		return ev.typ, true, true
+	}
+	if ev.typ == store.Deleted {
+		return ev.typ, true, keep(ev.obj)
+	}
+	curOK := keep(ev.obj)
+	prevOK := ev.prev != nil && keep(ev.prev)
+	switch {
+	case curOK && (ev.typ == store.Added || !prevOK):
+		return store.Added, ev.typ == store.Added, true
+	case curOK:
+		return store.Modified, true, true
+	case prevOK:
+		return store.Deleted, false, true
+	}
+	return "", false, false
 }

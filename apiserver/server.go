@@ -41,6 +41,10 @@ type Config struct {
 	AuthCacheTTL time.Duration
 	// WatchTimeout ends watches that asked for no timeout (default 30m).
 	WatchTimeout time.Duration
+	// WatchCacheSize is how many recent events per kind are kept to serve
+	// watches from memory (default 4096). A watch from an older revision
+	// goes to etcd, which answers 410 once the revision is compacted.
+	WatchCacheSize int
 }
 
 // Server serves the API.
@@ -59,6 +63,14 @@ type Server struct {
 	// stopping closes when shutdown begins, so watches end cleanly.
 	stopping chan struct{}
 	stopOnce sync.Once
+
+	// cachers feed watches, one per kind, started on first use and
+	// stopped by bgCancel when serving ends.
+	cachersMu sync.Mutex
+	cachers   map[*api.KindInfo]*cacher
+	cacheSize int
+	bgCtx     context.Context
+	bgCancel  context.CancelFunc
 }
 
 // New builds a server; it does not listen yet.
@@ -81,6 +93,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AuthCacheTTL == 0 {
 		cfg.AuthCacheTTL = 10 * time.Second
 	}
+	if cfg.WatchCacheSize <= 0 {
+		cfg.WatchCacheSize = 4096
+	}
 	if cfg.WatchTimeout == 0 {
 		cfg.WatchTimeout = 30 * time.Minute
 	}
@@ -88,18 +103,23 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	bgCtx, bgCancel := context.WithCancel(context.Background())
 	return &Server{
-		store:    cfg.Store,
-		scheme:   cfg.Scheme,
-		log:      cfg.Log,
-		auth:     &authenticator{store: cfg.Store, ttl: cfg.AuthCacheTTL, cache: map[string]authEntry{}},
-		metrics:  m,
-		registry: cfg.Registry,
-		version:  cfg.Version,
-		maxBody:  cfg.MaxBodyBytes,
-		inflight: make(chan struct{}, cfg.MaxInFlight),
-		watchTTL: cfg.WatchTimeout,
-		stopping: make(chan struct{}),
+		cachers:   map[*api.KindInfo]*cacher{},
+		cacheSize: cfg.WatchCacheSize,
+		bgCtx:     bgCtx,
+		bgCancel:  bgCancel,
+		store:     cfg.Store,
+		scheme:    cfg.Scheme,
+		log:       cfg.Log,
+		auth:      &authenticator{store: cfg.Store, ttl: cfg.AuthCacheTTL, cache: map[string]authEntry{}},
+		metrics:   m,
+		registry:  cfg.Registry,
+		version:   cfg.Version,
+		maxBody:   cfg.MaxBodyBytes,
+		inflight:  make(chan struct{}, cfg.MaxInFlight),
+		watchTTL:  cfg.WatchTimeout,
+		stopping:  make(chan struct{}),
 	}, nil
 }
 
@@ -177,6 +197,12 @@ func (s *Server) Bootstrap(ctx context.Context) error {
 // connections are refused, in-flight requests finish (up to drain), and
 // watches end with a clean end of stream.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Config, drain time.Duration) error {
+	// Watch caches start with the server, so that the first watchers of a
+	// kind are already served from memory.
+	for _, k := range s.scheme.Kinds() {
+		s.cacherFor(k)
+	}
+	defer s.bgCancel()
 	conns := newConnTracker()
 	srv := &http.Server{
 		Handler:           s.Handler(),

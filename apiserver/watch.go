@@ -53,69 +53,142 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, q *request, acc a
 			return err
 		}
 	}
-	ch, err := s.store.Watch(ctx, prefix, rev, q.kind.New, keep)
-	if err != nil {
-		return err
+	st := &stream{w: w}
+	cw, cached := s.cacherFor(q.kind).watch(ctx, rev)
+	var ch <-chan store.Event
+	if cached {
+		defer s.cacherFor(q.kind).stop(cw)
+	} else {
+		// Older than the cache's history: etcd itself serves it, or
+		// answers 410 if it is compacted.
+		if ch, err = s.store.Watch(ctx, prefix, rev, q.kind.New, keep); err != nil {
+			return err
+		}
 	}
 	s.metrics.watchers.WithLabelValues(q.kind.Resource).Inc()
 	defer s.metrics.watchers.WithLabelValues(q.kind.Resource).Dec()
 
-	flusher, _ := w.(http.Flusher)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	enc := json.NewEncoder(w)
-	for _, o := range initial {
-		if err := enc.Encode(watchEvent{Type: store.Added, Object: o}); err != nil {
-			return nil // the client went away
-		}
-	}
-	if flusher != nil {
-		flusher.Flush()
-	}
+	st.begin(initial)
 	for {
+		// Flush once caught up, so a burst goes out in few writes, also
+		// when the last events of the burst were filtered out.
+		if len(cwChan(cw)) == 0 && len(ch) == 0 {
+			st.flush()
+		}
+		var ev store.Event
+		var line []byte
 		select {
 		case <-s.stopping:
 			return nil
 		case <-ctx.Done():
 			return nil
-		case ev, ok := <-ch:
+		case ce, ok := <-cwChan(cw):
+			if !ok {
+				return nil // dropped as too slow, or the cache restarted: the client resumes
+			}
+			if q.kind.Namespaced && q.ns != "" && ce.ns != q.ns {
+				continue
+			}
+			typ, same, match := filterCached(ce, keep)
+			if !match {
+				continue
+			}
+			ev = store.Event{Type: typ, Object: ce.obj}
+			if same {
+				line = ce.line
+			}
+		case e, ok := <-ch:
 			if !ok {
 				return nil
 			}
-			if ev.Type == store.Error {
-				st := toStatus(ev.Err, q.kind.Resource, "")
-				if !errors.Is(ev.Err, store.ErrTooOld) {
-					s.log.Warn("watch ended", "resource", q.kind.Resource, "err", ev.Err)
+			if e.Type == store.Error {
+				if !errors.Is(e.Err, store.ErrTooOld) {
+					s.log.Warn("watch ended", "resource", q.kind.Resource, "err", e.Err)
 				}
-				_ = enc.Encode(watchEvent{Type: store.Error, Object: &st})
+				st.fail(e.Err, q.kind.Resource)
 				return nil
 			}
-			if acc.tenant != "" && q.kind.Namespaced {
-				owned, err := s.stillOwned(ctx, acc.tenant, ev)
-				if ctx.Err() != nil {
-					return nil // timed out or the client went away
-				}
-				if err != nil {
-					st := toStatus(err, q.kind.Resource, "")
-					_ = enc.Encode(watchEvent{Type: store.Error, Object: &st})
-					return nil
-				}
-				if !owned {
-					// End the stream: the client watches again, and is
-					// authorized afresh.
-					return nil
-				}
+			ev = e
+		}
+		if acc.tenant != "" && q.kind.Namespaced {
+			owned, err := s.stillOwned(ctx, acc.tenant, ev)
+			if ctx.Err() != nil {
+				return nil // timed out or the client went away
 			}
-			if err := enc.Encode(watchEvent{Type: ev.Type, Object: ev.Object}); err != nil {
+			if err != nil {
+				st.fail(err, q.kind.Resource)
 				return nil
 			}
-			// Flush when caught up, so a burst goes out in few writes.
-			if flusher != nil && len(ch) == 0 {
-				flusher.Flush()
+			if !owned {
+				// End the stream: the client watches again, and is
+				// authorized afresh.
+				return nil
 			}
 		}
+		if !st.send(ev, line) {
+			return nil
+		}
 	}
+}
+
+// cwChan is the event channel of a cache watcher, or nil (never ready).
+func cwChan(cw *cacheWatcher) <-chan *cachedEvent {
+	if cw == nil {
+		return nil
+	}
+	return cw.ch
+}
+
+// stream writes the events of one watch response.
+type stream struct {
+	w       http.ResponseWriter
+	enc     *json.Encoder
+	flusher http.Flusher
+	dirty   bool // written since the last flush
+}
+
+// begin sends the headers and the initial objects as ADDED events.
+func (st *stream) begin(initial []api.Object) {
+	st.flusher, _ = st.w.(http.Flusher)
+	st.enc = json.NewEncoder(st.w)
+	st.w.Header().Set("Content-Type", "application/json")
+	st.w.Header().Set("Cache-Control", "no-cache")
+	st.w.WriteHeader(http.StatusOK)
+	for _, o := range initial {
+		if err := st.enc.Encode(watchEvent{Type: store.Added, Object: o}); err != nil {
+			return // the client went away; the next write notices too
+		}
+	}
+	st.dirty = true
+	st.flush()
+}
+
+// send writes one event, as the pre-encoded line when there is one. It
+// returns false when the client is gone.
+func (st *stream) send(ev store.Event, line []byte) bool {
+	var err error
+	if line != nil {
+		_, err = st.w.Write(line)
+	} else {
+		err = st.enc.Encode(watchEvent{Type: ev.Type, Object: ev.Object})
+	}
+	st.dirty = true
+	return err == nil
+}
+
+// fail ends the stream with an ERROR event holding the Status of err.
+func (st *stream) fail(err error, resource string) {
+	status := toStatus(err, resource, "")
+	_ = st.enc.Encode(watchEvent{Type: store.Error, Object: &status})
+	st.dirty = true
+	st.flush()
+}
+
+func (st *stream) flush() {
+	if st.flusher != nil && st.dirty {
+		st.flusher.Flush()
+	}
+	st.dirty = false
 }
 
 // stillOwned re-checks, for a tenant's watch, that the namespace of an

@@ -198,10 +198,11 @@ func TestWatchLabelSelector(t *testing.T) {
 	})
 }
 
-// TestWatchCompactedRevision: a watch from a compacted revision is a 410
-// before anything is streamed; one from the compaction revision works.
+// TestWatchCompactedRevision: a watch from a revision that is neither in
+// the watch cache nor in etcd (compacted) is a 410 before anything is
+// streamed; one from the compaction revision works.
 func TestWatchCompactedRevision(t *testing.T) {
-	env := apiservertest.Start(t, apiservertest.Options{})
+	env := apiservertest.Start(t, apiservertest.Options{WatchCacheSize: 2})
 	ctx := context.Background()
 	first := createPod(t, env.Admin, "default", "p0")
 	for i := 1; i < 5; i++ {

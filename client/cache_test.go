@@ -104,11 +104,11 @@ func TestCacheFollowsChanges(t *testing.T) {
 // TestCacheRelistsWhenTooOld: when the watch ends and the revision to
 // resume from has been compacted (410), the cache lists again and goes on.
 func TestCacheRelistsWhenTooOld(t *testing.T) {
-	env := apiservertest.Start(t, apiservertest.Options{})
+	env := apiservertest.Start(t, apiservertest.Options{WatchCacheSize: 2})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pods := client.For[api.Pod](env.Admin)
-	cache := client.NewCache(env.Admin, pods.Kind(), "default", client.ListOptions{TimeoutSeconds: 1}, nil)
+	cache := client.NewCache(env.Admin, pods.Kind(), "default", client.ListOptions{TimeoutSeconds: 1, LabelSelector: "app=x"}, nil)
 	rec := &recorder{}
 	cache.AddHandler(rec.handler())
 	go func() { _ = cache.Run(ctx) }()
@@ -116,11 +116,13 @@ func TestCacheRelistsWhenTooOld(t *testing.T) {
 		t.Fatal("cache never synced")
 	}
 	start, _ := strconv.ParseInt(cache.ResourceVersion(), 10, 64)
-	// Writes to another kind move the revision on without pod events, then
-	// compaction removes the history the cache would resume from.
+	// Pods the cache does not select move the revision on and push its
+	// resume point out of the server's watch cache; compaction then
+	// removes it from etcd too.
 	for i := range 5 {
-		ns := &api.Namespace{ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("other-%d", i)}}
-		if err := env.Admin.Create(ctx, ns); err != nil {
+		p := newPod(fmt.Sprintf("unselected-%d", i))
+		p.Labels = nil
+		if _, err := pods.Create(ctx, p); err != nil {
 			t.Fatal(err)
 		}
 	}

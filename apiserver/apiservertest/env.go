@@ -41,6 +41,8 @@ type Options struct {
 	MaxInFlight  int
 	MaxBodyBytes int64
 	AuthCacheTTL time.Duration
+	// WatchCacheSize: events kept per kind for watches (0: the default).
+	WatchCacheSize int
 }
 
 // Start runs a server until the test ends.
@@ -56,6 +58,7 @@ func Start(t testing.TB, opts Options) *Env {
 	srv, err := apiserver.New(apiserver.Config{
 		Store: st, Scheme: scheme, Version: "test",
 		MaxInFlight: opts.MaxInFlight, MaxBodyBytes: opts.MaxBodyBytes, AuthCacheTTL: opts.AuthCacheTTL,
+		WatchCacheSize: opts.WatchCacheSize,
 	})
 	if err != nil {
 		t.Fatal(err)
