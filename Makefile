@@ -32,8 +32,11 @@ test-short:
 
 # Figures for the closing notes: start-to-ready, creates/s against raw etcd,
 # watch fan-out. Compare runs with benchstat.
+BENCH_COUNT ?= 1
 bench: setup
-	go test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./test/bench/
+	go test -run '^$$' -bench 'ClouddStartToReady' -benchtime 5x -count $(BENCH_COUNT) -timeout 30m ./test/bench/
+	go test -run '^$$' -bench 'Create' -benchtime 5000x -count $(BENCH_COUNT) -timeout 30m ./test/bench/
+	go test -run '^$$' -bench 'WatchFanout' -benchtime 200x -count $(BENCH_COUNT) -timeout 30m ./test/bench/
 
 # Build, start cloudd with embedded etcd under .run/, apply the example and
 # show it. Idempotent: a cloudd already running from an earlier demo is reused.

@@ -38,7 +38,7 @@ type cacher struct {
 	mu sync.Mutex
 	// buf holds the last events in revision order; together they are every
 	// change after revision complete.
-	buf      []*cachedEvent
+	buf      ring
 	complete int64
 	watchers map[*cacheWatcher]struct{}
 	started  chan struct{}
@@ -77,7 +77,8 @@ func (c *cacher) run(ctx context.Context) {
 			continue
 		}
 		c.mu.Lock()
-		c.buf, c.complete = nil, rev
+		c.buf.reset(c.capacity)
+		c.complete = rev
 		c.mu.Unlock()
 		if first {
 			close(c.started)
@@ -124,11 +125,9 @@ func (c *cacher) cache(ev store.Event) *cachedEvent {
 func (c *cacher) dispatch(ev *cachedEvent) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.buf) == c.capacity {
-		c.complete = c.buf[0].rev
-		c.buf = append(c.buf[:0:0], c.buf[1:]...)
+	if old := c.buf.push(ev); old != nil {
+		c.complete = old.rev
 	}
-	c.buf = append(c.buf, ev)
 	for w := range c.watchers {
 		if ev.rev <= w.after {
 			continue
@@ -171,12 +170,12 @@ func (c *cacher) watch(ctx context.Context, after int64) (*cacheWatcher, bool) {
 	if after < c.complete {
 		return nil, false
 	}
-	w := &cacheWatcher{after: after, ch: make(chan *cachedEvent, 1024+len(c.buf))}
-	for _, ev := range c.buf {
+	w := &cacheWatcher{after: after, ch: make(chan *cachedEvent, 1024+c.buf.len())}
+	c.buf.each(func(ev *cachedEvent) {
 		if ev.rev > after {
 			w.ch <- ev
 		}
-	}
+	})
 	// Events that happened up to "after" but have not reached the cache
 	// yet are skipped by dispatch, so nothing is seen twice.
 	c.watchers[w] = struct{}{}
@@ -225,4 +224,38 @@ func filterCached(ev *cachedEvent, keep func(api.Object) bool) (typ store.EventT
 		return store.Deleted, false, true
 	}
 	return "", false, false
+}
+
+// ring is a fixed-capacity queue of events: pushing onto a full ring
+// evicts the oldest.
+type ring struct {
+	items []*cachedEvent
+	head  int // index of the oldest
+	n     int
+}
+
+func (r *ring) reset(capacity int) {
+	r.items, r.head, r.n = make([]*cachedEvent, capacity), 0, 0
+}
+
+// push appends ev and returns the event it evicted, if any.
+func (r *ring) push(ev *cachedEvent) (evicted *cachedEvent) {
+	if r.n == len(r.items) {
+		evicted = r.items[r.head]
+		r.items[r.head] = ev
+		r.head = (r.head + 1) % len(r.items)
+		return evicted
+	}
+	r.items[(r.head+r.n)%len(r.items)] = ev
+	r.n++
+	return nil
+}
+
+func (r *ring) len() int { return r.n }
+
+// each calls fn on the events from oldest to newest.
+func (r *ring) each(fn func(*cachedEvent)) {
+	for i := 0; i < r.n; i++ {
+		fn(r.items[(r.head+i)%len(r.items)])
+	}
 }

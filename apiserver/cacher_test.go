@@ -150,7 +150,7 @@ func TestCacherTooOldForBuffer(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c.mu.Lock()
-		n := len(c.buf)
+		n := c.buf.len()
 		c.mu.Unlock()
 		if n == 3 {
 			break
@@ -162,5 +162,21 @@ func TestCacherTooOldForBuffer(t *testing.T) {
 	}
 	if _, ok := c.watch(ctx, start); ok {
 		t.Fatal("a revision older than the buffer was served from it")
+	}
+}
+
+func TestRingKeepsTheNewest(t *testing.T) {
+	var r ring
+	r.reset(3)
+	var evicted []int64
+	for i := int64(1); i <= 7; i++ {
+		if old := r.push(&cachedEvent{rev: i}); old != nil {
+			evicted = append(evicted, old.rev)
+		}
+	}
+	var kept []int64
+	r.each(func(ev *cachedEvent) { kept = append(kept, ev.rev) })
+	if fmt.Sprint(kept) != "[5 6 7]" || fmt.Sprint(evicted) != "[1 2 3 4]" {
+		t.Fatalf("kept %v evicted %v, want [5 6 7] and [1 2 3 4]", kept, evicted)
 	}
 }

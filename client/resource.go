@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"reflect"
 	"strconv"
 
 	"github.com/cloudmgr/cloud/api"
@@ -59,11 +58,8 @@ func (c *Client) KindOf(obj api.Object) (*api.KindInfo, error) {
 		}
 		return k, nil
 	}
-	t := reflect.TypeOf(obj)
-	for _, k := range c.scheme.Kinds() {
-		if reflect.TypeOf(k.New()) == t {
-			return k, nil
-		}
+	if k, ok := c.scheme.ForObject(obj); ok {
+		return k, nil
 	}
 	return nil, fmt.Errorf("type %T is not a registered kind", obj)
 }

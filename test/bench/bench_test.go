@@ -131,6 +131,10 @@ func BenchmarkCreate(b *testing.B) {
 			clients := make([]*client.Resource[api.Pod, *api.Pod], c)
 			for i := range clients {
 				clients[i] = client.For[api.Pod](env.Client(b, env.AdminToken))
+				// Connect (TLS handshake) before the clock starts.
+				if _, _, err := clients[i].List(ctx, "kube-none", client.ListOptions{}); err != nil {
+					b.Fatal(err)
+				}
 			}
 			put := func(e *clientv3.Client, tag string) func(int) error {
 				return func(i int) error {
