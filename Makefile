@@ -22,9 +22,12 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
 # Every test: unit, integration against real etcd, and end-to-end runs of the
-# built binaries. Nothing is skipped.
+# built binaries, then the concurrent packages again under the race
+# detector, and each benchmark once so none rots. Nothing is skipped.
 test: setup vet
 	go test -count=1 -timeout 60m ./...
+	go test -race -count=1 -timeout 30m ./store/ ./apiserver/ ./client/
+	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/
 
 # Unit tier only (no daemons besides embedded etcd).
 test-short:
