@@ -20,9 +20,12 @@ func (t *TypeMeta) GetTypeMeta() *TypeMeta { return t }
 
 // ObjectMeta is the metadata every stored object carries.
 type ObjectMeta struct {
-	Name      string `json:"name,omitempty"`
-	Namespace string `json:"namespace,omitempty"`
-	UID       string `json:"uid,omitempty"`
+	Name string `json:"name,omitempty"`
+	// GenerateName, when Name is empty on create, is the prefix of a name
+	// the server makes unique by appending five random characters.
+	GenerateName string `json:"generateName,omitempty"`
+	Namespace    string `json:"namespace,omitempty"`
+	UID          string `json:"uid,omitempty"`
 	// ResourceVersion is the etcd modification revision of the object, as a
 	// decimal string. It is never stored; the store fills it on every read.
 	ResourceVersion string `json:"resourceVersion,omitempty"`

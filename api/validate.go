@@ -79,7 +79,7 @@ func ValidateObjectMeta(m *ObjectMeta, namespaced bool, nameIsLabel bool) ErrorL
 	var errs ErrorList
 	switch {
 	case m.Name == "":
-		errs = append(errs, required(p.child("name"), "name is required"))
+		errs = append(errs, required(p.child("name"), "name or generateName is required"))
 	case nameIsLabel:
 		errs = append(errs, each(p.child("name"), m.Name, IsDNS1123Label(m.Name))...)
 	default:

@@ -72,7 +72,7 @@ func TestValidatePod(t *testing.T) {
 		{"no containers", func(p *Pod) { p.Spec.Containers = nil },
 			[]string{"spec.containers: Required value: must have at least one container"}},
 		{"missing name and namespace", func(p *Pod) { p.Name, p.Namespace = "", "" },
-			[]string{"metadata.name: Required value: name is required", "metadata.namespace: Required value"}},
+			[]string{"metadata.name: Required value: name or generateName is required", "metadata.namespace: Required value"}},
 		{"container name not a label", func(p *Pod) { p.Spec.Containers[0].Name = "Web.1" },
 			[]string{`spec.containers[0].name: Invalid value "Web.1": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`}},
 		{"missing container name", func(p *Pod) { p.Spec.Containers[0].Name = "" },

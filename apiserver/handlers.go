@@ -178,27 +178,48 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, q *request, id *
 		return err
 	}
 	m := obj.GetObjectMeta()
-	q.name = m.Name
-	s.prepareCreate(q.kind, obj)
-	claimNamespace(q.kind, obj, id)
-	if err := validate(q.kind, obj); err != nil {
-		return err
-	}
-	if q.kind.Kind == "Tenant" {
-		return s.createTenant(r.Context(), w, q, obj.(*api.Tenant))
-	}
-	var requires []string
-	if q.kind.Namespaced {
-		requires = append(requires, "/registry/namespaces/"+m.Namespace)
-	}
-	if err := s.store.Create(r.Context(), storeKey(q.kind, m.Namespace, m.Name), obj, requires...); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return errNotFound("namespaces", m.Namespace)
+	generated := m.Name == "" && m.GenerateName != ""
+	for attempt := 0; ; attempt++ {
+		if generated {
+			m.Name = m.GenerateName + randomSuffix()
 		}
-		return err
+		q.name = m.Name
+		s.prepareCreate(q.kind, obj)
+		claimNamespace(q.kind, obj, id)
+		if err := validate(q.kind, obj); err != nil {
+			return err
+		}
+		if q.kind.Kind == "Tenant" {
+			return s.createTenant(r.Context(), w, q, obj.(*api.Tenant))
+		}
+		var requires []string
+		if q.kind.Namespaced {
+			requires = append(requires, "/registry/namespaces/"+m.Namespace)
+		}
+		err := s.store.Create(r.Context(), storeKey(q.kind, m.Namespace, m.Name), obj, requires...)
+		switch {
+		case errors.Is(err, store.ErrAlreadyExists) && generated && attempt < 5:
+			continue // an unlucky draw: draw again
+		case errors.Is(err, store.ErrNotFound):
+			return errNotFound("namespaces", m.Namespace)
+		case err != nil:
+			return err
+		}
+		writeJSON(w, http.StatusCreated, obj)
+		return nil
 	}
-	writeJSON(w, http.StatusCreated, obj)
-	return nil
+}
+
+// randomSuffix is five characters for generateName, from the alphabet
+// Kubernetes uses (no vowels, so no words; no look-alike characters).
+func randomSuffix() string {
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
 }
 
 // claimNamespace labels a namespace written by a tenant as the tenant's:

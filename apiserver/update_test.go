@@ -352,3 +352,35 @@ func createNode(t testing.TB, c *client.Client, name string) *api.Node {
 	}
 	return n
 }
+
+// TestGenerateName: a create with generateName and no name gets a unique
+// name made from the prefix; two such creates get two names.
+func TestGenerateName(t *testing.T) {
+	env := apiservertest.Start(t, apiservertest.Options{})
+	pods := client.For[api.Pod](env.Admin)
+	names := map[string]bool{}
+	for range 2 {
+		p := &api.Pod{
+			ObjectMeta: api.ObjectMeta{GenerateName: "web-", Namespace: "default"},
+			Spec:       api.PodSpec{Containers: []api.Container{{Name: "c", Image: "busybox"}}},
+		}
+		got, err := pods.Create(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(got.Name, "web-") || len(got.Name) != len("web-")+5 || got.GenerateName != "web-" {
+			t.Fatalf("generated name %q (generateName %q)", got.Name, got.GenerateName)
+		}
+		names[got.Name] = true
+	}
+	if len(names) != 2 {
+		t.Fatalf("two creates gave names %v", names)
+	}
+	bad := &api.Pod{
+		ObjectMeta: api.ObjectMeta{GenerateName: "Bad_", Namespace: "default"},
+		Spec:       api.PodSpec{Containers: []api.Container{{Name: "c", Image: "busybox"}}},
+	}
+	if _, err := pods.Create(context.Background(), bad); client.Code(err) != 422 {
+		t.Fatalf("invalid generateName: %v, want 422", err)
+	}
+}
