@@ -135,6 +135,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, id *Identity) 
 		return
 	}
 	defer func() {
+		s.log.Debug("request", "verb", q.verb, "resource", q.kind.Resource, "namespace", q.ns, "name", q.name,
+			"user", id.Name, "code", rec.code, "duration", time.Since(start))
 		s.metrics.requests.WithLabelValues(q.verb, q.kind.Resource, strconv.Itoa(rec.code)).Inc()
 		if q.verb != "watch" {
 			s.metrics.latency.WithLabelValues(q.verb, q.kind.Resource).Observe(time.Since(start).Seconds())

@@ -142,6 +142,9 @@ func (s *Server) Handler() http.Handler {
 		}
 		metricsHandler.ServeHTTP(w, r)
 	}))
+	for _, p := range []string{"GET /api", "GET /api/{$}", "GET /api/v1", "GET /apis", "GET /apis/{$}", "GET /apis/{group}/{version}"} {
+		mux.Handle(p, s.authenticated(s.discovery))
+	}
 	mux.Handle("/api/", s.authenticated(s.serveAPI))
 	mux.Handle("/apis/", s.authenticated(s.serveAPI))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

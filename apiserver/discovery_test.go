@@ -1,0 +1,53 @@
+package apiserver_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/cloudmgr/cloud/apiserver"
+	"github.com/cloudmgr/cloud/apiserver/apiservertest"
+)
+
+func TestDiscovery(t *testing.T) {
+	env := apiservertest.Start(t, apiservertest.Options{})
+	ctx := context.Background()
+	var core apiserver.APIResourceList
+	if err := env.Admin.Do(ctx, "GET", "/api/v1", nil, nil, &core); err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]apiserver.APIResource{}
+	for _, r := range core.Resources {
+		found[r.Name] = r
+	}
+	if p, ok := found["pods"]; !ok || !p.Namespaced || p.Kind != "Pod" {
+		t.Fatalf("pods in /api/v1: %+v", found["pods"])
+	}
+	if n, ok := found["nodes"]; !ok || n.Namespaced {
+		t.Fatalf("nodes in /api/v1: %+v", found["nodes"])
+	}
+	if _, ok := found["pods/status"]; !ok {
+		t.Fatal("no pods/status subresource in discovery")
+	}
+	var iaas apiserver.APIResourceList
+	if err := env.Admin.Do(ctx, "GET", "/apis/iaas.cloudmgr.dev/v1alpha1", nil, nil, &iaas); err != nil {
+		t.Fatal(err)
+	}
+	if len(iaas.Resources) == 0 || iaas.GroupVersion != "iaas.cloudmgr.dev/v1alpha1" {
+		t.Fatalf("iaas discovery: %+v", iaas)
+	}
+	var groups struct {
+		Groups []struct{ Name string } `json:"groups"`
+	}
+	if err := env.Admin.Do(ctx, "GET", "/apis", nil, nil, &groups); err != nil {
+		t.Fatal(err)
+	}
+	if len(groups.Groups) != 1 || groups.Groups[0].Name != "iaas.cloudmgr.dev" {
+		t.Fatalf("groups: %+v", groups)
+	}
+	if err := env.Admin.Do(ctx, "GET", "/apis/nope.dev/v1", nil, nil, nil); err == nil {
+		t.Fatal("unknown group version answered")
+	}
+	if err := env.Client(t, "bad").Do(ctx, "GET", "/api/v1", nil, nil, nil); err == nil {
+		t.Fatal("discovery without a valid token answered")
+	}
+}
