@@ -7,25 +7,6 @@ import (
 	"github.com/cloudmgr/cloud/api"
 )
 
-// APIResource describes one served kind in discovery, as Kubernetes'
-// APIResourceList does, so tools can find what the server offers.
-type APIResource struct {
-	Name         string   `json:"name"`
-	SingularName string   `json:"singularName"`
-	Namespaced   bool     `json:"namespaced"`
-	Kind         string   `json:"kind"`
-	Verbs        []string `json:"verbs"`
-	ShortNames   []string `json:"shortNames,omitempty"`
-}
-
-// APIResourceList is the answer of GET /api/v1 and /apis/GROUP/VERSION.
-type APIResourceList struct {
-	Kind         string        `json:"kind"`
-	APIVersion   string        `json:"apiVersion"`
-	GroupVersion string        `json:"groupVersion"`
-	Resources    []APIResource `json:"resources"`
-}
-
 // discovery answers the group/version documents from the scheme: /api,
 // /apis, /api/v1 and /apis/GROUP/VERSION. Any authenticated caller may read
 // them; they say what exists, not what the caller may do.
@@ -58,13 +39,13 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request, _ *Identity) 
 			writeError(w, s.log, errNotFoundPath(p), "", "")
 			return
 		}
-		out := APIResourceList{Kind: "APIResourceList", APIVersion: "v1", GroupVersion: gv}
+		out := api.APIResourceList{Kind: "APIResourceList", APIVersion: "v1", GroupVersion: gv}
 		for _, k := range ks {
 			verbs := []string{"create", "delete", "get", "list", "update", "watch"}
-			out.Resources = append(out.Resources, APIResource{Name: k.Resource, SingularName: k.Singular,
+			out.Resources = append(out.Resources, api.APIResource{Name: k.Resource, SingularName: k.Singular,
 				Namespaced: k.Namespaced, Kind: k.Kind, Verbs: verbs, ShortNames: k.ShortNames})
 			if k.HasStatus {
-				out.Resources = append(out.Resources, APIResource{Name: k.Resource + "/status", Namespaced: k.Namespaced,
+				out.Resources = append(out.Resources, api.APIResource{Name: k.Resource + "/status", Namespaced: k.Namespaced,
 					Kind: k.Kind, Verbs: []string{"get", "update"}})
 			}
 		}

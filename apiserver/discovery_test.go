@@ -4,18 +4,18 @@ import (
 	"context"
 	"testing"
 
-	"github.com/cloudmgr/cloud/apiserver"
+	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/apiserver/apiservertest"
 )
 
 func TestDiscovery(t *testing.T) {
 	env := apiservertest.Start(t, apiservertest.Options{})
 	ctx := context.Background()
-	var core apiserver.APIResourceList
+	var core api.APIResourceList
 	if err := env.Admin.Do(ctx, "GET", "/api/v1", nil, nil, &core); err != nil {
 		t.Fatal(err)
 	}
-	found := map[string]apiserver.APIResource{}
+	found := map[string]api.APIResource{}
 	for _, r := range core.Resources {
 		found[r.Name] = r
 	}
@@ -28,7 +28,7 @@ func TestDiscovery(t *testing.T) {
 	if _, ok := found["pods/status"]; !ok {
 		t.Fatal("no pods/status subresource in discovery")
 	}
-	var iaas apiserver.APIResourceList
+	var iaas api.APIResourceList
 	if err := env.Admin.Do(ctx, "GET", "/apis/iaas.cloudmgr.dev/v1alpha1", nil, nil, &iaas); err != nil {
 		t.Fatal(err)
 	}

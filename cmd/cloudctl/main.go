@@ -88,6 +88,7 @@ CLOUDCTL_NAMESPACE=dev or CLOUDCTL_REQUEST_TIMEOUT=1m.`,
 		newTenantCommand(o),
 		newConfigCommand(o),
 		newVersionOptions(o).command(),
+		newAPIResourcesOptions(o).command(),
 	)
 	return root
 }

@@ -172,3 +172,20 @@ func TestWatchAgainstRealServer(t *testing.T) {
 		t.Errorf("watch exit %d: %s", code, errOut.String())
 	}
 }
+
+func TestAPIResourcesAgainstRealServer(t *testing.T) {
+	_, cfg := realServerConfig(t)
+	out, errOut, code := runCLI(t, "--config", cfg, "api-resources")
+	if code != 0 {
+		t.Fatalf("api-resources: code %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if !strings.HasPrefix(lines[0], "NAME") || !strings.Contains(out, "pods") || !strings.Contains(out, "nodepools") {
+		t.Fatalf("api-resources output:\n%s", out)
+	}
+	for _, l := range lines {
+		if strings.HasPrefix(l, "pods ") && (!strings.Contains(l, "po ") || !strings.Contains(l, "true") || !strings.HasSuffix(l, "Pod")) {
+			t.Fatalf("pods row: %q", l)
+		}
+	}
+}
