@@ -120,6 +120,7 @@ const (
 	StatusReasonUnsupportedMediaType  StatusReason = "UnsupportedMediaType"
 	StatusReasonInternalError         StatusReason = "InternalError"
 	StatusReasonServiceUnavailable    StatusReason = "ServiceUnavailable"
+	StatusReasonTimeout               StatusReason = "Timeout"
 )
 
 // StatusDetails names the object a failure concerns and, for invalid

@@ -43,10 +43,14 @@ func (id *Identity) String() string { return id.Name }
 
 // TokenSpec describes what a token grants.
 type TokenSpec struct {
-	Role    Role      `json:"role"`
-	User    string    `json:"user"`
-	Tenant  string    `json:"tenant,omitempty"`
-	Expires *api.Time `json:"expires,omitempty"`
+	Role   Role   `json:"role"`
+	User   string `json:"user"`
+	Tenant string `json:"tenant,omitempty"`
+	// TenantUID binds a tenant token to one incarnation of the tenant: a
+	// tenant deleted and created again under the same name does not
+	// inherit the old tokens.
+	TenantUID string    `json:"tenantUID,omitempty"`
+	Expires   *api.Time `json:"expires,omitempty"`
 }
 
 // tokenRecord is how a token is stored: under the SHA-256 of the token, so
@@ -73,6 +77,10 @@ type authenticator struct {
 
 	mu    sync.Mutex
 	cache map[string]authEntry
+	// bad remembers unknown tokens briefly, apart from cache, so a flood
+	// of bad tokens can neither grow memory without bound nor push the
+	// valid tokens out.
+	bad map[string]time.Time
 	// gen counts forget calls, so that an answer read from the store
 	// before a revocation is not cached after it.
 	gen uint64
@@ -95,47 +103,80 @@ func (a *authenticator) authenticate(ctx context.Context, r *http.Request) (*Ide
 	now := time.Now()
 	a.mu.Lock()
 	e, hit := a.cache[key]
+	badUntil, isBad := a.bad[key]
 	gen := a.gen
 	a.mu.Unlock()
+	if isBad && now.Before(badUntil) {
+		return nil, errUnauthorized
+	}
 	if hit && now.Before(e.expires) {
-		if e.id == nil {
-			return nil, errUnauthorized
-		}
 		return e.id, nil
 	}
-	var rec tokenRecord
-	err := a.store.Get(ctx, key, &rec)
-	var id *Identity
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-	case err != nil:
-		return nil, fmt.Errorf("authenticate: %w", err)
-	case rec.Spec.Expires != nil && now.After(rec.Spec.Expires.Time):
-	default:
-		id = &Identity{Name: rec.Spec.User, Role: rec.Spec.Role, Tenant: rec.Spec.Tenant}
-	}
-	ttl := a.ttl
-	if id == nil {
-		ttl = min(ttl, 2*time.Second) // a token just minted elsewhere is soon accepted
+	id, until, err := a.lookup(ctx, key, now)
+	if err != nil {
+		return nil, err
 	}
 	a.mu.Lock()
-	if len(a.cache) > 10000 {
-		a.cache = map[string]authEntry{}
+	defer a.mu.Unlock()
+	if a.gen != gen {
+		// Revoked while we read: answer, but do not remember.
+	} else if id == nil {
+		if len(a.bad) >= 1000 {
+			a.bad = map[string]time.Time{}
+		}
+		// A token just minted elsewhere is soon accepted.
+		a.bad[key] = now.Add(min(a.ttl, 2*time.Second))
+	} else {
+		if len(a.cache) >= 10000 {
+			a.cache = map[string]authEntry{}
+		}
+		a.cache[key] = authEntry{id: id, expires: until}
 	}
-	if a.gen == gen {
-		a.cache[key] = authEntry{id: id, expires: now.Add(ttl)}
-	}
-	a.mu.Unlock()
 	if id == nil {
 		return nil, errUnauthorized
 	}
 	return id, nil
 }
 
+// lookup reads a token record and, for a tenant token, checks that its
+// tenant still exists as the same object. It returns nil for a bad token,
+// and how long a good answer may be remembered: the cache TTL, but never
+// past the token's expiry.
+func (a *authenticator) lookup(ctx context.Context, key string, now time.Time) (*Identity, time.Time, error) {
+	var rec tokenRecord
+	err := a.store.Get(ctx, key, &rec)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, time.Time{}, nil
+	case err != nil:
+		return nil, time.Time{}, fmt.Errorf("authenticate: %w", err)
+	case rec.Spec.Expires != nil && !now.Before(rec.Spec.Expires.Time):
+		return nil, time.Time{}, nil
+	}
+	until := now.Add(a.ttl)
+	if rec.Spec.Expires != nil && rec.Spec.Expires.Time.Before(until) {
+		until = rec.Spec.Expires.Time
+	}
+	if rec.Spec.Role == RoleTenant {
+		var t api.Tenant
+		err := a.store.Get(ctx, "/registry/tenants/"+rec.Spec.Tenant, &t)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, time.Time{}, nil
+		case err != nil:
+			return nil, time.Time{}, fmt.Errorf("authenticate: %w", err)
+		case t.UID != rec.Spec.TenantUID:
+			return nil, time.Time{}, nil
+		}
+	}
+	return &Identity{Name: rec.Spec.User, Role: rec.Spec.Role, Tenant: rec.Spec.Tenant}, until, nil
+}
+
 // forget drops cached answers, after tokens are revoked.
 func (a *authenticator) forget() {
 	a.mu.Lock()
 	a.cache = map[string]authEntry{}
+	a.bad = map[string]time.Time{}
 	a.gen++
 	a.mu.Unlock()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -148,9 +149,13 @@ func (c *cacher) dropLocked(w *cacheWatcher) {
 	}
 }
 
+// closeWatchers ends every watcher when the etcd watch broke. Until the
+// cache restarts, it holds no complete history: watchers that resume
+// meanwhile go to etcd.
 func (c *cacher) closeWatchers() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.complete = math.MaxInt64
 	for w := range c.watchers {
 		c.dropLocked(w)
 	}
@@ -160,9 +165,15 @@ func (c *cacher) closeWatchers() {
 // returns false when the cache no longer holds that history; the caller
 // then watches etcd directly (which answers 410 if it is compacted).
 func (c *cacher) watch(ctx context.Context, after int64) (*cacheWatcher, bool) {
+	// A cache that cannot start (etcd down at boot) must not hold watches
+	// up: after a short wait they go to etcd, which answers for itself.
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
 	select {
 	case <-c.started:
 	case <-ctx.Done():
+		return nil, false
+	case <-t.C:
 		return nil, false
 	}
 	c.mu.Lock()

@@ -192,16 +192,20 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, q *request, id *
 		if q.kind.Kind == "Tenant" {
 			return s.createTenant(r.Context(), w, q, obj.(*api.Tenant))
 		}
-		var requires []string
+		var conds []store.Cond
 		if q.kind.Namespaced {
-			requires = append(requires, "/registry/namespaces/"+m.Namespace)
+			conds = append(conds, store.Cond{Key: "/registry/namespaces/" + m.Namespace},
+				store.Cond{Key: terminatingKey(m.Namespace), Absent: true})
 		}
-		err := s.store.Create(r.Context(), storeKey(q.kind, m.Namespace, m.Name), obj, requires...)
+		err := s.store.Create(r.Context(), storeKey(q.kind, m.Namespace, m.Name), obj, conds...)
 		switch {
 		case errors.Is(err, store.ErrAlreadyExists) && generated && attempt < 5:
 			continue // an unlucky draw: draw again
 		case errors.Is(err, store.ErrNotFound):
 			return errNotFound("namespaces", m.Namespace)
+		case errors.Is(err, store.ErrPresent):
+			return errForbidden("%s %q is forbidden: unable to create new content in namespace %s because it is being terminated",
+				q.kind.Resource, m.Name, m.Namespace)
 		case err != nil:
 			return err
 		}
@@ -263,11 +267,15 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, q *request, id *
 		}
 		next, err := s.merge(q, in, cur)
 		if errors.Is(err, errDeleteNow) {
-			out := q.kind.New()
-			err = s.remove(r.Context(), q.kind, q.name, key, curRev, out)
-			if err == nil {
-				writeJSON(w, http.StatusOK, out)
-				return nil
+			// Store the change first (watchers see the finalizer go), then
+			// remove the object as of that state.
+			if err = s.store.Update(r.Context(), key, next, curRev); err == nil {
+				newRev, _ := api.ParseResourceVersion(next.GetObjectMeta().ResourceVersion)
+				out := q.kind.New()
+				if err = s.remove(r.Context(), q.kind, q.name, key, newRev, out); err == nil {
+					writeJSON(w, http.StatusOK, out)
+					return nil
+				}
 			}
 		} else if err != nil {
 			return err
@@ -310,9 +318,6 @@ func (s *Server) merge(q *request, in, cur api.Object) (api.Object, error) {
 		if !fieldEqual(next, cur, "Spec") {
 			nm.Generation++
 		}
-		if nm.DeletionTimestamp != nil && len(nm.Finalizers) == 0 && !awaitsTermination(next) {
-			return nil, errDeleteNow
-		}
 	}
 	if err := validate(k, next); err != nil {
 		return nil, err
@@ -321,6 +326,9 @@ func (s *Server) merge(q *request, in, cur api.Object) (api.Object, error) {
 		if errs := k.ValidateUpdate(next, cur); len(errs) > 0 {
 			return nil, invalid(k, next.GetObjectMeta().Name, errs)
 		}
+	}
+	if nm := next.GetObjectMeta(); q.sub == "" && nm.DeletionTimestamp != nil && len(nm.Finalizers) == 0 && !awaitsTermination(next) {
+		return next, errDeleteNow
 	}
 	return next, nil
 }
@@ -367,6 +375,14 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) erro
 	}
 	ctx := r.Context()
 	key := storeKey(q.kind, q.ns, q.name)
+	if q.kind.Kind == "Namespace" {
+		out := q.kind.New()
+		if err := s.removeNamespace(ctx, q.name, out); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
 	for {
 		cur := q.kind.New()
 		if err := s.store.Get(ctx, key, cur); err != nil {
@@ -400,22 +416,86 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) erro
 }
 
 // remove deletes an object from storage at revision rev with what goes
-// with it: a namespace's contents, a tenant's tokens. Both a direct delete
-// and the update that drops the last finalizer end here.
+// with it: a namespace's contents, a tenant's tokens and namespaces. Both a
+// direct delete and the update that drops the last finalizer end here.
 func (s *Server) remove(ctx context.Context, k *api.KindInfo, name, key string, rev int64, out api.Object) error {
-	var also []string
-	if k.Kind == "Namespace" {
-		also = s.namespaceContents(name)
-	}
-	if err := s.store.Delete(ctx, key, rev, out, also...); err != nil {
-		return err
-	}
-	if k.Kind == "Tenant" {
+	switch k.Kind {
+	case "Namespace":
+		return s.removeNamespace(ctx, name, out)
+	case "Tenant":
+		// Tokens first: if anything below fails, the tenant is still there
+		// to delete again, and can no longer act meanwhile.
 		if err := s.revokeTenantTokens(ctx, name); err != nil {
 			return fmt.Errorf("revoke tokens of tenant %s: %w", name, err)
 		}
+		owned, err := s.tenantNamespaces(ctx, name)
+		if err != nil {
+			return err
+		}
+		nsKind, _ := s.scheme.ByKind("v1", "Namespace")
+		for ns := range owned {
+			if err := s.removeNamespace(ctx, ns, nsKind.New()); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("delete namespace %s of tenant %s: %w", ns, name, err)
+			}
+		}
 	}
-	return nil
+	return s.store.Delete(ctx, key, rev, out)
+}
+
+// terminatingPrefix holds the marker of a namespace being deleted; creates
+// in the namespace check in their transaction that it is absent.
+func terminatingPrefix(ns string) string { return "/registry/terminating/" + ns + "/" }
+
+func terminatingKey(ns string) string { return terminatingPrefix(ns) + "marker" }
+
+// removeNamespace deletes a namespace as Kubernetes does: it is marked
+// Terminating (new objects in it are refused from then on), its objects are
+// deleted one by one, each change with a revision of its own so watchers can
+// resume anywhere, and then the namespace goes, unless finalizers hold it:
+// then out is the terminating namespace and removing the last finalizer
+// comes back here. Repeating it after a failure finishes the job.
+func (s *Server) removeNamespace(ctx context.Context, name string, out api.Object) error {
+	key := "/registry/namespaces/" + name
+	if err := s.store.Get(ctx, key, &api.Namespace{}); err != nil {
+		return err
+	}
+	if err := s.store.Mark(ctx, terminatingKey(name)); err != nil {
+		return err
+	}
+	marked, err := s.store.GuaranteedUpdate(ctx, key, func() api.Object { return &api.Namespace{} }, func(cur api.Object) (api.Object, error) {
+		ns := cur.(*api.Namespace)
+		if ns.DeletionTimestamp != nil && ns.Status.Phase == api.NamespaceTerminating {
+			return nil, nil
+		}
+		if ns.DeletionTimestamp == nil {
+			now := api.Now()
+			ns.DeletionTimestamp = &now
+		}
+		ns.Status.Phase = api.NamespaceTerminating
+		return ns, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range s.scheme.Kinds() {
+		if !k.Namespaced {
+			continue
+		}
+		items, _, err := s.store.List(ctx, storePrefix(k, name), k.New, nil)
+		if err != nil {
+			return err
+		}
+		for _, o := range items {
+			err := s.store.Delete(ctx, storeKey(k, name, o.GetObjectMeta().Name), 0, k.New())
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("delete %s %s/%s: %w", k.Resource, name, o.GetObjectMeta().Name, err)
+			}
+		}
+	}
+	if ns := marked.(*api.Namespace); len(ns.Finalizers) > 0 {
+		return s.store.Get(ctx, key, out)
+	}
+	return s.store.Delete(ctx, key, 0, out, terminatingPrefix(name))
 }
 
 // markDeleted sets the deletion timestamp and grace period of an object
@@ -441,16 +521,4 @@ func (s *Server) markDeleted(ctx context.Context, key string, obj api.Object, re
 	}
 	m.DeletionGracePeriodSeconds = &g
 	return s.store.Update(ctx, key, obj, rev)
-}
-
-// namespaceContents lists the key prefixes of every namespaced kind in ns,
-// deleted with the namespace in one transaction.
-func (s *Server) namespaceContents(ns string) []string {
-	var out []string
-	for _, k := range s.scheme.Kinds() {
-		if k.Namespaced {
-			out = append(out, storePrefix(k, ns))
-		}
-	}
-	return out
 }

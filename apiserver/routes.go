@@ -81,7 +81,7 @@ func (s *Server) parse(r *http.Request) (*request, error) {
 	default:
 		return nil, errNotFoundPath(r.URL.Path)
 	}
-	verb, err := verbOf(r.Method, q.name != "", r.URL.Query().Get("watch"))
+	verb, err := verbOf(r.Method, q.name != "", isWatch(r))
 	if err != nil {
 		return nil, err
 	}
@@ -95,10 +95,10 @@ func (s *Server) parse(r *http.Request) (*request, error) {
 	return q, nil
 }
 
-func verbOf(method string, named bool, watch string) (string, error) {
+func verbOf(method string, named bool, watch bool) (string, error) {
 	switch {
 	case method == http.MethodGet && !named:
-		if w, _ := strconv.ParseBool(watch); w || watch == "1" {
+		if watch {
 			return "watch", nil
 		}
 		return "list", nil
@@ -142,18 +142,6 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, id *Identity) 
 			s.metrics.latency.WithLabelValues(q.verb, q.kind.Resource).Observe(time.Since(start).Seconds())
 		}
 	}()
-	if q.verb != "watch" {
-		select {
-		case s.inflight <- struct{}{}:
-			s.metrics.inflight.Inc()
-			defer func() { <-s.inflight; s.metrics.inflight.Dec() }()
-		default:
-			s.metrics.rejected.Inc()
-			writeError(rec, s.log, newStatus(http.StatusTooManyRequests, api.StatusReasonTooManyRequests,
-				"too many requests in flight, please try again later"), q.kind.Resource, q.name)
-			return
-		}
-	}
 	acc, err := s.authorize(r.Context(), id, q.verb, q.kind, q.authNamespace())
 	if err != nil {
 		writeError(rec, s.log, err, q.kind.Resource, q.name)

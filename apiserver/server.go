@@ -13,6 +13,8 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -112,7 +114,7 @@ func New(cfg Config) (*Server, error) {
 		store:     cfg.Store,
 		scheme:    cfg.Scheme,
 		log:       cfg.Log,
-		auth:      &authenticator{store: cfg.Store, ttl: cfg.AuthCacheTTL, cache: map[string]authEntry{}},
+		auth:      &authenticator{store: cfg.Store, ttl: cfg.AuthCacheTTL, cache: map[string]authEntry{}, bad: map[string]time.Time{}},
 		metrics:   m,
 		registry:  cfg.Registry,
 		version:   cfg.Version,
@@ -156,14 +158,38 @@ func (s *Server) Handler() http.Handler {
 // authenticated resolves the bearer token before calling h.
 func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request, *Identity)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The in-flight limit comes before authentication, so that a flood
+		// of requests with bad tokens cannot make unbounded store reads.
+		// Watches are long-lived and not counted, nor is /metrics, which
+		// must answer when the server is saturated.
+		if strings.HasPrefix(r.URL.Path, "/api") && !isWatch(r) {
+			select {
+			case s.inflight <- struct{}{}:
+				s.metrics.inflight.Inc()
+				defer func() { <-s.inflight; s.metrics.inflight.Dec() }()
+			default:
+				s.metrics.rejected.Inc()
+				s.metrics.requests.WithLabelValues(r.Method, "", "429").Inc()
+				writeError(w, s.log, newStatus(http.StatusTooManyRequests, api.StatusReasonTooManyRequests,
+					"too many requests in flight, please try again later"), "", "")
+				return
+			}
+		}
 		id, err := s.auth.authenticate(r.Context(), r)
 		if err != nil {
-			s.metrics.requests.WithLabelValues(r.Method, "", "401").Inc()
+			st := toStatus(err, "", "")
+			s.metrics.requests.WithLabelValues(r.Method, "", strconv.Itoa(int(st.Code))).Inc()
 			writeError(w, s.log, err, "", "")
 			return
 		}
 		h(w, r, id)
 	})
+}
+
+func isWatch(r *http.Request) bool {
+	w := r.URL.Query().Get("watch")
+	b, _ := strconv.ParseBool(w)
+	return b || w == "1"
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

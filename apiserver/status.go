@@ -1,12 +1,16 @@
 package apiserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/store"
@@ -88,16 +92,29 @@ func toStatus(err error, resource, name string) api.Status {
 			fmt.Sprintf("Operation cannot be fulfilled on %s %q: %v", resource, name, store.ErrConflict)).st
 	case errors.Is(err, store.ErrTooOld):
 		return newStatus(http.StatusGone, api.StatusReasonGone, err.Error()).st
-	case strings.Contains(err.Error(), "context deadline exceeded"):
-		return newStatus(http.StatusGatewayTimeout, api.StatusReasonServiceUnavailable, "the store did not answer in time").st
+	case errors.Is(err, context.DeadlineExceeded):
+		return newStatus(http.StatusGatewayTimeout, api.StatusReasonTimeout, "the request timed out before the store answered").st
+	case storeUnavailable(err):
+		return newStatus(http.StatusServiceUnavailable, api.StatusReasonServiceUnavailable, "the store (etcd) is unavailable; try again").st
 	}
 	return newStatus(http.StatusInternalServerError, api.StatusReasonInternalError, "internal error: "+err.Error()).st
+}
+
+// storeUnavailable recognizes etcd's "no leader" and "unavailable" answers.
+func storeUnavailable(err error) bool {
+	if errors.Is(err, rpctypes.ErrNoLeader) || errors.Is(err, rpctypes.ErrGRPCNoLeader) {
+		return true
+	}
+	if st, ok := grpcstatus.FromError(err); ok {
+		return st.Code() == codes.Unavailable
+	}
+	return false
 }
 
 // writeError answers with the Status of err. Server-side failures are logged.
 func writeError(w http.ResponseWriter, log *slog.Logger, err error, resource, name string) {
 	st := toStatus(err, resource, name)
-	if st.Code >= 500 {
+	if st.Code >= 500 && !errors.Is(err, context.Canceled) { // a client that went away is not a server failure
 		log.Error("request failed", "resource", resource, "name", name, "err", err)
 	}
 	if st.Code == http.StatusTooManyRequests {

@@ -39,8 +39,7 @@ func (s *Server) createTenant(ctx context.Context, w http.ResponseWriter, q *req
 		// The request may be gone; the undo must still happen.
 		uctx := context.WithoutCancel(ctx)
 		for _, ns := range created {
-			rev, _ := api.ParseResourceVersion(ns.ResourceVersion)
-			if derr := s.store.Delete(uctx, storeKey(nsKind, "", ns.Name), rev, nsKind.New(), s.namespaceContents(ns.Name)...); derr != nil {
+			if derr := s.removeNamespace(uctx, ns.Name, nsKind.New()); derr != nil {
 				s.log.Error("undo namespace of a refused tenant", "tenant", t.Name, "namespace", ns.Name, "err", derr)
 			}
 		}
@@ -80,7 +79,7 @@ func (s *Server) tenantToken(w http.ResponseWriter, r *http.Request, q *request)
 	if err := s.store.Get(r.Context(), storeKey(q.kind, "", q.name), &t); err != nil {
 		return err
 	}
-	token, err := s.IssueToken(r.Context(), TokenSpec{Role: RoleTenant, User: "tenant:" + t.Name, Tenant: t.Name})
+	token, err := s.IssueToken(r.Context(), TokenSpec{Role: RoleTenant, User: "tenant:" + t.Name, Tenant: t.Name, TenantUID: t.UID})
 	if err != nil {
 		return err
 	}

@@ -192,18 +192,22 @@ func (st *stream) flush() {
 }
 
 // stillOwned re-checks, for a tenant's watch, that the namespace of an
-// event still belongs to the tenant. Authorization looked at the namespaces
-// when the watch began; one may since have been deleted and created again
-// by someone else, whose objects the watch must not stream. The objects
-// removed with a deleted namespace are still reported as deleted.
+// event belonged to the tenant when the event happened. Authorization looked
+// at the namespaces when the watch began; one may since have been deleted
+// and created again by someone else, whose objects the watch must not
+// stream, and a resumed watch may replay events of an earlier namespace of
+// the same name. So the namespace must be the tenant's now and must have
+// been created before the event. The objects removed with a deleted
+// namespace are still reported as deleted.
 func (s *Server) stillOwned(ctx context.Context, tenant string, ev store.Event) (bool, error) {
 	var n api.Namespace
-	err := s.store.Get(ctx, "/registry/namespaces/"+ev.Object.GetObjectMeta().Namespace, &n)
+	created, err := s.store.GetWithCreateRevision(ctx, "/registry/namespaces/"+ev.Object.GetObjectMeta().Namespace, &n)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return ev.Type == store.Deleted, nil
 	case err != nil:
 		return false, err
 	}
-	return n.Labels[LabelTenant] == tenant, nil
+	rev, _ := api.ParseResourceVersion(ev.Object.GetObjectMeta().ResourceVersion)
+	return n.Labels[LabelTenant] == tenant && created <= rev, nil
 }

@@ -215,6 +215,12 @@ func TestWatchCompactedRevision(t *testing.T) {
 	if err := env.Store.Compact(ctx, cur); err != nil {
 		t.Fatal(err)
 	}
+	// Once a later event has come through the watch cache, the cache has
+	// moved past p0 too, so neither it nor etcd holds p0's revision.
+	sentinel := watchPods(t, env.Admin, "default", client.ListOptions{ResourceVersion: strconv.FormatInt(cur, 10)})
+	sp := createPod(t, env.Admin, "default", "sentinel")
+	expectEvents(t, sentinel, wantEvent{client.Added, "default/sentinel", sp.ResourceVersion})
+	sentinel.Stop()
 
 	_, err = client.For[api.Pod](env.Admin).Watch(ctx, "default", client.ListOptions{ResourceVersion: first.ResourceVersion})
 	if !client.IsGone(err) {
@@ -227,7 +233,7 @@ func TestWatchCompactedRevision(t *testing.T) {
 
 	w := watchPods(t, env.Admin, "default", client.ListOptions{ResourceVersion: strconv.FormatInt(cur, 10)})
 	p := createPod(t, env.Admin, "default", "after")
-	expectEvents(t, w, wantEvent{client.Added, "default/after", p.ResourceVersion})
+	expectEvents(t, w, wantEvent{client.Added, "default/sentinel", sp.ResourceVersion}, wantEvent{client.Added, "default/after", p.ResourceVersion})
 
 	t.Run("bad resourceVersion", func(t *testing.T) {
 		_, err := client.For[api.Pod](env.Admin).Watch(ctx, "default", client.ListOptions{ResourceVersion: "-1"})

@@ -113,19 +113,34 @@ func (s *Store) List(ctx context.Context, prefix string, newObj func() api.Objec
 	}
 }
 
-// Create stores obj at key if the key is free and every key in requires
-// exists (a namespace, for instance), all in one transaction. On success
-// obj carries its new resourceVersion.
-func (s *Store) Create(ctx context.Context, key string, obj api.Object, requires ...string) error {
+// Cond is a precondition of Create on another key, checked in the same
+// transaction: the namespace must exist, say, and must not be terminating.
+type Cond struct {
+	Key    string
+	Absent bool // the key must not exist (by default it must)
+}
+
+// ErrPresent: a key that a Cond requires to be absent exists.
+var ErrPresent = errors.New("a key that must be absent exists")
+
+// Create stores obj at key if the key is free and every condition holds,
+// all in one transaction. A missing required key is ErrNotFound and a
+// present forbidden one ErrPresent, both naming the key; a taken key is
+// ErrAlreadyExists. On success obj carries its new resourceVersion.
+func (s *Store) Create(ctx context.Context, key string, obj api.Object, conds ...Cond) error {
 	data, err := encode(obj)
 	if err != nil {
 		return err
 	}
 	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}
 	var elseOps []clientv3.Op
-	for _, r := range requires {
-		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(r), ">", 0))
-		elseOps = append(elseOps, clientv3.OpGet(r, clientv3.WithCountOnly()))
+	for _, c := range conds {
+		if c.Absent {
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(c.Key), "=", 0))
+		} else {
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(c.Key), ">", 0))
+		}
+		elseOps = append(elseOps, clientv3.OpGet(c.Key, clientv3.WithCountOnly()))
 	}
 	resp, err := s.client.Txn(ctx).If(cmps...).Then(clientv3.OpPut(key, string(data))).Else(elseOps...).Commit()
 	if err != nil {
@@ -133,14 +148,42 @@ func (s *Store) Create(ctx context.Context, key string, obj api.Object, requires
 	}
 	if !resp.Succeeded {
 		for i, r := range resp.Responses {
-			if r.GetResponseRange().Count == 0 {
-				return fmt.Errorf("%s: %w", requires[i], ErrNotFound)
+			exists := r.GetResponseRange().Count > 0
+			switch c := conds[i]; {
+			case !c.Absent && !exists:
+				return fmt.Errorf("%s: %w", c.Key, ErrNotFound)
+			case c.Absent && exists:
+				return fmt.Errorf("%s: %w", c.Key, ErrPresent)
 			}
 		}
 		return fmt.Errorf("%s: %w", key, ErrAlreadyExists)
 	}
 	obj.GetObjectMeta().ResourceVersion = strconv.FormatInt(resp.Header.Revision, 10)
 	return nil
+}
+
+// Mark writes a key that holds no object, such as the marker of a
+// terminating namespace that Create conditions look at. It is idempotent.
+func (s *Store) Mark(ctx context.Context, key string) error {
+	if _, err := s.client.Put(ctx, key, ""); err != nil {
+		return fmt.Errorf("mark %s: %w", key, err)
+	}
+	return nil
+}
+
+// GetWithCreateRevision reads the object at key like Get and also returns
+// the revision at which the key was created, which tells two objects of
+// the same name apart in time.
+func (s *Store) GetWithCreateRevision(ctx context.Context, key string, out api.Object) (int64, error) {
+	resp, err := s.client.Get(ctx, key)
+	if err != nil {
+		return 0, fmt.Errorf("get %s: %w", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return 0, fmt.Errorf("%s: %w", key, ErrNotFound)
+	}
+	kv := resp.Kvs[0]
+	return kv.CreateRevision, decode(kv.Value, kv.ModRevision, out)
 }
 
 // Update replaces the object at key if its revision is still expectedRev.

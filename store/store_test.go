@@ -97,19 +97,31 @@ func TestCreateGetUpdateDelete(t *testing.T) {
 func TestCreateRequiresKey(t *testing.T) {
 	s := startStore(t)
 	ctx := context.Background()
-	err := s.Create(ctx, "/registry/things/ns1/a", mk("a", 1), "/registry/namespaces/ns1")
+	inNS := []Cond{{Key: "/registry/namespaces/ns1"}, {Key: "/registry/terminating/ns1/marker", Absent: true}}
+	err := s.Create(ctx, "/registry/things/ns1/a", mk("a", 1), inNS...)
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("create in missing namespace: got %v, want ErrNotFound", err)
 	}
 	if err := s.Create(ctx, "/registry/namespaces/ns1", mk("ns1", 0)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Create(ctx, "/registry/things/ns1/a", mk("a", 1), "/registry/namespaces/ns1"); err != nil {
+	if err := s.Create(ctx, "/registry/things/ns1/a", mk("a", 1), inNS...); err != nil {
 		t.Fatal(err)
+	}
+	if err := s.Mark(ctx, "/registry/terminating/ns1/marker"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(ctx, "/registry/things/ns1/b", mk("b", 1), inNS...); !errors.Is(err, ErrPresent) {
+		t.Fatalf("create in a marked namespace: got %v, want ErrPresent", err)
+	}
+	var ns thing
+	created, err := s.GetWithCreateRevision(ctx, "/registry/namespaces/ns1", &ns)
+	if err != nil || created != rv(&ns) {
+		t.Fatalf("create revision %d (err %v), want %d", created, err, rv(&ns))
 	}
 	// Deleting the namespace takes its contents in the same transaction.
 	var out thing
-	if err := s.Delete(ctx, "/registry/namespaces/ns1", 0, &out, "/registry/things/ns1/"); err != nil {
+	if err := s.Delete(ctx, "/registry/namespaces/ns1", 0, &out, "/registry/things/ns1/", "/registry/terminating/ns1/"); err != nil {
 		t.Fatal(err)
 	}
 	items, _, err := s.List(ctx, "/registry/things/", newThing, nil)
