@@ -256,7 +256,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, q *request, id *
 	}
 	key := storeKey(q.kind, q.ns, q.name)
 	var stored api.Object
-	for {
+	for attempt := 0; ; attempt++ {
 		cur := q.kind.New()
 		if err := s.store.Get(r.Context(), key, cur); err != nil {
 			return err
@@ -284,6 +284,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, q *request, id *
 			stored = next
 		}
 		if errors.Is(err, store.ErrConflict) && wantRev == 0 {
+			if err := backoff(r.Context(), attempt); err != nil {
+				return err
+			}
 			continue // unconditional update: retry on the newer state
 		}
 		if err != nil {
@@ -383,7 +386,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) erro
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
-	for {
+	for attempt := 0; ; attempt++ {
 		cur := q.kind.New()
 		if err := s.store.Get(ctx, key, cur); err != nil {
 			return err
@@ -394,6 +397,9 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) erro
 		if len(m.Finalizers) > 0 || graceful {
 			err := s.markDeleted(ctx, key, cur, rev, grace)
 			if errors.Is(err, store.ErrConflict) {
+				if err := backoff(ctx, attempt); err != nil {
+					return err
+				}
 				continue
 			}
 			if err != nil {
@@ -405,6 +411,9 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) erro
 		out := q.kind.New()
 		err := s.remove(ctx, q.kind, q.name, key, rev, out)
 		if errors.Is(err, store.ErrConflict) {
+			if err := backoff(ctx, attempt); err != nil {
+				return err
+			}
 			continue
 		}
 		if err != nil {
@@ -521,4 +530,21 @@ func (s *Server) markDeleted(ctx context.Context, key string, obj api.Object, re
 	}
 	m.DeletionGracePeriodSeconds = &g
 	return s.store.Update(ctx, key, obj, rev)
+}
+
+// backoff waits a little before retrying a write that lost a race, longer
+// after each loss (up to 20ms), so contending writers spread out.
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(min(attempt, 20)) * time.Millisecond
+	if d == 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
