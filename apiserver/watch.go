@@ -28,20 +28,9 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, q *request, acc a
 	if err != nil {
 		return err
 	}
-	query := r.URL.Query()
-	rev, err := api.ParseResourceVersion(query.Get("resourceVersion"))
+	rev, timeout, err := s.watchParams(r)
 	if err != nil {
-		return errBadRequest("resourceVersion: must be a non-negative integer")
-	}
-	timeout := s.watchTTL
-	if t := query.Get("timeoutSeconds"); t != "" {
-		n, err := strconv.Atoi(t)
-		if err != nil || n < 0 {
-			return errBadRequest("timeoutSeconds: must be a non-negative integer")
-		}
-		if n > 0 {
-			timeout = time.Duration(n) * time.Second
-		}
+		return err
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
@@ -69,6 +58,35 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, q *request, acc a
 	defer s.metrics.watchers.WithLabelValues(q.kind.Resource).Dec()
 
 	st.begin(initial)
+	s.pump(ctx, st, q, acc, keep, cw, ch)
+	return nil
+}
+
+// watchParams reads resourceVersion and timeoutSeconds.
+func (s *Server) watchParams(r *http.Request) (rev int64, timeout time.Duration, err error) {
+	query := r.URL.Query()
+	rev, err = api.ParseResourceVersion(query.Get("resourceVersion"))
+	if err != nil {
+		return 0, 0, errBadRequest("resourceVersion: must be a non-negative integer")
+	}
+	timeout = s.watchTTL
+	if t := query.Get("timeoutSeconds"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 0 {
+			return 0, 0, errBadRequest("timeoutSeconds: must be a non-negative integer")
+		}
+		if n > 0 {
+			timeout = time.Duration(n) * time.Second
+		}
+	}
+	return rev, timeout, nil
+}
+
+// pump streams events from the watch cache (cw) or straight from etcd (ch)
+// until the watch ends: server shutdown, timeout, client gone, a watcher
+// dropped as too slow (the client resumes), or an error sent as an ERROR
+// event.
+func (s *Server) pump(ctx context.Context, st *stream, q *request, acc access, keep func(api.Object) bool, cw *cacheWatcher, ch <-chan store.Event) {
 	for {
 		// Flush once caught up, so a burst goes out in few writes, also
 		// when the last events of the burst were filtered out.
@@ -79,12 +97,12 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, q *request, acc a
 		var line []byte
 		select {
 		case <-s.stopping:
-			return nil
+			return
 		case <-ctx.Done():
-			return nil
+			return
 		case ce, ok := <-cwChan(cw):
 			if !ok {
-				return nil // dropped as too slow, or the cache restarted: the client resumes
+				return // dropped as too slow, or the cache restarted: the client resumes
 			}
 			if q.kind.Namespaced && q.ns != "" && ce.ns != q.ns {
 				continue
@@ -99,34 +117,34 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, q *request, acc a
 			}
 		case e, ok := <-ch:
 			if !ok {
-				return nil
+				return
 			}
 			if e.Type == store.Error {
 				if !errors.Is(e.Err, store.ErrTooOld) {
 					s.log.Warn("watch ended", "resource", q.kind.Resource, "err", e.Err)
 				}
 				st.fail(e.Err, q.kind.Resource)
-				return nil
+				return
 			}
 			ev = e
 		}
 		if acc.tenant != "" && q.kind.Namespaced {
 			owned, err := s.stillOwned(ctx, acc.tenant, ev)
 			if ctx.Err() != nil {
-				return nil // timed out or the client went away
+				return // timed out or the client went away
 			}
 			if err != nil {
 				st.fail(err, q.kind.Resource)
-				return nil
+				return
 			}
 			if !owned {
 				// End the stream: the client watches again, and is
 				// authorized afresh.
-				return nil
+				return
 			}
 		}
 		if !st.send(ev, line) {
-			return nil
+			return
 		}
 	}
 }
