@@ -41,6 +41,7 @@ func testPod(k *api.KindInfo, i int) api.Object {
 func TestCacherExactlyOnceUnderWrites(t *testing.T) {
 	c, st, k := startCacher(t, 10000)
 	ctx := context.Background()
+	<-c.started // revisions taken from now on are within the cache's history
 	const n = 300
 	revs := make([]int64, n)
 	var wg sync.WaitGroup
