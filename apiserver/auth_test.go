@@ -120,3 +120,18 @@ func TestMetricsNeedAdmin(t *testing.T) {
 		}
 	}
 }
+
+// TestProfilingNeedsAdmin: the Go profiler answers the admin only.
+func TestProfilingNeedsAdmin(t *testing.T) {
+	env := apiservertest.Start(t, apiservertest.Options{})
+	tenant := env.Tenant(t, "team-a")
+	err := tenant.Do(context.Background(), "GET", "/debug/pprof/", nil, nil, nil)
+	wantStatus(t, err, http.StatusForbidden, api.StatusReasonForbidden)
+	if r := rawRequest(t, env, "", "GET", "/debug/pprof/", "", nil); r.Code != http.StatusUnauthorized {
+		t.Fatalf("no token: got %d, want 401", r.Code)
+	}
+	r := rawRequest(t, env, env.AdminToken, "GET", "/debug/pprof/goroutine?debug=1", "", nil)
+	if r.Code != http.StatusOK || !strings.Contains(string(r.Body), "goroutine profile") {
+		t.Fatalf("admin: got %d %.200s", r.Code, r.Body)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 	"strconv"
 	"strings"
@@ -137,13 +138,10 @@ func (s *Server) Handler() http.Handler {
 		})
 	})
 	metricsHandler := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
-	mux.Handle("GET /metrics", s.authenticated(func(w http.ResponseWriter, r *http.Request, id *Identity) {
-		if id.Role != RoleAdmin {
-			writeError(w, s.log, errForbidden("User %q cannot get path \"/metrics\"", id.Name), "", "")
-			return
-		}
-		metricsHandler.ServeHTTP(w, r)
-	}))
+	mux.Handle("GET /metrics", s.adminOnly(metricsHandler))
+	// Go's profiler, as kube-apiserver's --profiling offers it: admins only.
+	mux.Handle("GET /debug/pprof/", s.adminOnly(http.HandlerFunc(pprof.Index)))
+	mux.Handle("GET /debug/pprof/profile", s.adminOnly(http.HandlerFunc(pprof.Profile)))
 	for _, p := range []string{"GET /api", "GET /api/{$}", "GET /api/v1", "GET /apis", "GET /apis/{$}", "GET /apis/{group}/{version}"} {
 		mux.Handle(p, s.authenticated(s.discovery))
 	}
@@ -183,6 +181,17 @@ func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request, *Ident
 			return
 		}
 		h(w, r, id)
+	})
+}
+
+// adminOnly serves h to admin tokens and answers 403 to anyone else.
+func (s *Server) adminOnly(h http.Handler) http.Handler {
+	return s.authenticated(func(w http.ResponseWriter, r *http.Request, id *Identity) {
+		if id.Role != RoleAdmin {
+			writeError(w, s.log, errForbidden("User %q cannot get path %q", id.Name, r.URL.Path), "", "")
+			return
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 
