@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/client"
@@ -192,7 +193,8 @@ func (o *deleteOptions) targets(ctx context.Context, args []string) ([]deleteTar
 	return out, nil
 }
 
-// fileTargets reads the objects named by the -f manifests.
+// fileTargets reads the objects named by the -f manifests, in reverse
+// order.
 func (o *deleteOptions) fileTargets() ([]deleteTarget, error) {
 	sources, err := readSources(o.filenames, o.root.in)
 	if err != nil {
@@ -220,5 +222,9 @@ func (o *deleteOptions) fileTargets() ([]deleteTarget, error) {
 		meta := m.obj.GetObjectMeta()
 		out = append(out, deleteTarget{kind: m.kind, namespace: meta.Namespace, name: meta.Name})
 	}
+	// Manifests list what others depend on first (a namespace, then its
+	// pods); deleting in reverse takes the dependents first, so deleting a
+	// namespace does not leave its pods to report "not found".
+	slices.Reverse(out)
 	return out, nil
 }

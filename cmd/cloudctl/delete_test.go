@@ -79,8 +79,10 @@ func TestDeleteFromFilesAndSelector(t *testing.T) {
 	if _, errOut, code := runCLI(t, "--config", cfg, "apply", "-f", "testdata/manifests"); code != 0 {
 		t.Fatal(errOut)
 	}
+	// Deleted in reverse order of the manifest: dependents before what
+	// they live in.
 	out, errOut, code := runCLI(t, "--config", cfg, "delete", "-f", "testdata/manifests/02-pods.yml")
-	if code != 0 || out != "pod \"web\" deleted\npod \"pinned\" deleted\n" {
+	if code != 0 || out != "pod \"pinned\" deleted\npod \"web\" deleted\n" {
 		t.Errorf("delete -f: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	if _, ok := store.objects["/api/v1/namespaces/other/pods/pinned"]; ok {

@@ -83,6 +83,14 @@ func TestCLIAgainstCloudd(t *testing.T) {
 		t.Fatalf("tenant namespaces: code %d\n%s", code, out)
 	}
 
+	out, errOut, code = cloudctl(t, bin, admin, "", "delete", "-f", examples)
+	if code != 0 || !strings.Contains(out, `pod "web" deleted`) || !strings.Contains(out, `namespace "demo" deleted`) {
+		t.Fatalf("delete -f: code %d\n%s%s", code, out, errOut)
+	}
+	if _, _, code := cloudctl(t, bin, admin, "", "apply", "-f", examples); code != 0 {
+		t.Fatal("apply after delete -f failed")
+	}
+
 	out, _, code = cloudctl(t, bin, admin, "", "delete", "pod", "web", "-n", "demo")
 	if code != 0 || !strings.Contains(out, `pod "web" deleted`) {
 		t.Fatalf("delete: code %d\n%s", code, out)
