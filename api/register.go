@@ -104,6 +104,20 @@ func NewScheme() *Scheme {
 			},
 		},
 		&KindInfo{
+			Group: GroupCoordination, Version: VersionCoordination, Kind: KindLease,
+			Resource: "leases", Singular: "lease",
+			Namespaced: true,
+			New:        func() Object { return &Lease{TypeMeta: TypeMeta{APIVersion: APIVersionCoordination, Kind: KindLease}} },
+			NewList: func() ObjectList {
+				return &LeaseList{TypeMeta: TypeMeta{APIVersion: APIVersionCoordination, Kind: KindLease + "List"}}
+			},
+			Default:  func(o Object) {},
+			Validate: func(o Object) ErrorList { return ValidateLease(o.(*Lease)) },
+			ValidateUpdate: func(n, o Object) ErrorList {
+				return ValidateObjectMetaUpdate(&n.(*Lease).ObjectMeta, &o.(*Lease).ObjectMeta)
+			},
+		},
+		&KindInfo{
 			Group: GroupIaaS, Version: VersionIaaS, Kind: KindNodePool,
 			Resource: "nodepools", Singular: "nodepool", ShortNames: []string{"np"},
 			Namespaced: false, HasStatus: true,

@@ -26,6 +26,12 @@ const (
 	RoleAdmin Role = "admin"
 	// RoleTenant may act only in the namespaces its tenant owns and read nodes.
 	RoleTenant Role = "tenant"
+	// RoleNode is a node agent: it may act on its own Node and Lease and on
+	// the pods bound to it.
+	RoleNode Role = "node"
+	// RoleJoin is a single-use, short-lived token that may only be
+	// exchanged for a node credential.
+	RoleJoin Role = "join"
 )
 
 // LabelTenant on a Namespace names the tenant that owns it.
@@ -36,6 +42,10 @@ type Identity struct {
 	Name   string
 	Role   Role
 	Tenant string // for RoleTenant
+	Node   string // for RoleNode, and a join token bound to one node
+	// tokenKey is where the token is stored, so a single-use token can be
+	// consumed.
+	tokenKey string
 }
 
 // String names the identity in messages: "admin", "tenant:team-a".
@@ -46,6 +56,9 @@ type TokenSpec struct {
 	Role   Role   `json:"role"`
 	User   string `json:"user"`
 	Tenant string `json:"tenant,omitempty"`
+	// Node is the node a node credential acts as, or the only node a join
+	// token may join as (empty: any name).
+	Node string `json:"node,omitempty"`
 	// TenantUID binds a tenant token to one incarnation of the tenant: a
 	// tenant deleted and created again under the same name does not
 	// inherit the old tokens.
@@ -169,7 +182,7 @@ func (a *authenticator) lookup(ctx context.Context, key string, now time.Time) (
 			return nil, time.Time{}, nil
 		}
 	}
-	return &Identity{Name: rec.Spec.User, Role: rec.Spec.Role, Tenant: rec.Spec.Tenant}, until, nil
+	return &Identity{Name: rec.Spec.User, Role: rec.Spec.Role, Tenant: rec.Spec.Tenant, Node: rec.Spec.Node, tokenKey: key}, until, nil
 }
 
 // forget drops cached answers, after tokens are revoked.

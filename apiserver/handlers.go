@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 
@@ -186,6 +187,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, q *request, id *
 		q.name = m.Name
 		s.prepareCreate(q.kind, obj)
 		claimNamespace(q.kind, obj, id)
+		if err := admitNode(id, obj); err != nil {
+			return err
+		}
 		if err := validate(q.kind, obj); err != nil {
 			return err
 		}
@@ -250,6 +254,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, q *request, id *
 		return err
 	}
 	claimNamespace(q.kind, in, id)
+	if err := admitNode(id, in); err != nil {
+		return err
+	}
 	wantRev, err := api.ParseResourceVersion(in.GetObjectMeta().ResourceVersion)
 	if err != nil {
 		return errBadRequest("%v", err)
@@ -365,7 +372,7 @@ func awaitsTermination(obj api.Object) bool {
 }
 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) error {
-	if q.kind.Kind == "Namespace" && q.name == "default" {
+	if q.kind.Kind == "Namespace" && slices.Contains(systemNamespaces, q.name) {
 		return errForbidden("namespaces %q is forbidden: this namespace may not be deleted", q.name)
 	}
 	var grace *int64

@@ -142,7 +142,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, id *Identity) 
 			s.metrics.latency.WithLabelValues(q.verb, q.kind.Resource).Observe(time.Since(start).Seconds())
 		}
 	}()
-	acc, err := s.authorize(r.Context(), id, q.verb, q.kind, q.authNamespace())
+	var acc access
+	if id.Role == RoleNode {
+		err = s.authorizeNode(r.Context(), id, q, r)
+	} else {
+		acc, err = s.authorize(r.Context(), id, q.verb, q.kind, q.authNamespace())
+	}
 	if err != nil {
 		writeError(rec, s.log, err, q.kind.Resource, q.name)
 		return

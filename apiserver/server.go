@@ -145,6 +145,7 @@ func (s *Server) Handler() http.Handler {
 	for _, p := range []string{"GET /api", "GET /api/{$}", "GET /api/v1", "GET /apis", "GET /apis/{$}", "GET /apis/{group}/{version}"} {
 		mux.Handle(p, s.authenticated(s.discovery))
 	}
+	s.nodeRoutes(mux)
 	mux.Handle("/api/", s.authenticated(s.serveAPI))
 	mux.Handle("/apis/", s.authenticated(s.serveAPI))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -218,18 +219,23 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 // Bootstrap creates what must exist from the first start: the default
-// namespace.
+// namespace, and the namespace of the nodes' leases.
 func (s *Server) Bootstrap(ctx context.Context) error {
-	ns := &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "default"}}
 	k, _ := s.scheme.ByKind("v1", "Namespace")
-	ns.TypeMeta = *k.New().GetTypeMeta()
-	s.prepareCreate(k, ns)
-	err := s.store.Create(ctx, storeKey(k, "", "default"), ns)
-	if err != nil && !errors.Is(err, store.ErrAlreadyExists) {
-		return fmt.Errorf("create default namespace: %w", err)
+	for _, name := range systemNamespaces {
+		ns := k.New().(*api.Namespace)
+		ns.Name = name
+		s.prepareCreate(k, ns)
+		err := s.store.Create(ctx, storeKey(k, "", name), ns)
+		if err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+			return fmt.Errorf("create namespace %s: %w", name, err)
+		}
 	}
 	return nil
 }
+
+// systemNamespaces exist from the first start and may not be deleted.
+var systemNamespaces = []string{"default", api.NamespaceNodeLease}
 
 // Serve answers on ln until ctx ends, then shuts down gracefully: new
 // connections are refused, in-flight requests finish (up to drain), and
