@@ -14,39 +14,11 @@ import (
 	"github.com/cloudmgr/cloud/store"
 )
 
-// JoinTokenRequest is the body of POST /api/v1/jointokens (admins only).
-type JoinTokenRequest struct {
-	// TTLSeconds is how long the token may be used (default 3600, at most
-	// 7 days).
-	TTLSeconds int64 `json:"ttlSeconds,omitempty"`
-	// NodeName, when set, is the only name the token may join as.
-	NodeName string `json:"nodeName,omitempty"`
-}
-
-// JoinToken is a new join token, shown once.
-type JoinToken struct {
-	Token               string   `json:"token"`
-	ExpirationTimestamp api.Time `json:"expirationTimestamp"`
-	NodeName            string   `json:"nodeName,omitempty"`
-}
-
-// JoinRequest is the body of POST /api/v1/join, sent with a join token.
-type JoinRequest struct {
-	NodeName string `json:"nodeName"`
-}
-
-// NodeCredential is what a join token is exchanged for: a token that acts
-// as that node only.
-type NodeCredential struct {
-	Token    string `json:"token"`
-	NodeName string `json:"nodeName"`
-}
-
 const maxJoinTTL = 7 * 24 * time.Hour
 
 // createJoinToken mints a single-use join token.
 func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request) {
-	var req JoinTokenRequest
+	var req api.JoinTokenRequest
 	if err := decodeSmall(r, &req); err != nil {
 		writeError(w, s.log, err, "jointokens", "")
 		return
@@ -72,7 +44,7 @@ func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, JoinToken{Token: token, ExpirationTimestamp: exp, NodeName: req.NodeName})
+	writeJSON(w, http.StatusCreated, api.JoinToken{Token: token, ExpirationTimestamp: exp, NodeName: req.NodeName})
 }
 
 // join exchanges a join token for a node credential. The join token is
@@ -82,7 +54,7 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request, id *Identity) {
 		writeError(w, s.log, errForbidden("User %q cannot join: only a join token can", id.Name), "nodes", "")
 		return
 	}
-	var req JoinRequest
+	var req api.JoinRequest
 	if err := decodeSmall(r, &req); err != nil {
 		writeError(w, s.log, err, "nodes", "")
 		return
@@ -111,7 +83,7 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request, id *Identity) {
 	}
 	s.log.Info("node joined", "node", req.NodeName)
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, NodeCredential{Token: token, NodeName: req.NodeName})
+	writeJSON(w, http.StatusCreated, api.NodeCredential{Token: token, NodeName: req.NodeName})
 }
 
 // decodeSmall reads a small JSON body strictly; an empty body is {}.

@@ -7,14 +7,13 @@ import (
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
-	"github.com/cloudmgr/cloud/apiserver"
 	"github.com/cloudmgr/cloud/apiserver/apiservertest"
 	"github.com/cloudmgr/cloud/client"
 )
 
-func joinToken(t *testing.T, env *apiservertest.Env, req apiserver.JoinTokenRequest) string {
+func joinToken(t *testing.T, env *apiservertest.Env, req api.JoinTokenRequest) string {
 	t.Helper()
-	var tok apiserver.JoinToken
+	var tok api.JoinToken
 	if err := env.Admin.Do(context.Background(), "POST", "/api/v1/jointokens", nil, req, &tok); err != nil {
 		t.Fatalf("join token: %v", err)
 	}
@@ -23,8 +22,8 @@ func joinToken(t *testing.T, env *apiservertest.Env, req apiserver.JoinTokenRequ
 
 func joinAs(t *testing.T, env *apiservertest.Env, token, node string) (*client.Client, error) {
 	t.Helper()
-	var cred apiserver.NodeCredential
-	err := env.Client(t, token).Do(context.Background(), "POST", "/api/v1/join", nil, apiserver.JoinRequest{NodeName: node}, &cred)
+	var cred api.NodeCredential
+	err := env.Client(t, token).Do(context.Background(), "POST", "/api/v1/join", nil, api.JoinRequest{NodeName: node}, &cred)
 	if err != nil {
 		return nil, err
 	}
@@ -35,14 +34,14 @@ func TestJoinTokens(t *testing.T) {
 	env := apiservertest.Start(t, apiservertest.Options{AuthCacheTTL: 50 * time.Millisecond})
 	ctx := context.Background()
 	tenant := env.Tenant(t, "team-a")
-	if err := tenant.Do(ctx, "POST", "/api/v1/jointokens", nil, apiserver.JoinTokenRequest{}, nil); client.Code(err) != http.StatusForbidden {
+	if err := tenant.Do(ctx, "POST", "/api/v1/jointokens", nil, api.JoinTokenRequest{}, nil); client.Code(err) != http.StatusForbidden {
 		t.Fatalf("tenant minting a join token: %v, want 403", err)
 	}
 	if err := env.Admin.Do(ctx, "POST", "/api/v1/jointokens", nil, map[string]any{"ttlSeconds": -5}, nil); client.Code(err) != http.StatusBadRequest {
 		t.Fatalf("negative ttl: %v, want 400", err)
 	}
 
-	tok := joinToken(t, env, apiserver.JoinTokenRequest{TTLSeconds: 60})
+	tok := joinToken(t, env, api.JoinTokenRequest{TTLSeconds: 60})
 	// A join token is good for nothing but joining.
 	if _, _, err := client.For[api.Pod](env.Client(t, tok)).List(ctx, "default", client.ListOptions{}); client.Code(err) != http.StatusForbidden {
 		t.Fatalf("join token reading pods: %v, want 403", err)
@@ -58,12 +57,12 @@ func TestJoinTokens(t *testing.T) {
 		t.Fatalf("second use of a join token: %v, want 401", err)
 	}
 
-	bound := joinToken(t, env, apiserver.JoinTokenRequest{NodeName: "node-9"})
+	bound := joinToken(t, env, api.JoinTokenRequest{NodeName: "node-9"})
 	if _, err := joinAs(t, env, bound, "node-8"); client.Code(err) != http.StatusForbidden {
 		t.Fatalf("join as another name than the token's: %v, want 403", err)
 	}
 
-	short := joinToken(t, env, apiserver.JoinTokenRequest{TTLSeconds: 1})
+	short := joinToken(t, env, api.JoinTokenRequest{TTLSeconds: 1})
 	time.Sleep(1100 * time.Millisecond) // the expiry itself is what is tested
 	if _, err := joinAs(t, env, short, "node-3"); client.Code(err) != http.StatusUnauthorized {
 		t.Fatalf("expired join token: %v, want 401", err)
@@ -73,7 +72,7 @@ func TestJoinTokens(t *testing.T) {
 func TestNodeCredentialActsOnlyOnItsOwn(t *testing.T) {
 	env := apiservertest.Start(t, apiservertest.Options{})
 	ctx := context.Background()
-	n1, err := joinAs(t, env, joinToken(t, env, apiserver.JoinTokenRequest{}), "n1")
+	n1, err := joinAs(t, env, joinToken(t, env, api.JoinTokenRequest{}), "n1")
 	if err != nil {
 		t.Fatal(err)
 	}

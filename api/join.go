@@ -1,0 +1,33 @@
+package api
+
+// The bodies of the node-join endpoints: POST /api/v1/jointokens (admins
+// mint a join token) and POST /api/v1/join (a node exchanges it for its
+// credential). They are not stored objects.
+
+// JoinTokenRequest is the body of POST /api/v1/jointokens (admins only).
+type JoinTokenRequest struct {
+	// TTLSeconds is how long the token may be used (default 3600, at most
+	// 7 days).
+	TTLSeconds int64 `json:"ttlSeconds,omitempty"`
+	// NodeName, when set, is the only name the token may join as.
+	NodeName string `json:"nodeName,omitempty"`
+}
+
+// JoinToken is a new join token, shown once.
+type JoinToken struct {
+	Token               string `json:"token"`
+	ExpirationTimestamp Time   `json:"expirationTimestamp"`
+	NodeName            string `json:"nodeName,omitempty"`
+}
+
+// JoinRequest is the body of POST /api/v1/join, sent with a join token.
+type JoinRequest struct {
+	NodeName string `json:"nodeName"`
+}
+
+// NodeCredential is what a join token is exchanged for: a token that acts
+// as that node only.
+type NodeCredential struct {
+	Token    string `json:"token"`
+	NodeName string `json:"nodeName"`
+}

@@ -1,0 +1,147 @@
+package caas_test
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/apiserver/apiservertest"
+	"github.com/cloudmgr/cloud/caas"
+	"github.com/cloudmgr/cloud/client"
+)
+
+// joinedClient goes through the real join flow and returns a client acting
+// as the node.
+func joinedClient(t *testing.T, env *apiservertest.Env, node string) *client.Client {
+	t.Helper()
+	ctx := context.Background()
+	jt, err := env.Admin.CreateJoinToken(ctx, time.Minute, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := env.Client(t, jt.Token).Join(ctx, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env.Client(t, cred.Token)
+}
+
+func waitNode(t *testing.T, c *client.Client, name string, what string, ok func(*api.Node) bool) *api.Node {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		n, err := client.For[api.Node](c).Get(context.Background(), "", name)
+		if err == nil && ok(n) {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %s: %s not seen within 15s (last %+v, err %v)", name, what, n, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func ready(n *api.Node) *api.NodeCondition {
+	for i := range n.Status.Conditions {
+		if n.Status.Conditions[i].Type == api.NodeReady {
+			return &n.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// TestNodeAgentRegistersAndHeartbeats: the agent registers its Node with
+// the machine's capacity, allocatable after the reserve, labels and a Ready
+// condition that follows the runtime socket; and it renews its lease.
+func TestNodeAgentRegistersAndHeartbeats(t *testing.T) {
+	env := apiservertest.Start(t, apiservertest.Options{})
+	sock := filepath.Join(t.TempDir(), "containerd.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	cfg := caas.NodeConfig{
+		Name: "worker-1", Hypervisor: "hv-a", Labels: map[string]string{"pool": "private"},
+		Reserved: api.ResourceList{"cpu": api.MustParseQuantity("500m"), "memory": api.MustParseQuantity("256Mi")},
+		Version:  "test", StateDir: t.TempDir(), HeartbeatInterval: 100 * time.Millisecond, StatusEvery: time.Hour,
+	}
+	agent, err := caas.NewNodeAgent(joinedClient(t, env, "worker-1"), cfg, caas.SocketProbe{Path: sock}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = agent.Run(ctx) }()
+
+	n := waitNode(t, env.Admin, "worker-1", "Ready=True", func(n *api.Node) bool {
+		r := ready(n)
+		return r != nil && r.Status == api.ConditionTrue
+	})
+	cpu := n.Status.Capacity[api.ResourceCPU]
+	if cpu.Value() != int64(runtime.NumCPU()) {
+		t.Errorf("cpu capacity %s, want %d", cpu.String(), runtime.NumCPU())
+	}
+	alloc := n.Status.Allocatable[api.ResourceCPU]
+	if alloc.MilliValue() != cpu.MilliValue()-500 {
+		t.Errorf("cpu allocatable %dm, want capacity - 500m = %dm", alloc.MilliValue(), cpu.MilliValue()-500)
+	}
+	mem, amem := n.Status.Capacity[api.ResourceMemory], n.Status.Allocatable[api.ResourceMemory]
+	if mem.Value() <= 0 || mem.Value()-amem.Value() != 256<<20 {
+		t.Errorf("memory capacity %s allocatable %s, want a 256Mi reserve", mem.String(), amem.String())
+	}
+	if n.Labels[caas.LabelHypervisor] != "hv-a" || n.Labels["pool"] != "private" || n.Labels[caas.LabelHostname] == "" {
+		t.Errorf("labels %v", n.Labels)
+	}
+	if n.Status.NodeInfo.KernelVersion == "" || n.Status.NodeInfo.KubeletVersion != "test" || len(n.Status.Addresses) == 0 {
+		t.Errorf("node info %+v addresses %v", n.Status.NodeInfo, n.Status.Addresses)
+	}
+
+	// The lease is renewed.
+	first, err := client.For[api.Lease](env.Admin).Get(context.Background(), api.NamespaceNodeLease, "worker-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l, err := client.For[api.Lease](env.Admin).Get(context.Background(), api.NamespaceNodeLease, "worker-1")
+		if err == nil && l.ResourceVersion != first.ResourceVersion && l.Spec.HolderIdentity == "worker-1" && l.Spec.RenewTime != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("lease not renewed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// The runtime goes away: NotReady with the reason; back: Ready.
+	ln.Close()
+	waitNode(t, env.Admin, "worker-1", "Ready=False ContainerdUnreachable", func(n *api.Node) bool {
+		r := ready(n)
+		return r != nil && r.Status == api.ConditionFalse && r.Reason == "ContainerdUnreachable"
+	})
+}
+
+func TestMachineResourcesReserve(t *testing.T) {
+	m := caas.Machine{CPUs: 2, MemoryBytes: 4 << 30}
+	capacity, alloc := m.Resources(api.ResourceList{"cpu": api.MustParseQuantity("3")})
+	c, a := capacity[api.ResourceCPU], alloc[api.ResourceCPU]
+	if c.Value() != 2 || a.Value() != 0 {
+		t.Fatalf("cpu capacity %s allocatable %s: a reserve above capacity leaves 0", c.String(), a.String())
+	}
+	if got := alloc[api.ResourceMemory]; got.Value() != 4<<30 {
+		t.Fatalf("memory allocatable %s, want all of it", got.String())
+	}
+}
