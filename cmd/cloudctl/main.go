@@ -89,6 +89,7 @@ CLOUDCTL_NAMESPACE=dev or CLOUDCTL_REQUEST_TIMEOUT=1m.`,
 		newConfigCommand(o),
 		newVersionOptions(o).command(),
 		newAPIResourcesOptions(o).command(),
+		newNodeCommand(o),
 	)
 	return root
 }

@@ -1,19 +1,76 @@
-// Command cloudlet is the node agent. For now it reports its version; the
-// node agent issue gives it the pod sync loop over containerd.
+// Command cloudlet is the node agent: it joins the cluster with a
+// single-use join token, registers its Node, renews its lease and reports
+// its conditions. Running pods in containerd comes with the rest of the
+// node agent issue.
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] != "version" && os.Args[1] != "--version" {
-		fmt.Fprintf(os.Stderr, "cloudlet %s: the node agent is not implemented yet; only 'cloudlet version' works\n", version)
-		os.Exit(2)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, out, errOut io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd := newCommand(out, errOut)
+	cmd.SetArgs(args)
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		fmt.Fprintf(errOut, "cloudlet: %v\n", err)
+		return 1
 	}
-	fmt.Printf("cloudlet %s\n", version)
+	return 0
+}
+
+func newCommand(out, errOut io.Writer) *cobra.Command {
+	o := &options{}
+	cmd := &cobra.Command{
+		Use:   "cloudlet",
+		Short: "The node agent of the hybrid cloud manager",
+		Long: `cloudlet joins a node to the cluster and keeps it known to the control plane.
+
+On first start it exchanges a join token (minted by an operator with
+'cloudctl node token create') for a node credential, which it keeps in
+--state-dir (mode 0600); the join token is then used up, and later starts
+use the stored credential. It registers a Node named --node-name with the
+machine's CPU and memory (allocatable after --reserve-cpu and
+--reserve-memory), renews the node's lease every --heartbeat-interval, and
+reports Ready (or NotReady with the reason, such as ContainerdUnreachable),
+MemoryPressure and DiskPressure.`,
+		Example: `  # On the control plane: mint a join token valid for one hour
+  cloudctl node token create --ttl 1h
+
+  # On the node:
+  cloudlet --server https://10.0.0.1:6443 --ca-file ca.crt \
+    --join-token cm_... --containerd /run/containerd/containerd.sock`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd.Context(), errOut)
+		},
+	}
+	cmd.SetOut(out)
+	cmd.SetErr(errOut)
+	cmd.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run:   func(*cobra.Command, []string) { fmt.Fprintf(out, "cloudlet %s\n", version) },
+	})
+	o.bind(cmd)
+	return cmd
 }

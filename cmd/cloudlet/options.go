@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/caas"
+	"github.com/cloudmgr/cloud/client"
+)
+
+// options are cloudlet's flags.
+type options struct {
+	server       string
+	caFile       string
+	joinToken    string
+	containerd   string
+	stateDir     string
+	nodeName     string
+	nodeIP       string
+	hypervisor   string
+	labels       []string
+	reserveCPU   string
+	reserveMem   string
+	heartbeat    time.Duration
+	statusPeriod time.Duration
+	logLevel     string
+}
+
+func (o *options) bind(cmd *cobra.Command) {
+	host, _ := os.Hostname()
+	f := cmd.Flags()
+	f.StringVar(&o.server, "server", "", "URL of the API server, e.g. https://10.0.0.1:6443 (required on first start)")
+	f.StringVar(&o.caFile, "ca-file", "", "CA certificate of the API server (PEM)")
+	f.StringVar(&o.joinToken, "join-token", "", "single-use join token (needed only until the node has a credential); also $CLOUDLET_JOIN_TOKEN")
+	f.StringVar(&o.containerd, "containerd", "/run/containerd/containerd.sock", "containerd socket")
+	f.StringVar(&o.stateDir, "state-dir", "/var/lib/cloudlet", "where the node credential and state are kept")
+	f.StringVar(&o.nodeName, "node-name", strings.ToLower(host), "name of the Node")
+	f.StringVar(&o.nodeIP, "node-ip", "", "address to report (default: the first non-loopback IPv4 address)")
+	f.StringVar(&o.hypervisor, "hypervisor", "", "hypervisor this node runs on, set as the cloudmgr.dev/hypervisor label")
+	f.StringSliceVar(&o.labels, "labels", nil, "extra node labels, key=value,...")
+	f.StringVar(&o.reserveCPU, "reserve-cpu", "100m", "CPU kept back from allocatable for the system")
+	f.StringVar(&o.reserveMem, "reserve-memory", "256Mi", "memory kept back from allocatable for the system")
+	f.DurationVar(&o.heartbeat, "heartbeat-interval", 5*time.Second, "how often the lease is renewed and conditions checked")
+	f.DurationVar(&o.statusPeriod, "status-period", time.Minute, "how often the node status is written when nothing changed")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+// credential is what the node keeps after joining.
+type credential struct {
+	Server   string `json:"server"`
+	NodeName string `json:"nodeName"`
+	Token    string `json:"token"`
+	// CA is the server's CA certificate (PEM) given at join, so later
+	// starts need no --ca-file.
+	CA []byte `json:"ca,omitempty"`
+}
+
+func (o *options) run(ctx context.Context, errOut io.Writer) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: level}))
+	if o.joinToken == "" {
+		o.joinToken = os.Getenv("CLOUDLET_JOIN_TOKEN")
+	}
+	labels, err := parseLabels(o.labels)
+	if err != nil {
+		return err
+	}
+	reserved := api.ResourceList{}
+	for name, v := range map[string]string{api.ResourceCPU: o.reserveCPU, api.ResourceMemory: o.reserveMem} {
+		q, err := api.ParseQuantity(v)
+		if err != nil {
+			return fmt.Errorf("--reserve-%s %q: %w", name, v, err)
+		}
+		reserved[name] = q
+	}
+	if msgs := api.IsDNS1123Subdomain(o.nodeName); len(msgs) > 0 {
+		return fmt.Errorf("--node-name %q: %s", o.nodeName, strings.Join(msgs, "; "))
+	}
+	if err := os.MkdirAll(o.stateDir, 0o700); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	cred, err := o.credential(ctx, log)
+	if err != nil {
+		return err
+	}
+	c, err := o.client(cred.Server, cred.Token, cred.CA)
+	if err != nil {
+		return err
+	}
+	agent, err := caas.NewNodeAgent(c, caas.NodeConfig{
+		Name: cred.NodeName, NodeIP: o.nodeIP, Hypervisor: o.hypervisor, Labels: labels, Reserved: reserved,
+		Version: version, StateDir: o.stateDir, HeartbeatInterval: o.heartbeat, StatusEvery: o.statusPeriod,
+	}, caas.SocketProbe{Path: o.containerd}, log)
+	if err != nil {
+		return err
+	}
+	log.Info("cloudlet starting", "version", version, "node", cred.NodeName, "server", cred.Server)
+	return agent.Run(ctx)
+}
+
+// credential loads the stored node credential, or joins with the join
+// token and stores the credential it gets (mode 0600).
+func (o *options) credential(ctx context.Context, log *slog.Logger) (*credential, error) {
+	path := filepath.Join(o.stateDir, "credential.json")
+	data, err := os.ReadFile(path)
+	if err == nil {
+		var cred credential
+		if err := json.Unmarshal(data, &cred); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if o.server != "" && o.server != cred.Server {
+			return nil, fmt.Errorf("%s belongs to server %s, not %s; remove it to join another cluster", path, cred.Server, o.server)
+		}
+		return &cred, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read credential: %w", err)
+	}
+	if o.server == "" || o.joinToken == "" {
+		return nil, errors.New("this node has not joined yet: --server and --join-token are required on first start")
+	}
+	ca, err := o.readCA()
+	if err != nil {
+		return nil, err
+	}
+	jc, err := o.client(o.server, o.joinToken, ca)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := jc.Join(ctx, o.nodeName)
+	if err != nil {
+		return nil, fmt.Errorf("join as %s: %w", o.nodeName, err)
+	}
+	cred := &credential{Server: o.server, NodeName: nc.NodeName, Token: nc.Token, CA: ca}
+	data, _ = json.Marshal(cred)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return nil, fmt.Errorf("store credential: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("store credential: %w", err)
+	}
+	log.Info("joined the cluster", "node", nc.NodeName, "credential", path)
+	return cred, nil
+}
+
+func (o *options) readCA() ([]byte, error) {
+	if o.caFile == "" {
+		return nil, nil
+	}
+	ca, err := os.ReadFile(o.caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file: %w", err)
+	}
+	return ca, nil
+}
+
+// client talks to server with token, trusting ca (or --ca-file when given,
+// or the system roots).
+func (o *options) client(server, token string, ca []byte) (*client.Client, error) {
+	if o.caFile != "" {
+		var err error
+		if ca, err = o.readCA(); err != nil {
+			return nil, err
+		}
+	}
+	return client.New(client.Config{Server: server, Token: token, CAData: ca, UserAgent: "cloudlet/" + version}, api.NewScheme())
+}
+
+func parseLabels(kvs []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--labels %q: want key=value", kv)
+		}
+		out[k] = v
+	}
+	if errs := api.ValidateLabels(out, "--labels"); len(errs) > 0 {
+		return nil, errs.ToError()
+	}
+	return out, nil
+}
