@@ -6,12 +6,20 @@ BIN := bin
 RUN := .run
 DEMO_LISTEN ?= 127.0.0.1:16443
 
-.PHONY: all build setup test test-short bench demo demo-stop vet fmt clean
+.PHONY: all build setup deps deps-stop test test-short bench demo demo-stop vet fmt clean
 
 all: build
 
 setup:
 	@./deploy/setup.sh
+
+# Start the daemons the tests need under $(RUN)/ (containerd, runc, a local
+# registry with the test image); deps-stop ends only the pids they recorded.
+deps: setup
+	@./deploy/deps.sh start
+
+deps-stop:
+	@./deploy/deps.sh stop
 
 build:
 	@mkdir -p $(BIN)
@@ -24,7 +32,7 @@ vet:
 # Every test: unit, integration against real etcd, and end-to-end runs of the
 # built binaries, then the concurrent packages again under the race
 # detector, and each benchmark once so none rots. Nothing is skipped.
-test: setup vet
+test: setup deps vet
 	go test -count=1 -timeout 60m ./...
 	go test -race -count=1 -timeout 30m ./store/ ./apiserver/ ./client/
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/
@@ -43,7 +51,7 @@ bench: setup
 
 # Build, start cloudd with embedded etcd under .run/, apply the example and
 # show it. Idempotent: a cloudd already running from an earlier demo is reused.
-demo: setup build
+demo: setup deps build
 	@./deploy/demo.sh "$(BIN)" "$(RUN)" "$(DEMO_LISTEN)"
 
 demo-stop:
@@ -54,5 +62,5 @@ demo-stop:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-clean:
+clean: demo-stop deps-stop
 	rm -rf $(BIN) $(RUN)

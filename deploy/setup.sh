@@ -3,9 +3,10 @@
 # more. Idempotent: packages already present are not touched.
 set -euo pipefail
 
-# Debian packages the project needs. Later issues add containerd, runc,
-# libvirt and QEMU here.
-PACKAGES=(ca-certificates curl)
+# Debian packages the project needs (the one place for apt installs):
+# containerd, runc, docker-registry and busybox-static are started and used
+# by deploy/deps.sh. Later issues add libvirt and QEMU here.
+PACKAGES=(ca-certificates curl containerd runc docker-registry busybox-static)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

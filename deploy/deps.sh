@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Starts what the integration and end-to-end tests need, all under the repo's
+# .run/ directory so that nothing disturbs another containerd or registry on
+# the machine:
+#   - containerd (Debian, with runc): own config, root, state and socket in
+#     .run/containerd/, CRI off, no debug or metrics listener;
+#   - docker-registry on a loopback port ($CLOUDMGR_REGISTRY, default
+#     127.0.0.1:5055) storing into .run/registry/data;
+#   - the test image, built here from busybox-static (nothing downloaded), as
+#     an OCI tarball .run/images/busybox.tar, pushed to that registry as
+#     $CLOUDMGR_REGISTRY/cloudmgr/busybox:test.
+# It picks the snapshotter that really runs a container here (overlayfs, else
+# native) and writes its name to .run/containerd/snapshotter.
+#
+# Usage: deploy/deps.sh [start|stop]. Idempotent: daemons already running are
+# kept (a config change restarts them); a stale pid file is replaced. The Debian
+# packages come from deploy/setup.sh (make setup).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+RUN=$ROOT/.run
+CD=$RUN/containerd
+REG=$RUN/registry
+REGISTRY=${CLOUDMGR_REGISTRY:-127.0.0.1:5055}
+IMAGE=$REGISTRY/cloudmgr/busybox:test
+TARBALL=$RUN/images/busybox.tar
+TIMEOUT=${CLOUDMGR_DEPS_TIMEOUT:-30} # seconds for a daemon to come up
+NS=cloudmgr-deps                     # containerd namespace of this script
+CTR=(ctr --address "$CD/containerd.sock" --namespace "$NS")
+
+log() { echo "deps: $*"; }
+die() { echo "deps: $*" >&2; exit 1; }
+
+# pid_of PIDFILE BINARY: prints the pid when it is alive and runs BINARY.
+pid_of() {
+  local pid
+  [ -f "$1" ] || return 1
+  pid=$(cat "$1")
+  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2" || return 1
+  echo "$pid"
+}
+
+# stop_daemon NAME PIDFILE BINARY: ends only the pid in PIDFILE.
+stop_daemon() {
+  local pid
+  if pid=$(pid_of "$2" "$3"); then
+    kill "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+    log "$1 stopped (pid $pid)"
+  else
+    log "$1 is not running"
+  fi
+  rm -f "$2"
+}
+
+# write_if_changed FILE: writes stdin to FILE; status 0 when it changed.
+write_if_changed() {
+  local tmp=$1.new
+  cat >"$tmp"
+  if [ -f "$1" ] && cmp -s "$tmp" "$1"; then rm -f "$tmp"; return 1; fi
+  mv "$tmp" "$1"
+}
+
+# ensure_daemon NAME PIDFILE LOG CHANGED READY_FN -- CMD...: starts CMD in
+# the background unless its pid file names a live one (restarted when its
+# config CHANGED), then waits for READY_FN or fails with the log tail.
+ensure_daemon() {
+  local name=$1 pidfile=$2 logfile=$3 changed=$4 ready=$5 pid
+  shift 6
+  if pid=$(pid_of "$pidfile" "$1"); then
+    if [ "$changed" = yes ]; then
+      log "$name config changed: restarting"
+      stop_daemon "$name" "$pidfile" "$1"
+    elif $ready; then
+      log "$name already running (pid $pid)"
+      return
+    fi
+  fi
+  if ! pid_of "$pidfile" "$1" >/dev/null; then
+    rm -f "$pidfile"
+    setsid "$@" >"$logfile" 2>&1 </dev/null &
+    echo $! >"$pidfile"
+  fi
+  pid=$(cat "$pidfile")
+  local deadline=$((SECONDS + TIMEOUT))
+  while ((SECONDS < deadline)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      rm -f "$pidfile"
+      echo "deps: $name exited; last lines of $logfile:" >&2; tail -n 30 "$logfile" >&2; exit 1
+    fi
+    if $ready; then log "$name started (pid $pid, log $logfile)"; return; fi
+    sleep 0.1
+  done
+  echo "deps: $name not ready after ${TIMEOUT}s; last lines of $logfile:" >&2; tail -n 30 "$logfile" >&2; exit 1
+}
+
+containerd_ready() { timeout 5 "${CTR[@]}" version >/dev/null 2>&1; }
+registry_ready() { curl -fsS -m 2 "http://$REGISTRY/v2/" >/dev/null 2>&1; }
+port_open() { (exec 3<>"/dev/tcp/${REGISTRY%:*}/${REGISTRY##*:}") 2>/dev/null; }
+
+start_containerd() {
+  command -v containerd >/dev/null && command -v runc >/dev/null || die "containerd and runc are missing: run make setup"
+  mkdir -p "$CD"/{root,state,opt,runc,fifo}
+  local changed=no
+  write_if_changed "$CD/config.toml" <<EOF && changed=yes || true
+# Written by deploy/deps.sh: the project's own containerd. Everything lives
+# under $CD; no CRI, no TCP, debug or metrics listener.
+version = 2
+root = "$CD/root"
+state = "$CD/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
+
+[grpc]
+  address = "$CD/containerd.sock"
+  tcp_address = ""
+
+[ttrpc]
+  address = "$CD/containerd.sock.ttrpc"
+
+[debug]
+  address = ""
+  level = "info"
+
+[metrics]
+  address = ""
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$CD/opt"
+
+[plugins."io.containerd.runtime.v1.linux"]
+  runtime_root = "$CD/runc-v1"
+EOF
+  ensure_daemon containerd "$CD/containerd.pid" "$CD/containerd.log" "$changed" containerd_ready \
+    -- containerd --config "$CD/config.toml"
+}
+
+start_registry() {
+  command -v docker-registry >/dev/null || die "docker-registry is missing: run make setup"
+  mkdir -p "$REG/data"
+  if ! pid_of "$REG/registry.pid" docker-registry >/dev/null && port_open; then
+    die "something else listens on $REGISTRY: set CLOUDMGR_REGISTRY=127.0.0.1:PORT to a free port"
+  fi
+  local changed=no
+  write_if_changed "$REG/config.yml" <<EOF && changed=yes || true
+# Written by deploy/deps.sh: the project's local registry, loopback only.
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $REG/data
+  delete:
+    enabled: true
+http:
+  addr: $REGISTRY
+EOF
+  ensure_daemon docker-registry "$REG/registry.pid" "$REG/registry.log" "$changed" registry_ready \
+    -- docker-registry serve "$REG/config.yml"
+}
+
+# cleanup_probe ID: removes what a failed probe run may have left.
+cleanup_probe() {
+  "${CTR[@]}" tasks kill -s SIGKILL "$1" >/dev/null 2>&1 || true
+  "${CTR[@]}" tasks delete -f "$1" >/dev/null 2>&1 || true
+  "${CTR[@]}" containers delete "$1" >/dev/null 2>&1 || true
+}
+
+# image builds the test image, imports it, finds a snapshotter that runs a
+# container and pushes the image to the registry.
+image() {
+  go run ./deploy/imagebuild -o "$TARBALL" -name "$IMAGE" | sed 's/^/deps: /'
+  "${CTR[@]}" images import --no-unpack "$TARBALL" >/dev/null
+  local sn out id chosen=""
+  for sn in ${CLOUDMGR_SNAPSHOTTERS:-overlayfs native}; do
+    id=probe-$sn-$$
+    if out=$(timeout 60 "${CTR[@]}" run --rm --snapshotter "$sn" --runc-root "$CD/runc" --fifo-dir "$CD/fifo" \
+      "$IMAGE" "$id" echo cloudmgr-ok 2>&1) && [ "$out" = cloudmgr-ok ]; then
+      chosen=$sn
+      break
+    fi
+    log "snapshotter $sn cannot run a container here: $out"
+    cleanup_probe "$id"
+  done
+  [ -n "$chosen" ] || { tail -n 30 "$CD/containerd.log" >&2; die "no snapshotter runs a container (see $CD/containerd.log)"; }
+  echo "$chosen" >"$CD/snapshotter"
+  log "snapshotter $chosen runs containers (recorded in $CD/snapshotter)"
+
+  "${CTR[@]}" images push --plain-http "$IMAGE" >/dev/null
+  local want got
+  want=$("${CTR[@]}" images ls | awk -v i="$IMAGE" '$1 == i {print $3}')
+  got=$(curl -fsS -I -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    "http://$REGISTRY/v2/cloudmgr/busybox/manifests/test" | tr -d '\r' | awk 'tolower($1) == "docker-content-digest:" {print $2}')
+  [ -n "$want" ] && [ "$want" = "$got" ] || die "registry has $IMAGE at '$got', expected '$want'"
+  log "pushed $IMAGE ($got); tarball $TARBALL"
+}
+
+case ${1:-start} in
+start)
+  start_containerd
+  start_registry
+  image
+  log "ready: containerd socket $CD/containerd.sock, registry http://$REGISTRY, image $IMAGE"
+  log "stop them with: make deps-stop"
+  ;;
+stop)
+  stop_daemon docker-registry "$REG/registry.pid" docker-registry
+  stop_daemon containerd "$CD/containerd.pid" containerd
+  ;;
+*) die "usage: $0 [start|stop]" ;;
+esac
