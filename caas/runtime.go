@@ -1,0 +1,91 @@
+package caas
+
+import (
+	"context"
+	"time"
+)
+
+// Runtime is what the node agent needs from a container engine. The
+// containerd implementation lives in caas/containerd; the pod sync loop
+// sees only this.
+type Runtime interface {
+	// Version names the engine and its version, for the Node's info.
+	Version(ctx context.Context) (string, error)
+	// EnsureImage makes ref available locally, pulling it when it is
+	// missing or when always is set, and returns the image's digest.
+	EnsureImage(ctx context.Context, ref string, always bool, auth *RegistryAuth) (string, error)
+	// CreateSandbox prepares what the containers of a pod share: a network
+	// namespace with loopback up. It is idempotent per pod UID.
+	CreateSandbox(ctx context.Context, podUID string) (Sandbox, error)
+	// RemoveSandbox releases a pod's sandbox; a missing one is not an error.
+	RemoveSandbox(ctx context.Context, podUID string) error
+	// StartContainer creates and starts a container and returns its ID.
+	StartContainer(ctx context.Context, spec ContainerSpec) (string, error)
+	// StopContainer sends SIGTERM, then SIGKILL after grace, and returns
+	// once the container has stopped; a stopped or missing one is not an
+	// error.
+	StopContainer(ctx context.Context, id string, grace time.Duration) error
+	// RemoveContainer deletes a stopped container with its task and
+	// snapshot; a missing one is not an error.
+	RemoveContainer(ctx context.Context, id string) error
+	// ListContainers lists the containers this agent created, with their
+	// state, so a restarted agent adopts them.
+	ListContainers(ctx context.Context) ([]ContainerStatus, error)
+}
+
+// RegistryAuth is a registry credential.
+type RegistryAuth struct {
+	Username, Password string
+}
+
+// Sandbox is what a pod's containers share.
+type Sandbox struct {
+	PodUID string
+	// NetNSPath is the network namespace every container of the pod joins.
+	NetNSPath string
+}
+
+// ContainerSpec is one container to run.
+type ContainerSpec struct {
+	PodUID, PodNamespace, PodName string
+	Name                          string // the container's name in the pod
+	Attempt                       int    // restarts so far; part of the ID
+	Image                         string
+	Command, Args                 []string
+	Env                           []string // KEY=value
+	WorkingDir                    string
+	NetNSPath                     string
+	// Cgroup settings from requests and limits: CPU shares from the CPU
+	// request; CFS quota over period from the CPU limit; the memory limit
+	// in bytes (0: none).
+	CPUShares   uint64
+	CPUQuota    int64
+	CPUPeriod   uint64
+	MemoryLimit int64
+	// LogPath receives the container's stdout and stderr.
+	LogPath string
+}
+
+// ContainerState is where a container is in its life.
+type ContainerState string
+
+// Container states.
+const (
+	ContainerCreated ContainerState = "created"
+	ContainerRunning ContainerState = "running"
+	ContainerExited  ContainerState = "exited"
+	ContainerUnknown ContainerState = "unknown"
+)
+
+// ContainerStatus is a container as the engine reports it.
+type ContainerStatus struct {
+	ID                            string
+	PodUID, PodNamespace, PodName string
+	Name                          string
+	Attempt                       int
+	Image, ImageID                string
+	State                         ContainerState
+	ExitCode                      int32
+	OOMKilled                     bool
+	StartedAt, FinishedAt         time.Time
+}
