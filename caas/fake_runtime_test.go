@@ -1,0 +1,105 @@
+package caas_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cloudmgr/cloud/caas"
+)
+
+// fakeRuntime is a hand-written Runtime for the pod loop's logic tests;
+// the containerd implementation has its own tests against containerd.
+type fakeRuntime struct {
+	mu            sync.Mutex
+	containers    map[string]*caas.ContainerStatus
+	sandboxes     map[string]bool
+	missingImages map[string]bool
+	exitOnStart   map[string]int32 // container name → exit code right after start
+	stopped       map[string]time.Duration
+}
+
+func newFakeRuntime() *fakeRuntime {
+	return &fakeRuntime{containers: map[string]*caas.ContainerStatus{}, sandboxes: map[string]bool{},
+		missingImages: map[string]bool{}, exitOnStart: map[string]int32{}, stopped: map[string]time.Duration{}}
+}
+
+var errNoImage = errors.New("image not found")
+
+func (f *fakeRuntime) Version(context.Context) (string, error) { return "fake://1", nil }
+
+func (f *fakeRuntime) EnsureImage(_ context.Context, ref string, _ bool, _ *caas.RegistryAuth) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.missingImages[ref] {
+		return "", fmt.Errorf("pull %s: %w", ref, errNoImage)
+	}
+	return "sha256:" + ref, nil
+}
+
+func (f *fakeRuntime) CreateSandbox(_ context.Context, uid string) (caas.Sandbox, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sandboxes[uid] = true
+	return caas.Sandbox{PodUID: uid, NetNSPath: "/fake/netns/" + uid}, nil
+}
+
+func (f *fakeRuntime) RemoveSandbox(_ context.Context, uid string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.sandboxes, uid)
+	return nil
+}
+
+func (f *fakeRuntime) StartContainer(_ context.Context, s caas.ContainerSpec) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := fmt.Sprintf("%s-%s-%d", s.PodUID[:8], s.Name, s.Attempt)
+	if _, ok := f.containers[id]; ok {
+		return "", fmt.Errorf("container %s exists", id)
+	}
+	c := &caas.ContainerStatus{ID: id, PodUID: s.PodUID, PodNamespace: s.PodNamespace, PodName: s.PodName, Name: s.Name,
+		Attempt: s.Attempt, Image: s.Image, State: caas.ContainerRunning, StartedAt: time.Now()}
+	if code, ok := f.exitOnStart[s.Name]; ok {
+		c.State, c.ExitCode, c.FinishedAt = caas.ContainerExited, code, time.Now()
+	}
+	f.containers[id] = c
+	return id, nil
+}
+
+func (f *fakeRuntime) StopContainer(_ context.Context, id string, grace time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.containers[id]
+	if !ok || c.State != caas.ContainerRunning {
+		return nil
+	}
+	f.stopped[id] = grace
+	c.State, c.ExitCode, c.FinishedAt = caas.ContainerExited, 137, time.Now()
+	return nil
+}
+
+func (f *fakeRuntime) RemoveContainer(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.containers, id)
+	return nil
+}
+
+func (f *fakeRuntime) ListContainers(context.Context) ([]caas.ContainerStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]caas.ContainerStatus, 0, len(f.containers))
+	for _, c := range f.containers {
+		out = append(out, *c)
+	}
+	return out, nil
+}
+
+func (f *fakeRuntime) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.containers)
+}
