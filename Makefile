@@ -34,7 +34,7 @@ vet:
 # detector, and each benchmark once so none rots. Nothing is skipped.
 test: setup deps vet
 	go test -count=1 -timeout 60m ./...
-	go test -race -count=1 -timeout 30m ./store/ ./apiserver/ ./client/
+	go test -race -count=1 -timeout 30m ./store/ ./apiserver/ ./client/ ./caas/
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/
 
 # Unit tier only (no daemons besides embedded etcd).
