@@ -2,7 +2,19 @@ package caas
 
 import (
 	"context"
+	"errors"
 	"time"
+)
+
+// Errors EnsureImage wraps so that the caller can tell why a pull failed
+// (ErrImagePull reasons: not found, registry down, credentials refused).
+var (
+	// ErrImageNotFound: the registry answered but has no such image.
+	ErrImageNotFound = errors.New("image not found")
+	// ErrRegistryUnavailable: the registry could not be reached or failed.
+	ErrRegistryUnavailable = errors.New("registry unavailable")
+	// ErrUnauthorized: the registry refused the credentials (or their lack).
+	ErrUnauthorized = errors.New("registry unauthorized")
 )
 
 // Runtime is what the node agent needs from a container engine. The

@@ -1,0 +1,110 @@
+package containerd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"syscall"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/remotes"
+	"github.com/containerd/containerd/v2/core/remotes/docker"
+	remoteerrors "github.com/containerd/containerd/v2/core/remotes/errors"
+	"github.com/containerd/errdefs"
+
+	"github.com/cloudmgr/cloud/caas"
+)
+
+// EnsureImage returns the digest of ref, pulling and unpacking it first
+// when it is not present or always is set. Pull failures wrap
+// caas.ErrImageNotFound, caas.ErrUnauthorized or caas.ErrRegistryUnavailable.
+func (r *Runtime) EnsureImage(ctx context.Context, ref string, always bool, auth *caas.RegistryAuth) (string, error) {
+	ctx = r.ctx(ctx)
+	if !always {
+		img, err := r.client.GetImage(ctx, ref)
+		if err == nil {
+			if err := r.unpack(ctx, img); err != nil {
+				return "", err
+			}
+			return img.Target().Digest.String(), nil
+		}
+		if !errdefs.IsNotFound(err) {
+			return "", fmt.Errorf("look up image %s: %w", ref, err)
+		}
+	}
+	opts := []containerd.RemoteOpt{
+		containerd.WithResolver(r.resolver(auth)),
+		containerd.WithPullUnpack,
+	}
+	if r.cfg.Snapshotter != "" {
+		opts = append(opts, containerd.WithPullSnapshotter(r.cfg.Snapshotter))
+	}
+	img, err := r.client.Pull(ctx, ref, opts...)
+	if err != nil {
+		return "", fmt.Errorf("pull %s: %w", ref, classifyPullError(err))
+	}
+	return img.Target().Digest.String(), nil
+}
+
+// unpack makes sure an image already present (imported, or pulled for
+// another snapshotter) is unpacked into ours.
+func (r *Runtime) unpack(ctx context.Context, img containerd.Image) error {
+	ok, err := img.IsUnpacked(ctx, r.cfg.Snapshotter)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", img.Name(), err)
+	}
+	if ok {
+		return nil
+	}
+	if err := img.Unpack(ctx, r.cfg.Snapshotter); err != nil {
+		return fmt.Errorf("unpack %s: %w", img.Name(), err)
+	}
+	return nil
+}
+
+// resolver pulls over plain HTTP from the configured hosts and answers
+// auth challenges with auth when given.
+func (r *Runtime) resolver(auth *caas.RegistryAuth) remotes.Resolver {
+	plain := func(host string) (bool, error) {
+		return slices.Contains(r.cfg.PlainHTTPRegistries, host), nil
+	}
+	ropts := []docker.RegistryOpt{docker.WithPlainHTTP(plain)}
+	if auth != nil {
+		creds := func(string) (string, string, error) { return auth.Username, auth.Password, nil }
+		ropts = append(ropts, docker.WithAuthorizer(docker.NewDockerAuthorizer(docker.WithAuthCreds(creds))))
+	}
+	return docker.NewResolver(docker.ResolverOptions{Hosts: docker.ConfigureDefaultRegistries(ropts...)})
+}
+
+// classifyPullError wraps err with the caas sentinel that names its cause,
+// or returns it unchanged when the cause is none of them.
+func classifyPullError(err error) error {
+	var status remoteerrors.ErrUnexpectedStatus
+	switch {
+	case errors.Is(err, docker.ErrInvalidAuthorization):
+		return fmt.Errorf("%w: %w", caas.ErrUnauthorized, err)
+	case errors.As(err, &status) && (status.StatusCode == 401 || status.StatusCode == 403):
+		return fmt.Errorf("%w: %w", caas.ErrUnauthorized, err)
+	case errors.As(err, &status) && status.StatusCode >= 500:
+		return fmt.Errorf("%w: %w", caas.ErrRegistryUnavailable, err)
+	case errdefs.IsNotFound(err):
+		return fmt.Errorf("%w: %w", caas.ErrImageNotFound, err)
+	case isNetworkError(err):
+		return fmt.Errorf("%w: %w", caas.ErrRegistryUnavailable, err)
+	}
+	return err
+}
+
+// isNetworkError reports whether err comes from failing to talk to a host
+// at all: refused, unreachable, timed out or unresolvable.
+func isNetworkError(err error) bool {
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	var urlErr *url.Error
+	return errors.As(err, &opErr) || errors.As(err, &dnsErr) || errors.As(err, &urlErr) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) ||
+		errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.ECONNRESET)
+}

@@ -1,0 +1,131 @@
+package containerd
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
+
+	"github.com/cloudmgr/cloud/caas"
+)
+
+// exitKilled is the exit code of a process ended by SIGKILL, as the OOM
+// killer ends it.
+const exitKilled = 128 + 9
+
+// ListContainers lists the containers carrying the runtime's labels in its
+// namespace, with the state of their tasks.
+func (r *Runtime) ListContainers(ctx context.Context) ([]caas.ContainerStatus, error) {
+	ctx = r.ctx(ctx)
+	ctrs, err := r.client.Containers(ctx, fmt.Sprintf("labels.%q", labelPodUID))
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	out := make([]caas.ContainerStatus, 0, len(ctrs))
+	for _, ctr := range ctrs {
+		st, err := r.status(ctx, ctr)
+		if errdefs.IsNotFound(err) {
+			continue // removed while we listed
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// status builds one container's status from its labels and task.
+func (r *Runtime) status(ctx context.Context, ctr containerd.Container) (caas.ContainerStatus, error) {
+	info, err := ctr.Info(ctx, containerd.WithoutRefreshedMetadata)
+	if err != nil {
+		return caas.ContainerStatus{}, fmt.Errorf("container %s: %w", ctr.ID(), err)
+	}
+	l := info.Labels
+	attempt, _ := strconv.Atoi(l[labelAttempt])
+	st := caas.ContainerStatus{
+		ID: ctr.ID(), PodUID: l[labelPodUID], PodNamespace: l[labelPodNamespace], PodName: l[labelPodName],
+		Name: l[labelName], Attempt: attempt, Image: info.Image, ImageID: l[labelImageID],
+		State: caas.ContainerCreated,
+	}
+	if t, err := time.Parse(time.RFC3339Nano, l[labelStartedAt]); err == nil {
+		st.StartedAt = t
+	}
+	task, err := ctr.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		if !st.StartedAt.IsZero() {
+			st.State = caas.ContainerUnknown // started once, task gone
+		}
+		return st, nil
+	}
+	if err != nil {
+		return caas.ContainerStatus{}, fmt.Errorf("task %s: %w", ctr.ID(), err)
+	}
+	ts, err := task.Status(ctx)
+	if err != nil {
+		return caas.ContainerStatus{}, fmt.Errorf("task %s: %w", ctr.ID(), err)
+	}
+	switch ts.Status {
+	case containerd.Running, containerd.Paused, containerd.Pausing:
+		st.State = caas.ContainerRunning
+	case containerd.Created:
+		st.State = caas.ContainerCreated
+	case containerd.Stopped:
+		st.State = caas.ContainerExited
+		st.ExitCode = int32(ts.ExitStatus)
+		st.FinishedAt = ts.ExitTime
+		st.OOMKilled = r.oomKilled(ctx, ctr, st.ExitCode)
+	default:
+		st.State = caas.ContainerUnknown
+	}
+	return st, nil
+}
+
+// oomKilled reports whether the OOM killer ended the container: containerd
+// told us so, or its memory cgroup (kept until the task is deleted) counts
+// an OOM kill.
+func (r *Runtime) oomKilled(ctx context.Context, ctr containerd.Container, code int32) bool {
+	if code != exitKilled {
+		return false
+	}
+	if r.oom.seen(ctr.ID()) {
+		return true
+	}
+	spec, err := ctr.Spec(ctx)
+	if err != nil || spec.Linux == nil || spec.Linux.CgroupsPath == "" {
+		return false
+	}
+	n, err := cgroupOOMKills(spec.Linux.CgroupsPath)
+	return err == nil && n > 0
+}
+
+// cgroupOOMKills reads the oom_kill count of a memory cgroup given by its
+// path from the hierarchy root: memory.events on cgroup v2,
+// memory.oom_control on v1.
+func cgroupOOMKills(cgroupPath string) (int64, error) {
+	file := filepath.Join("/sys/fs/cgroup/memory", cgroupPath, "memory.oom_control")
+	var st unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		file = filepath.Join("/sys/fs/cgroup", cgroupPath, "memory.events")
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "oom_kill "); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, sc.Err()
+}

@@ -1,0 +1,272 @@
+package containerd
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+
+	"github.com/cloudmgr/cloud/caas"
+)
+
+// These tests run against the project's containerd and registry, which
+// `make deps` starts; each works in a containerd namespace of its own.
+
+func TestVersion(t *testing.T) {
+	rt := newTestRuntime(t)
+	v, err := rt.Version(testContext(t))
+	if err != nil || !strings.HasPrefix(v, "containerd://") {
+		t.Fatalf("Version = %q, %v", v, err)
+	}
+	t.Logf("%s", v)
+}
+
+func TestEnsureImage(t *testing.T) {
+	rt := newTestRuntime(t)
+	ctx := testContext(t)
+	start := time.Now()
+	d1, err := rt.EnsureImage(ctx, testImage(), false, nil)
+	if err != nil {
+		t.Fatalf("pull: %v (run `make deps`)", err)
+	}
+	t.Logf("pulled %s (%s) in %s", testImage(), d1, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	d2, err := rt.EnsureImage(ctx, testImage(), false, nil)
+	if err != nil || d2 != d1 {
+		t.Fatalf("second EnsureImage = %s, %v; want %s", d2, err, d1)
+	}
+	t.Logf("present image checked in %s", time.Since(start).Round(time.Millisecond))
+
+	missing := strings.Replace(testImage(), "busybox:test", "no-such-image:test", 1)
+	if _, err := rt.EnsureImage(ctx, missing, false, nil); !errors.Is(err, caas.ErrImageNotFound) {
+		t.Errorf("missing image: %v, want ErrImageNotFound", err)
+	}
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	rt.cfg.PlainHTTPRegistries = append(rt.cfg.PlainHTTPRegistries, closed)
+	_, err = rt.EnsureImage(ctx, closed+"/cloudmgr/busybox:test", true, nil)
+	if !errors.Is(err, caas.ErrRegistryUnavailable) {
+		t.Errorf("closed registry: %v, want ErrRegistryUnavailable", err)
+	}
+}
+
+func TestPodContainersShareLocalhost(t *testing.T) {
+	rt := newTestRuntime(t)
+	ctx := testContext(t)
+	if _, err := rt.EnsureImage(ctx, testImage(), false, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := pod(t, rt, ctx)
+	again, err := rt.CreateSandbox(ctx, p.PodUID)
+	if err != nil || again.NetNSPath != p.NetNSPath {
+		t.Fatalf("CreateSandbox again = %+v, %v", again, err)
+	}
+	server := p
+	server.Name, server.Command = "web", []string{"httpd", "-f", "-p", "8080", "-h", "/etc"}
+	start := time.Now()
+	if _, err := rt.StartContainer(ctx, server); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("container start latency %s", time.Since(start).Round(time.Millisecond))
+	client := p
+	client.Name = "client"
+	client.LogPath = filepath.Join(t.TempDir(), "client.log")
+	client.Command = []string{"sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://127.0.0.1:8080/passwd && exit 0; sleep 0.2; done; exit 1"}
+	id, err := rt.StartContainer(ctx, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := waitExited(t, rt, ctx, id, 30*time.Second); st.ExitCode != 0 {
+		log, _ := os.ReadFile(client.LogPath)
+		t.Fatalf("client in the same pod exited %d: %s", st.ExitCode, log)
+	}
+
+	other := pod(t, rt, ctx)
+	other.Name = "client"
+	other.Command = []string{"wget", "-T", "2", "-qO-", "http://127.0.0.1:8080/passwd"}
+	id, err = rt.StartContainer(ctx, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := waitExited(t, rt, ctx, id, 30*time.Second); st.ExitCode == 0 {
+		t.Fatal("a container of another pod reached this pod's localhost")
+	}
+}
+
+func TestExitCodeAndLogs(t *testing.T) {
+	rt := newTestRuntime(t)
+	ctx := testContext(t)
+	if _, err := rt.EnsureImage(ctx, testImage(), false, nil); err != nil {
+		t.Fatal(err)
+	}
+	s := pod(t, rt, ctx)
+	s.Name, s.Attempt = "main", 2
+	s.Command = []string{"sh", "-c", "echo out; echo err >&2; echo $GREETING; pwd; exit 3"}
+	s.Env, s.WorkingDir = []string{"GREETING=hi"}, "/tmp"
+	s.LogPath = filepath.Join(t.TempDir(), "logs", "main.log")
+	id, err := rt.StartContainer(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != ContainerID(s.PodUID, "main", 2) {
+		t.Errorf("id %s", id)
+	}
+	st := waitExited(t, rt, ctx, id, 30*time.Second)
+	if st.ExitCode != 3 || st.OOMKilled || st.FinishedAt.IsZero() || st.StartedAt.IsZero() {
+		t.Errorf("status %+v, want exited 3 with times", st)
+	}
+	if st.PodUID != s.PodUID || st.PodName != s.PodName || st.PodNamespace != "default" || st.Name != "main" ||
+		st.Attempt != 2 || st.Image != testImage() || !strings.HasPrefix(st.ImageID, "sha256:") {
+		t.Errorf("status %+v does not match spec %+v", st, s)
+	}
+	// The shim copies stdout and stderr on their own; the exit can be
+	// reported before the last bytes reach the file.
+	var log []byte
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if log, err = os.ReadFile(s.LogPath); err != nil {
+			t.Fatal(err)
+		}
+		if containsAll(string(log), "out\n", "err\n", "hi\n", "/tmp\n") || time.Now().After(deadline) {
+			break
+		}
+	}
+	if !containsAll(string(log), "out\n", "err\n", "hi\n", "/tmp\n") {
+		t.Errorf("log %q lacks a line of out, err, hi, /tmp", log)
+	}
+}
+
+// Without Command the image's cmd runs; Args alone replace the cmd (the
+// test image has no entrypoint), as in Kubernetes.
+func TestImageCommandDefaults(t *testing.T) {
+	rt := newTestRuntime(t)
+	ctx := testContext(t)
+	if _, err := rt.EnsureImage(ctx, testImage(), false, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := pod(t, rt, ctx)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int32
+	}{
+		{"image-cmd", nil, 0}, // sh with empty stdin
+		{"args", []string{"sh", "-c", "exit 4"}, 4},
+	} {
+		s := p
+		s.Name, s.Args = tc.name, tc.args
+		id, err := rt.StartContainer(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := waitExited(t, rt, ctx, id, 30*time.Second); st.ExitCode != tc.code {
+			t.Errorf("%s: exit %d, want %d", tc.name, st.ExitCode, tc.code)
+		}
+	}
+}
+
+func TestRemoveLeavesNothing(t *testing.T) {
+	rt := newTestRuntime(t)
+	ctx := testContext(t)
+	if _, err := rt.EnsureImage(ctx, testImage(), false, nil); err != nil {
+		t.Fatal(err)
+	}
+	s := pod(t, rt, ctx)
+	s.Name, s.Command = "sleeper", []string{"sleep", "1000"}
+	id, err := rt.StartContainer(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Removing a running container kills it.
+	if err := rt.RemoveContainer(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	assertNothingLeft(t, rt)
+	if err := rt.RemoveContainer(ctx, id); err != nil {
+		t.Errorf("removing a missing container: %v", err)
+	}
+	if err := rt.RemoveSandbox(ctx, s.PodUID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.NetNSPath); !os.IsNotExist(err) {
+		t.Errorf("netns %s left behind: %v", s.NetNSPath, err)
+	}
+	if err := rt.RemoveSandbox(ctx, s.PodUID); err != nil {
+		t.Errorf("removing a missing sandbox: %v", err)
+	}
+}
+
+func TestMissingCommand(t *testing.T) {
+	rt := newTestRuntime(t)
+	ctx := testContext(t)
+	if _, err := rt.EnsureImage(ctx, testImage(), false, nil); err != nil {
+		t.Fatal(err)
+	}
+	s := pod(t, rt, ctx)
+	s.Name, s.Command = "bad", []string{"/no/such/command"}
+	id, err := rt.StartContainer(ctx, s)
+	if err == nil {
+		t.Fatalf("StartContainer of a missing command = %s, want an error", id)
+	}
+	t.Logf("error: %v", err)
+	if err := rt.RemoveContainer(ctx, ContainerID(s.PodUID, "bad", 0)); err != nil {
+		t.Fatal(err)
+	}
+	assertNothingLeft(t, rt)
+}
+
+// assertNothingLeft checks that the namespace holds no container, task or
+// container snapshot.
+func assertNothingLeft(t *testing.T, rt *Runtime) {
+	t.Helper()
+	ctx := namespaces.WithNamespace(testContext(t), rt.cfg.Namespace)
+	ctrs, err := rt.client.Containers(ctx)
+	if err != nil || len(ctrs) != 0 {
+		t.Errorf("containers left: %d, %v", len(ctrs), err)
+	}
+	tasks, err := rt.client.TaskService().List(ctx, nil)
+	if err != nil || len(tasks.Tasks) != 0 {
+		t.Errorf("tasks left: %v, %v", tasks, err)
+	}
+	var active []string
+	err = rt.client.SnapshotService(rt.cfg.Snapshotter).Walk(ctx, func(_ context.Context, info snapshots.Info) error {
+		if info.Kind == snapshots.KindActive {
+			active = append(active, info.Name)
+		}
+		return nil
+	})
+	if err != nil || len(active) != 0 {
+		t.Errorf("active snapshots left: %v, %v", active, err)
+	}
+}
+
+func TestContainerID(t *testing.T) {
+	if got := ContainerID("0123456789abcdef", "web", 3); got != "0123456789ab-web-3" {
+		t.Errorf("ContainerID = %s", got)
+	}
+	long := strings.Repeat("n", 63)
+	a, b := ContainerID("0123456789abcdef", long, 12345), ContainerID("0123456789abcdef", long[:62]+"m", 12345)
+	if len(a) > maxIDLength || a == b || !strings.HasSuffix(a, "-12345") {
+		t.Errorf("long names give %s (%d) and %s", a, len(a), b)
+	}
+}
+
+func containsAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}

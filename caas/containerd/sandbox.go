@@ -1,0 +1,125 @@
+package containerd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cloudmgr/cloud/caas"
+)
+
+// CreateSandbox makes the pod's network namespace, with loopback up, bind
+// mounted at StateDir/netns/<podUID> so it outlives any process in it. It
+// returns the existing one when the pod already has it.
+func (r *Runtime) CreateSandbox(ctx context.Context, podUID string) (caas.Sandbox, error) {
+	if err := validName(podUID); err != nil {
+		return caas.Sandbox{}, fmt.Errorf("sandbox: pod uid: %w", err)
+	}
+	r.sandboxMu.Lock()
+	defer r.sandboxMu.Unlock()
+	path := r.netnsPath(podUID)
+	sb := caas.Sandbox{PodUID: podUID, NetNSPath: path}
+	if isNetNS(path) {
+		return sb, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o444)
+	if err != nil {
+		return caas.Sandbox{}, fmt.Errorf("sandbox %s: %w", podUID, err)
+	}
+	f.Close()
+	if err := newNetNS(path); err != nil {
+		_ = unix.Unmount(path, unix.MNT_DETACH)
+		_ = os.Remove(path)
+		return caas.Sandbox{}, fmt.Errorf("sandbox %s: %w", podUID, err)
+	}
+	return sb, nil
+}
+
+// RemoveSandbox unmounts and removes the pod's network namespace; the
+// kernel frees it once its last container is gone.
+func (r *Runtime) RemoveSandbox(ctx context.Context, podUID string) error {
+	if err := validName(podUID); err != nil {
+		return fmt.Errorf("sandbox: pod uid: %w", err)
+	}
+	r.sandboxMu.Lock()
+	defer r.sandboxMu.Unlock()
+	path := r.netnsPath(podUID)
+	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("remove sandbox %s: %w", podUID, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove sandbox %s: %w", podUID, err)
+	}
+	return nil
+}
+
+func (r *Runtime) netnsPath(podUID string) string {
+	return filepath.Join(r.cfg.StateDir, "netns", podUID)
+}
+
+// isNetNS reports whether path is a namespace bind mount.
+func isNetNS(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC
+}
+
+// newNetNS creates a network namespace on a thread of its own, binds it
+// onto path and brings its loopback up. The thread is left locked so Go
+// discards it instead of reusing it in the wrong namespace.
+func newNetNS(path string) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("unshare network namespace: %w", err)
+			return
+		}
+		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
+		if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
+			errc <- fmt.Errorf("bind network namespace: %w", err)
+			return
+		}
+		errc <- loopbackUp()
+	}()
+	return <-errc
+}
+
+// loopbackUp sets IFF_UP on lo in the calling thread's network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("loopback: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("loopback: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("loopback flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("loopback up: %w", err)
+	}
+	return nil
+}
+
+// validName rejects names that could escape a directory or break an ID.
+func validName(s string) error {
+	if s == "" || s == "." || s == ".." || len(s) > 128 {
+		return fmt.Errorf("invalid name %q", s)
+	}
+	for _, c := range s {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+		if !ok {
+			return fmt.Errorf("invalid name %q", s)
+		}
+	}
+	return nil
+}
