@@ -42,14 +42,28 @@ func (p SocketProbe) Check(ctx context.Context) error {
 	return conn.Close()
 }
 
+// VersionProbe checks the runtime by asking its version: it answers only
+// when the engine itself does.
+type VersionProbe struct{ Runtime Runtime }
+
+// Check asks the runtime for its version.
+func (p VersionProbe) Check(ctx context.Context) error {
+	if _, err := p.Runtime.Version(ctx); err != nil {
+		return fmt.Errorf("containerd unreachable: %w", err)
+	}
+	return nil
+}
+
 // NodeConfig describes the node the agent registers.
 type NodeConfig struct {
-	Name       string
-	NodeIP     string
-	Hypervisor string            // label value, when the node runs on a known hypervisor
-	Labels     map[string]string // extra labels
-	Reserved   api.ResourceList  // kept back from allocatable for the system
-	Version    string
+	Name string
+	// RuntimeVersion is reported as the node's container runtime.
+	RuntimeVersion string
+	NodeIP         string
+	Hypervisor     string            // label value, when the node runs on a known hypervisor
+	Labels         map[string]string // extra labels
+	Reserved       api.ResourceList  // kept back from allocatable for the system
+	Version        string
 	// StateDir is watched for disk pressure.
 	StateDir string
 	// HeartbeatInterval is how often the lease is renewed and conditions
@@ -290,6 +304,7 @@ func (a *NodeAgent) writeStatus(ctx context.Context, force bool) error {
 		NodeInfo: api.NodeSystemInfo{
 			MachineID: a.machine.MachineID, KernelVersion: a.machine.KernelVersion, OSImage: a.machine.OSImage,
 			KubeletVersion: a.cfg.Version, OperatingSystem: runtime.GOOS, Architecture: runtime.GOARCH,
+			ContainerRuntimeVersion: a.cfg.RuntimeVersion,
 		},
 	}
 	if _, err := a.nodes.UpdateStatus(ctx, node); err != nil {

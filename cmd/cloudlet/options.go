@@ -10,12 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/caas"
+	cd "github.com/cloudmgr/cloud/caas/containerd"
 	"github.com/cloudmgr/cloud/client"
 )
 
@@ -32,6 +34,9 @@ type options struct {
 	labels       []string
 	reserveCPU   string
 	reserveMem   string
+	snapshotter  string
+	namespace    string
+	insecure     []string
 	heartbeat    time.Duration
 	statusPeriod time.Duration
 	logLevel     string
@@ -44,6 +49,9 @@ func (o *options) bind(cmd *cobra.Command) {
 	f.StringVar(&o.caFile, "ca-file", "", "CA certificate of the API server (PEM)")
 	f.StringVar(&o.joinToken, "join-token", "", "single-use join token (needed only until the node has a credential); also $CLOUDLET_JOIN_TOKEN")
 	f.StringVar(&o.containerd, "containerd", "/run/containerd/containerd.sock", "containerd socket")
+	f.StringVar(&o.snapshotter, "snapshotter", "overlayfs", "containerd snapshotter for container root filesystems")
+	f.StringVar(&o.namespace, "containerd-namespace", cd.DefaultNamespace, "containerd namespace of the pods' containers")
+	f.StringSliceVar(&o.insecure, "insecure-registry", nil, "registry hosts (host:port) pulled from over plain HTTP")
 	f.StringVar(&o.stateDir, "state-dir", "/var/lib/cloudlet", "where the node credential and state are kept")
 	f.StringVar(&o.nodeName, "node-name", strings.ToLower(host), "name of the Node")
 	f.StringVar(&o.nodeIP, "node-ip", "", "address to report (default: the first non-loopback IPv4 address)")
@@ -101,15 +109,76 @@ func (o *options) run(ctx context.Context, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	rtCfg := cd.Config{
+		Socket: o.containerd, Namespace: o.namespace, Snapshotter: o.snapshotter,
+		RuncRoot: filepath.Join(o.stateDir, "runc"), FIFODir: filepath.Join(o.stateDir, "fifo"),
+		StateDir: filepath.Join(o.stateDir, "runtime"), PlainHTTPRegistries: o.insecure,
+	}
+	// The node registers at once; until containerd answers it is NotReady
+	// with reason ContainerdUnreachable, and pods start once it does.
+	probe := &lateProbe{}
+	hostIP := caas.Addresses(o.nodeIP, "")[0].Address
 	agent, err := caas.NewNodeAgent(c, caas.NodeConfig{
 		Name: cred.NodeName, NodeIP: o.nodeIP, Hypervisor: o.hypervisor, Labels: labels, Reserved: reserved,
 		Version: version, StateDir: o.stateDir, HeartbeatInterval: o.heartbeat, StatusEvery: o.statusPeriod,
-	}, caas.SocketProbe{Path: o.containerd}, log)
+	}, probe, log)
 	if err != nil {
 		return err
 	}
-	log.Info("cloudlet starting", "version", version, "node", cred.NodeName, "server", cred.Server)
-	return agent.Run(ctx)
+	log.Info("cloudlet starting", "version", version, "node", cred.NodeName, "server", cred.Server, "containerd", o.containerd)
+	errc := make(chan error, 2)
+	go func() { errc <- agent.Run(ctx) }()
+	go func() {
+		rt := connectRuntime(ctx, rtCfg, log)
+		if rt == nil {
+			errc <- nil
+			return
+		}
+		defer rt.Close()
+		probe.set(rt)
+		errc <- caas.NewPodManager(c, rt, caas.PodConfig{NodeName: cred.NodeName, HostIP: hostIP, LogDir: filepath.Join(o.stateDir, "logs")}, log).Run(ctx)
+	}()
+	return errors.Join(<-errc, <-errc)
+}
+
+// connectRuntime connects to containerd, retrying until it answers or ctx
+// ends (then nil).
+func connectRuntime(ctx context.Context, cfg cd.Config, log *slog.Logger) *cd.Runtime {
+	for {
+		rt, err := cd.New(cfg)
+		if err == nil {
+			return rt
+		}
+		log.Warn("containerd not reachable yet", "socket", cfg.Socket, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// lateProbe reports containerd unreachable until a runtime is connected,
+// then asks the runtime itself.
+type lateProbe struct {
+	mu sync.Mutex
+	rt caas.Runtime
+}
+
+func (p *lateProbe) set(rt caas.Runtime) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rt = rt
+}
+
+func (p *lateProbe) Check(ctx context.Context) error {
+	p.mu.Lock()
+	rt := p.rt
+	p.mu.Unlock()
+	if rt == nil {
+		return errors.New("containerd unreachable: not connected yet")
+	}
+	return caas.VersionProbe{Runtime: rt}.Check(ctx)
 }
 
 // credential loads the stored node credential, or joins with the join

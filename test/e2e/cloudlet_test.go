@@ -2,7 +2,7 @@ package e2e
 
 import (
 	"context"
-	"net"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +11,13 @@ import (
 	"testing"
 	"time"
 
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/errdefs"
+
 	"github.com/cloudmgr/cloud/api"
+	cd "github.com/cloudmgr/cloud/caas/containerd"
 	"github.com/cloudmgr/cloud/client"
 	"github.com/cloudmgr/cloud/test"
 )
@@ -65,26 +71,12 @@ func TestCloudletJoins(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(token, "cm_") || !strings.Contains(errOut, "works once") {
 		t.Fatalf("node token create: code %d, stdout %q, stderr %q", code, token, errOut)
 	}
-	// Something listening where containerd's socket would be: the agent
-	// reports NotReady without it.
-	sock := filepath.Join(t.TempDir(), "containerd.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-
+	sock, snapshotter := projectContainerd(t)
+	ns := fmt.Sprintf("cloudmgr-e2e-lets-%d", time.Now().UnixNano())
 	state := t.TempDir()
-	common := []string{"--state-dir", state, "--containerd", sock, "--node-name", "edge-1", "--heartbeat-interval", "200ms", "--hypervisor", "hv-1"}
+	cleanupCloudletNamespace(t, sock, ns, state)
+	common := []string{"--state-dir", state, "--containerd", sock, "--snapshotter", snapshotter, "--containerd-namespace", ns,
+		"--node-name", "edge-1", "--heartbeat-interval", "200ms", "--hypervisor", "hv-1"}
 	args := append([]string{"--server", "https://" + address, "--ca-file", filepath.Join(dir, "pki", "ca.crt"), "--join-token", token}, common...)
 	cmd, log := startCloudlet(t, bin, args...)
 	c := adminClient(t, dir)
@@ -106,7 +98,7 @@ func TestCloudletJoins(t *testing.T) {
 
 	// The token is used up.
 	_, log2 := startCloudlet(t, bin, "--server", "https://"+address, "--ca-file", filepath.Join(dir, "pki", "ca.crt"),
-		"--join-token", token, "--state-dir", t.TempDir(), "--containerd", sock, "--node-name", "edge-2")
+		"--join-token", token, "--state-dir", t.TempDir(), "--containerd", sock, "--containerd-namespace", ns, "--node-name", "edge-2")
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(log2.String(), "Unauthorized") {
 		if time.Now().After(deadline) {
@@ -131,4 +123,69 @@ func TestCloudletJoins(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// projectContainerd returns the socket and snapshotter of the containerd
+// that make deps starts, failing with how to start it when it is missing.
+func projectContainerd(t *testing.T) (socket, snapshotter string) {
+	t.Helper()
+	run := filepath.Join(repoRoot(), ".run", "containerd")
+	socket = envOr(envContainerdSocket, filepath.Join(run, "containerd.sock"))
+	if _, err := os.Stat(socket); err != nil {
+		t.Fatalf("containerd socket %s: %v; run `make deps`", socket, err)
+	}
+	snapshotter = os.Getenv(envSnapshotter)
+	if snapshotter == "" {
+		b, err := os.ReadFile(filepath.Join(run, "snapshotter"))
+		if err != nil {
+			t.Fatalf("no snapshotter chosen (%v); run `make deps`", err)
+		}
+		snapshotter = strings.TrimSpace(string(b))
+	}
+	return socket, snapshotter
+}
+
+// cleanupCloudletNamespace removes, when the test ends, whatever a cloudlet
+// left in its containerd namespace: containers, sandboxes, images, the
+// namespace and its cgroup parents. Register it before starting the
+// cloudlet, so that it runs after the cloudlet is killed.
+func cleanupCloudletNamespace(t *testing.T, socket, ns, stateDir string) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(namespaces.WithNamespace(context.Background(), ns), time.Minute)
+		defer cancel()
+		rt, err := cd.New(cd.Config{Socket: socket, Namespace: ns, RuncRoot: filepath.Join(stateDir, "runc"), StateDir: filepath.Join(stateDir, "runtime")})
+		if err != nil {
+			t.Errorf("cleanup: %v", err)
+			return
+		}
+		defer rt.Close()
+		list, _ := rt.ListContainers(ctx)
+		for _, c := range list {
+			_ = rt.StopContainer(ctx, c.ID, 0)
+			if err := rt.RemoveContainer(ctx, c.ID); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+		}
+		entries, _ := os.ReadDir(filepath.Join(stateDir, "runtime", "netns"))
+		for _, e := range entries {
+			_ = rt.RemoveSandbox(ctx, e.Name())
+		}
+		c, err := containerd.New(socket, containerd.WithTimeout(10*time.Second))
+		if err != nil {
+			t.Errorf("cleanup: %v", err)
+			return
+		}
+		defer c.Close()
+		imgs, _ := c.ImageService().List(ctx)
+		for _, img := range imgs {
+			_ = c.ImageService().Delete(ctx, img.Name, images.SynchronousDelete())
+		}
+		if err := c.NamespaceService().Delete(ctx, ns); err != nil && !errdefs.IsNotFound(err) {
+			t.Logf("cleanup: namespace %s left behind: %v", ns, err)
+		}
+		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*", ns))
+		for _, d := range append(dirs, filepath.Join("/sys/fs/cgroup", ns)) {
+			_ = os.Remove(d)
+		}
+	})
 }

@@ -1,0 +1,103 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/client"
+	"github.com/cloudmgr/cloud/test"
+)
+
+// TestPodRunsInContainerd: the whole path with real daemons: cloudd, a
+// cloudlet joined with a token, the project's containerd and runc, and the
+// project-built image from the local registry. A pod bound to the node runs,
+// writes its log, and on delete is stopped and removed.
+func TestPodRunsInContainerd(t *testing.T) {
+	bin, err := test.Binaries("cloudd", "cloudctl", "cloudlet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	address := addr(t)
+	startReady(t, bin, dir, address)
+	admin := filepath.Join(dir, "admin.yaml")
+	token, _, code := cloudctl(t, bin, admin, "", "node", "token", "create")
+	if code != 0 {
+		t.Fatal("node token create failed")
+	}
+	sock, snapshotter := projectContainerd(t)
+	registry := envOr(envRegistry, defaultRegistry)
+	state := t.TempDir()
+	ns := fmt.Sprintf("cloudmgr-e2e-pods-%d", time.Now().UnixNano())
+	cleanupCloudletNamespace(t, sock, ns, state)
+	_, log := startCloudlet(t, bin, "--server", "https://"+address, "--ca-file", filepath.Join(dir, "pki", "ca.crt"),
+		"--join-token", strings.TrimSpace(token), "--state-dir", state, "--containerd", sock, "--snapshotter", snapshotter,
+		"--containerd-namespace", ns,
+		"--insecure-registry", registry, "--node-name", "box-1", "--heartbeat-interval", "500ms")
+	c := adminClient(t, dir)
+	waitReady(t, c, "box-1", log)
+
+	ctx := context.Background()
+	pods := client.For[api.Pod](c)
+	grace := int64(2)
+	p := &api.Pod{
+		ObjectMeta: api.ObjectMeta{Name: "hello", Namespace: "default"},
+		Spec: api.PodSpec{NodeName: "box-1", TerminationGracePeriodSeconds: &grace, Containers: []api.Container{{
+			Name: "main", Image: registry + "/cloudmgr/busybox:test",
+			Command:   []string{"sh", "-c", "echo hello-from-pod; exec sleep 1000"},
+			Resources: api.ResourceRequirements{Limits: api.ResourceList{"cpu": api.MustParseQuantity("200m"), "memory": api.MustParseQuantity("32Mi")}},
+		}}},
+	}
+	if _, err := pods.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	var got *api.Pod
+	for {
+		got, err = pods.Get(ctx, "default", "hello")
+		if err == nil && got.Status.Phase == api.PodRunning && len(got.Status.ContainerStatuses) == 1 && got.Status.ContainerStatuses[0].Ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pod not Running within 60s: %+v\ncloudlet log:\n%s", got, log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	logs, _ := filepath.Glob(filepath.Join(state, "logs", "default_hello_*", "main-0.log"))
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if len(logs) == 1 {
+			if b, _ := os.ReadFile(logs[0]); strings.Contains(string(b), "hello-from-pod") {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no container log with the pod's output (found %v)", logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+		logs, _ = filepath.Glob(filepath.Join(state, "logs", "default_hello_*", "main-0.log"))
+	}
+
+	// Delete: SIGTERM (sleep ignores it as pid 1), SIGKILL after 2s, then
+	// the pod is gone from the API.
+	if err := pods.Delete(ctx, "default", "hello", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		_, err := pods.Get(ctx, "default", "hello")
+		if client.IsNotFound(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pod still there 30s after delete: %v\ncloudlet log:\n%s", err, log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
