@@ -58,6 +58,8 @@ demo-stop:
 	@if [ -f $(RUN)/cloudd.pid ] && kill -0 $$(cat $(RUN)/cloudd.pid) 2>/dev/null; then \
 		kill $$(cat $(RUN)/cloudd.pid) && echo "cloudd stopped"; else echo "cloudd is not running"; fi
 	@rm -f $(RUN)/cloudd.pid
+	@# Pod network namespaces are bind mounts: release those of the demo node.
+	@awk '{print $$2}' /proc/mounts | grep "^$(CURDIR)/$(RUN)/cloudd/node/runtime/netns/" | xargs -r -n1 umount || true
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -65,6 +65,9 @@ func NewPodManager(c *client.Client, rt Runtime, cfg PodConfig, log *slog.Logger
 	if cfg.Workers == 0 {
 		cfg.Workers = 4
 	}
+	if abs, err := filepath.Abs(cfg.LogDir); err == nil {
+		cfg.LogDir = abs // the runtime writes logs from another process
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

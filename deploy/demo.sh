@@ -12,7 +12,8 @@ if [ -f "$RUN/cloudd.pid" ] && kill -0 "$(cat "$RUN/cloudd.pid")" 2>/dev/null; t
   echo "demo: cloudd already running (pid $(cat "$RUN/cloudd.pid"))"
 else
   echo "demo: starting cloudd on https://$LISTEN with data in $DATA (log: $RUN/cloudd.log)"
-  "$BIN/cloudd" --data-dir "$DATA" --listen "$LISTEN" >"$RUN/cloudd.log" 2>&1 &
+  "$BIN/cloudd" --data-dir "$DATA" --listen "$LISTEN" --all-in-one \
+    --containerd "$RUN/containerd/containerd.sock" >"$RUN/cloudd.log" 2>&1 &
   echo $! >"$RUN/cloudd.pid"
   for _ in $(seq 1 150); do
     if [ -f "$CONFIG" ] && curl -fsS --cacert "$DATA/pki/ca.crt" "https://$LISTEN/readyz" >/dev/null 2>&1; then break; fi
@@ -25,6 +26,13 @@ fi
 set -x
 "$BIN/cloudctl" version
 "$BIN/cloudctl" apply -f examples/
+"$BIN/cloudctl" apply -f examples/local-node/
+"$BIN/cloudctl" get nodes -o wide
+for _ in $(seq 1 100); do
+  phase=$("$BIN/cloudctl" get pod hello -n demo -o json | sed -n 's/.*"phase": *"\([A-Za-z]*\)".*/\1/p' | head -1)
+  [ "$phase" = Running ] && break
+  sleep 0.3
+done
 "$BIN/cloudctl" get namespaces
 "$BIN/cloudctl" get pods -A -o wide
 "$BIN/cloudctl" describe pod web -n demo

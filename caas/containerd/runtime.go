@@ -72,6 +72,9 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.Socket == "" {
 		return nil, errors.New("containerd: no socket given")
 	}
+	if abs, err := filepath.Abs(cfg.Socket); err == nil {
+		cfg.Socket = abs // gRPC reads a relative unix path as a URL authority
+	}
 	if cfg.Namespace == "" {
 		cfg.Namespace = DefaultNamespace
 	}

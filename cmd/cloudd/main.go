@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -102,8 +103,16 @@ func (o *options) load(v *viper.Viper) error {
 	o.compactEvery = v.GetDuration("compaction-interval")
 	o.shutdownGrace = v.GetDuration("shutdown-grace")
 	o.logLevel = v.GetString("log-level")
+	o.allInOne = v.GetBool("all-in-one")
+	o.containerd = v.GetString("containerd")
+	o.nodeName = v.GetString("node-name")
+	o.containerdNS = v.GetString("containerd-namespace")
+	o.insecureRegistries = v.GetStringSlice("insecure-registry")
 	if o.dataDir == "" {
 		return errors.New("--data-dir is required")
+	}
+	if abs, err := filepath.Abs(o.dataDir); err == nil {
+		o.dataDir = abs
 	}
 	if o.listen == "" {
 		return errors.New("--listen is required")

@@ -22,6 +22,12 @@ type options struct {
 	compactEvery  time.Duration
 	shutdownGrace time.Duration
 	logLevel      string
+
+	allInOne           bool
+	containerd         string
+	containerdNS       string
+	nodeName           string
+	insecureRegistries []string
 }
 
 func (o *options) bind(cmd *cobra.Command, v *viper.Viper) {
@@ -40,5 +46,10 @@ func (o *options) bind(cmd *cobra.Command, v *viper.Viper) {
 	f.Duration("compaction-interval", 5*time.Minute, "how often etcd history is compacted (0 disables)")
 	f.Duration("shutdown-grace", 30*time.Second, "how long in-flight requests may run on shutdown")
 	f.String("log-level", "info", "debug, info, warn or error")
+	f.Bool("all-in-one", false, "also run a node agent in-process against the local containerd, so this machine runs pods")
+	f.String("containerd", "", "containerd socket for --all-in-one (default: the one `make deps` starts under ./.run, else /run/containerd/containerd.sock)")
+	f.String("containerd-namespace", "cloudmgr", "containerd namespace of the in-process node's containers")
+	f.String("node-name", "local", "name of the in-process node with --all-in-one")
+	f.StringSlice("insecure-registry", []string{"127.0.0.1:5055"}, "registry hosts pulled from over plain HTTP by the in-process node")
 	_ = v.BindPFlags(f)
 }

@@ -91,6 +91,13 @@ func serve(ctx context.Context, o *options, errOut io.Writer) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(runCtx, ln, tlsConfig, o.shutdownGrace) }()
+	if o.allInOne {
+		if err := runLocalNode(runCtx, o, srv, scheme+"://"+clientAddress(ln.Addr()), caPEM, log); err != nil {
+			stop()
+			<-serveErr
+			return err
+		}
+	}
 	log.Info("cloudd ready", "version", version, "url", scheme+"://"+clientAddress(ln.Addr()), "admin-config", adminPath)
 
 	select {

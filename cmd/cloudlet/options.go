@@ -98,6 +98,9 @@ func (o *options) run(ctx context.Context, errOut io.Writer) error {
 	if msgs := api.IsDNS1123Subdomain(o.nodeName); len(msgs) > 0 {
 		return fmt.Errorf("--node-name %q: %s", o.nodeName, strings.Join(msgs, "; "))
 	}
+	if abs, err := filepath.Abs(o.stateDir); err == nil {
+		o.stateDir = abs
+	}
 	if err := os.MkdirAll(o.stateDir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}

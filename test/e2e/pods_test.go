@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,5 +100,53 @@ func TestPodRunsInContainerd(t *testing.T) {
 			t.Fatalf("pod still there 30s after delete: %v\ncloudlet log:\n%s", err, log.String())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestAllInOne: cloudd --all-in-one finds the containerd of make deps by
+// itself, registers this machine as node "local" and runs a pod bound to it.
+func TestAllInOne(t *testing.T) {
+	bin, err := test.Binaries("cloudd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock, _ := projectContainerd(t)
+	dir := t.TempDir()
+	ns := fmt.Sprintf("cloudmgr-e2e-aio-%d", time.Now().UnixNano())
+	cleanupCloudletNamespace(t, sock, ns, filepath.Join(dir, "node"))
+	c0, err := test.StartCloudd(bin, dir, addr(t), "--all-in-one", "--containerd", sock, "--containerd-namespace", ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c0.Stop(syscall.SIGTERM) })
+	if err := c0.WaitReady(context.Background(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	c := adminClient(t, dir)
+	waitReady(t, c, "local", c0.Log)
+	p := &api.Pod{
+		ObjectMeta: api.ObjectMeta{Name: "aio", Namespace: "default"},
+		Spec: api.PodSpec{NodeName: "local", Containers: []api.Container{{
+			Name: "main", Image: envOr(envRegistry, defaultRegistry) + "/cloudmgr/busybox:test", Command: []string{"sleep", "1000"},
+		}}},
+	}
+	pods := client.For[api.Pod](c)
+	if _, err := pods.Create(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got, err := pods.Get(context.Background(), "default", "aio")
+		if err == nil && got.Status.Phase == api.PodRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pod not Running within 60s: %+v\ncloudd log:\n%s", got, c0.Log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	zero := int64(0)
+	if err := pods.Delete(context.Background(), "default", "aio", client.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
 	}
 }
