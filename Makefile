@@ -44,10 +44,11 @@ test-short:
 # Figures for the closing notes: start-to-ready, creates/s against raw etcd,
 # watch fan-out. Compare runs with benchstat.
 BENCH_COUNT ?= 1
-bench: setup
+bench: setup deps
 	go test -run '^$$' -bench 'ClouddStartToReady' -benchtime 5x -count $(BENCH_COUNT) -timeout 30m ./test/bench/
 	go test -run '^$$' -bench 'Create' -benchtime 5000x -count $(BENCH_COUNT) -timeout 30m ./test/bench/
 	go test -run '^$$' -bench 'WatchFanout' -benchtime 200x -count $(BENCH_COUNT) -timeout 30m ./test/bench/
+	go test -run '^$$' -bench 'PodStartup' -benchtime 100x -count $(BENCH_COUNT) -timeout 30m ./test/bench/
 
 # Build, start cloudd with embedded etcd under .run/, apply the example and
 # show it. Idempotent: a cloudd already running from an earlier demo is reused.

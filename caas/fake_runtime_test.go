@@ -98,6 +98,18 @@ func (f *fakeRuntime) ListContainers(context.Context) ([]caas.ContainerStatus, e
 	return out, nil
 }
 
+func (f *fakeRuntime) PodContainers(_ context.Context, uid string) ([]caas.ContainerStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []caas.ContainerStatus
+	for _, c := range f.containers {
+		if c.PodUID == uid {
+			out = append(out, *c)
+		}
+	}
+	return out, nil
+}
+
 func (f *fakeRuntime) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

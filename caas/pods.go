@@ -167,15 +167,13 @@ func (m *PodManager) forget(uid string) {
 
 // containersOf returns the pod's containers by name, newest attempt first.
 func (m *PodManager) containersOf(ctx context.Context, uid string) (map[string][]ContainerStatus, error) {
-	list, err := m.rt.ListContainers(ctx)
+	list, err := m.rt.PodContainers(ctx, uid)
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
 	out := map[string][]ContainerStatus{}
 	for _, c := range list {
-		if c.PodUID == uid {
-			out[c.Name] = append(out[c.Name], c)
-		}
+		out[c.Name] = append(out[c.Name], c)
 	}
 	for _, cs := range out {
 		for i := 1; i < len(cs); i++ { // few attempts are kept: insertion sort

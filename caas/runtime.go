@@ -43,6 +43,8 @@ type Runtime interface {
 	// ListContainers lists the containers this agent created, with their
 	// state, so a restarted agent adopts them.
 	ListContainers(ctx context.Context) ([]ContainerStatus, error)
+	// PodContainers lists the containers of one pod.
+	PodContainers(ctx context.Context, podUID string) ([]ContainerStatus, error)
 }
 
 // RegistryAuth is a registry credential.

@@ -24,8 +24,18 @@ const exitKilled = 128 + 9
 // ListContainers lists the containers carrying the runtime's labels in its
 // namespace, with the state of their tasks.
 func (r *Runtime) ListContainers(ctx context.Context) ([]caas.ContainerStatus, error) {
+	return r.list(ctx, fmt.Sprintf("labels.%q", labelPodUID))
+}
+
+// PodContainers lists the containers of one pod; containerd filters them
+// by label, so the cost does not grow with the number of pods.
+func (r *Runtime) PodContainers(ctx context.Context, podUID string) ([]caas.ContainerStatus, error) {
+	return r.list(ctx, fmt.Sprintf("labels.%q==%q", labelPodUID, podUID))
+}
+
+func (r *Runtime) list(ctx context.Context, filter string) ([]caas.ContainerStatus, error) {
 	ctx = r.ctx(ctx)
-	ctrs, err := r.client.Containers(ctx, fmt.Sprintf("labels.%q", labelPodUID))
+	ctrs, err := r.client.Containers(ctx, filter)
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
