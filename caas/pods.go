@@ -2,6 +2,7 @@ package caas
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -96,7 +97,7 @@ func (m *PodManager) Run(ctx context.Context) error {
 					return
 				}
 				obj, _ := cache.Get(key)
-				pod, _ := obj.(*api.Pod)
+				pod := copyPod(obj) // the cache's objects are shared: never modify them
 				if err := m.sync(ctx, key, pod); err != nil && ctx.Err() == nil {
 					m.log.Warn("sync pod", "pod", key, "err", err)
 				}
@@ -265,6 +266,23 @@ func (m *PodManager) ensureContainer(ctx context.Context, pod *api.Pod, c *api.C
 		m.bumpBackoff(key) // the next restart waits longer
 	}
 	m.clearWaiting(key)
+}
+
+// copyPod returns a private copy of a cached pod, or nil.
+func copyPod(obj api.Object) *api.Pod {
+	p, ok := obj.(*api.Pod)
+	if !ok || p == nil {
+		return nil
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return nil
+	}
+	var out api.Pod
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil
+	}
+	return &out
 }
 
 func shouldRestart(policy api.RestartPolicy, latest ContainerStatus) bool {
