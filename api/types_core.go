@@ -96,6 +96,9 @@ type PodSpec struct {
 	SchedulerName string       `json:"schedulerName,omitempty"`
 	Tolerations   []Toleration `json:"tolerations,omitempty"`
 	Priority      *int32       `json:"priority,omitempty"`
+	// ImagePullSecrets name Secrets of type kubernetes.io/dockerconfigjson
+	// holding registry credentials for this pod's images.
+	ImagePullSecrets []LocalObjectReference `json:"imagePullSecrets,omitempty"`
 }
 
 // PullPolicy says when an image is pulled.
@@ -119,6 +122,12 @@ type Container struct {
 	Env             []EnvVar             `json:"env,omitempty"`
 	Resources       ResourceRequirements `json:"resources,omitzero"`
 	ImagePullPolicy PullPolicy           `json:"imagePullPolicy,omitempty"`
+	// LivenessProbe restarts the container when it fails.
+	LivenessProbe *Probe `json:"livenessProbe,omitempty"`
+	// ReadinessProbe sets the container's (and so the pod's) readiness.
+	ReadinessProbe *Probe `json:"readinessProbe,omitempty"`
+	// StartupProbe holds the other probes until it first passes.
+	StartupProbe *Probe `json:"startupProbe,omitempty"`
 }
 
 // EnvVar is one environment variable of a container.
@@ -324,6 +333,22 @@ type NodeStatus struct {
 	Conditions  []NodeCondition `json:"conditions,omitempty"`
 	Addresses   []NodeAddress   `json:"addresses,omitempty"`
 	NodeInfo    NodeSystemInfo  `json:"nodeInfo,omitzero"`
+	// Usage is what the node uses now, measured by its agent from cgroup
+	// counters: cpu in cores averaged over Usage.Window, memory as the
+	// working set. The node autoscaler decides from it.
+	Usage *NodeUsage `json:"usage,omitempty"`
+}
+
+// NodeUsage is a node's measured resource use.
+type NodeUsage struct {
+	// Timestamp is when the sample window ended.
+	Timestamp Time `json:"timestamp"`
+	// WindowSeconds is how long the CPU figure was averaged over.
+	WindowSeconds float64 `json:"windowSeconds"`
+	// Node is the whole machine's use (cpu, memory).
+	Node ResourceList `json:"node"`
+	// Pods is the sum of the pods' use on the node.
+	Pods ResourceList `json:"pods,omitempty"`
 }
 
 // NodeCondition is one condition of a node, such as Ready.

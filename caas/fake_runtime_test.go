@@ -19,11 +19,13 @@ type fakeRuntime struct {
 	missingImages map[string]bool
 	exitOnStart   map[string]int32 // container name → exit code right after start
 	stopped       map[string]time.Duration
+	execExit      map[string]int // container name → exit code of Exec
+	execs         [][]string     // commands Exec was asked to run
 }
 
 func newFakeRuntime() *fakeRuntime {
 	return &fakeRuntime{containers: map[string]*caas.ContainerStatus{}, sandboxes: map[string]bool{},
-		missingImages: map[string]bool{}, exitOnStart: map[string]int32{}, stopped: map[string]time.Duration{}}
+		missingImages: map[string]bool{}, exitOnStart: map[string]int32{}, stopped: map[string]time.Duration{}, execExit: map[string]int{}}
 }
 
 var errNoImage = errors.New("image not found")
@@ -108,6 +110,20 @@ func (f *fakeRuntime) PodContainers(_ context.Context, uid string) ([]caas.Conta
 		}
 	}
 	return out, nil
+}
+
+// Exec runs nothing: it answers with the exit code set for the
+// container's name in execExit (0 when unset), or ErrContainerNotRunning
+// when the container is not running.
+func (f *fakeRuntime) Exec(_ context.Context, id string, spec caas.ExecSpec) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.containers[id]
+	if !ok || c.State != caas.ContainerRunning {
+		return -1, caas.ErrContainerNotRunning
+	}
+	f.execs = append(f.execs, spec.Command)
+	return f.execExit[c.Name], nil
 }
 
 func (f *fakeRuntime) count() int {

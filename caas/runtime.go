@@ -3,6 +3,7 @@ package caas
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -45,6 +46,26 @@ type Runtime interface {
 	ListContainers(ctx context.Context) ([]ContainerStatus, error)
 	// PodContainers lists the containers of one pod.
 	PodContainers(ctx context.Context, podUID string) ([]ContainerStatus, error)
+	// Exec runs a process in a running container and returns its exit
+	// code once it ended and its output was copied; ErrContainerNotRunning
+	// when the container has no running task.
+	Exec(ctx context.Context, id string, spec ExecSpec) (int, error)
+}
+
+// ErrContainerNotRunning: the container has no running process to exec in.
+var ErrContainerNotRunning = errors.New("container not running")
+
+// ExecSpec is a process to run in a running container.
+type ExecSpec struct {
+	Command []string
+	// Env is added to the container's environment (KEY=value).
+	Env []string
+	// TTY gives the process a terminal (stderr then goes to Stdout).
+	TTY bool
+	// Stdin, Stdout and Stderr are the process's streams; nil ones are
+	// closed (Stdin) or discarded.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
 }
 
 // RegistryAuth is a registry credential.

@@ -1,6 +1,7 @@
 package containerd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -289,4 +290,44 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// TestExec runs processes in a running container: output, exit codes,
+// the container's environment, stdin, and a missing command.
+func TestExec(t *testing.T) {
+	rt := newTestRuntime(t)
+	ctx := testContext(t)
+	if _, err := rt.EnsureImage(ctx, testImage(), false, nil); err != nil {
+		t.Fatal(err)
+	}
+	s := pod(t, rt, ctx)
+	s.Name, s.Command, s.Env = "sleeper", []string{"sleep", "1000"}, []string{"GREETING=hello"}
+	id, err := rt.StartContainer(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var out, errOut bytes.Buffer
+	code, err := rt.Exec(ctx, id, caas.ExecSpec{Command: []string{"sh", "-c", "echo out; echo err >&2; exit 3"}, Stdout: &out, Stderr: &errOut})
+	if err != nil || code != 3 {
+		t.Fatalf("exec = %d, %v; want 3, nil", code, err)
+	}
+	if out.String() != "out\n" || errOut.String() != "err\n" {
+		t.Fatalf("stdout %q stderr %q; want %q and %q", out.String(), errOut.String(), "out\n", "err\n")
+	}
+	out.Reset()
+	code, err = rt.Exec(ctx, id, caas.ExecSpec{Command: []string{"cat"}, Stdin: strings.NewReader("from stdin"), Stdout: &out})
+	if err != nil || code != 0 || out.String() != "from stdin" {
+		t.Fatalf("exec cat = %d, %v, %q; want 0, nil, %q", code, err, out.String(), "from stdin")
+	}
+	out.Reset()
+	if code, err := rt.Exec(ctx, id, caas.ExecSpec{Command: []string{"sh", "-c", "echo $GREETING"}, Stdout: &out}); err != nil || code != 0 || out.String() != "hello\n" {
+		t.Fatalf("exec echo $GREETING = %d, %v, %q; want the container's environment", code, err, out.String())
+	}
+	if _, err := rt.Exec(ctx, id, caas.ExecSpec{Command: []string{"/no/such/command"}}); err == nil {
+		t.Fatal("exec of a missing command succeeded")
+	}
+	if _, err := rt.Exec(ctx, "no-such-container", caas.ExecSpec{Command: []string{"true"}}); err == nil {
+		t.Fatal("exec in a missing container succeeded")
+	}
 }
