@@ -166,5 +166,23 @@ func NewScheme() *Scheme {
 			},
 			PrepareForCreate: func(o Object) { o.(*Hypervisor).Status = HypervisorStatus{} },
 		},
+		&KindInfo{
+			Group: GroupImages, Version: VersionImages, Kind: KindImage,
+			Resource: "images", Singular: "image", ShortNames: []string{"img"},
+			Namespaced: false,
+			New:        func() Object { return &Image{TypeMeta: TypeMeta{APIVersion: APIVersionImages, Kind: KindImage}} },
+			NewList: func() ObjectList {
+				return &ImageList{TypeMeta: TypeMeta{APIVersion: APIVersionImages, Kind: KindImage + "List"}}
+			},
+			Default:  func(o Object) {},
+			Validate: func(o Object) ErrorList { return ValidateImage(o.(*Image)) },
+			ValidateUpdate: func(n, o Object) ErrorList {
+				errs := ValidateObjectMetaUpdate(n.GetObjectMeta(), o.GetObjectMeta())
+				if n.(*Image).Spec.Ref != o.(*Image).Spec.Ref {
+					errs = append(errs, forbidden(fieldPath("spec.ref"), "may not change"))
+				}
+				return errs
+			},
+		},
 	)
 }

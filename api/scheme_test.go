@@ -14,6 +14,7 @@ func TestSchemeKinds(t *testing.T) {
 	}{
 		"Event":          {"v1", "events", true},
 		"Hypervisor":     {"iaas.cloudmgr.dev/v1alpha1", "hypervisors", false},
+		"Image":          {"images.cloudmgr.dev/v1", "images", false},
 		"Lease":          {"coordination.cloudmgr.dev/v1", "leases", true},
 		"Namespace":      {"v1", "namespaces", false},
 		"Node":           {"v1", "nodes", false},

@@ -48,6 +48,11 @@ type Config struct {
 	// watches from memory (default 4096). A watch from an older revision
 	// goes to etcd, which answers 410 once the revision is compacted.
 	WatchCacheSize int
+	// ImageDir is where loaded image blobs are kept (DATA-DIR/images in
+	// cloudd); empty disables image loading and the /v2/ registry.
+	ImageDir string
+	// MaxImageBytes bounds one image tarball upload (default 4 GiB).
+	MaxImageBytes int64
 }
 
 // Server serves the API.
@@ -62,6 +67,7 @@ type Server struct {
 	maxBody  int64
 	inflight chan struct{}
 	watchTTL time.Duration
+	images   *imageStore // nil: no image store
 
 	// stopping closes when shutdown begins, so watches end cleanly.
 	stopping chan struct{}
@@ -106,8 +112,16 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var images *imageStore
+	if cfg.ImageDir != "" {
+		if cfg.MaxImageBytes <= 0 {
+			cfg.MaxImageBytes = 4 << 30
+		}
+		images = &imageStore{dir: cfg.ImageDir, maxBytes: cfg.MaxImageBytes}
+	}
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	return &Server{
+		images:    images,
 		cachers:   map[*api.KindInfo]*cacher{},
 		cacheSize: cfg.WatchCacheSize,
 		bgCtx:     bgCtx,
@@ -146,6 +160,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(p, s.authenticated(s.discovery))
 	}
 	s.nodeRoutes(mux)
+	s.imageRoutes(mux)
 	mux.Handle("/api/", s.authenticated(s.serveAPI))
 	mux.Handle("/apis/", s.authenticated(s.serveAPI))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -43,6 +43,9 @@ type Options struct {
 	AuthCacheTTL time.Duration
 	// WatchCacheSize: events kept per kind for watches (0: the default).
 	WatchCacheSize int
+	// MaxImageBytes bounds image uploads (0: the default). Loaded images
+	// are kept under Dir/images.
+	MaxImageBytes int64
 }
 
 // Start runs a server until the test ends.
@@ -59,6 +62,7 @@ func Start(t testing.TB, opts Options) *Env {
 		Store: st, Scheme: scheme, Version: "test",
 		MaxInFlight: opts.MaxInFlight, MaxBodyBytes: opts.MaxBodyBytes, AuthCacheTTL: opts.AuthCacheTTL,
 		WatchCacheSize: opts.WatchCacheSize,
+		ImageDir:       dir + "/images", MaxImageBytes: opts.MaxImageBytes,
 	})
 	if err != nil {
 		t.Fatal(err)
