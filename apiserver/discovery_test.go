@@ -41,7 +41,7 @@ func TestDiscovery(t *testing.T) {
 	if err := env.Admin.Do(ctx, "GET", "/apis", nil, nil, &groups); err != nil {
 		t.Fatal(err)
 	}
-	if len(groups.Groups) != 2 || groups.Groups[0].Name != "coordination.cloudmgr.dev" || groups.Groups[1].Name != "iaas.cloudmgr.dev" {
+	if len(groups.Groups) != 3 || groups.Groups[0].Name != "coordination.cloudmgr.dev" || groups.Groups[1].Name != "iaas.cloudmgr.dev" || groups.Groups[2].Name != "images.cloudmgr.dev" {
 		t.Fatalf("groups: %+v", groups)
 	}
 	if err := env.Admin.Do(ctx, "GET", "/apis/nope.dev/v1", nil, nil, nil); err == nil {
