@@ -76,7 +76,7 @@ func (r *Runtime) resolver(auth *caas.RegistryAuth) remotes.Resolver {
 		creds := func(string) (string, string, error) { return auth.Username, auth.Password, nil }
 		ropts = append(ropts, docker.WithAuthorizer(docker.NewDockerAuthorizer(docker.WithAuthCreds(creds))))
 	}
-	return docker.NewResolver(docker.ResolverOptions{Hosts: docker.ConfigureDefaultRegistries(ropts...)})
+	return docker.NewResolver(docker.ResolverOptions{Hosts: withMirror(r.mirror, docker.ConfigureDefaultRegistries(ropts...))})
 }
 
 // classifyPullError wraps err with the caas sentinel that names its cause,

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
@@ -49,6 +50,9 @@ type Config struct {
 	// PlainHTTPRegistries are registry hosts (host:port) pulled from over
 	// plain HTTP instead of HTTPS.
 	PlainHTTPRegistries []string
+	// Mirror, when set, pulls through the control plane first (images
+	// loaded with `cloudctl image load`), then from the image's registry.
+	Mirror *MirrorConfig
 }
 
 // Runtime is a caas.Runtime backed by containerd. It is safe for
@@ -57,6 +61,7 @@ type Runtime struct {
 	cfg    Config
 	client *containerd.Client
 	oom    *oomWatcher
+	mirror *docker.RegistryHost // nil: no mirror
 
 	// sandboxMu makes creating and removing network namespaces atomic.
 	sandboxMu sync.Mutex
@@ -77,6 +82,10 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	if cfg.Namespace == "" {
 		cfg.Namespace = DefaultNamespace
+	}
+	mirror, err := mirrorHost(cfg.Mirror)
+	if err != nil {
+		return nil, fmt.Errorf("containerd: %w", err)
 	}
 	if cfg.StateDir == "" {
 		return nil, errors.New("containerd: no state directory given")
@@ -104,7 +113,7 @@ func New(cfg Config) (*Runtime, error) {
 		c.Close()
 		return nil, fmt.Errorf("containerd: %s does not answer: %w", cfg.Socket, err)
 	}
-	r := &Runtime{cfg: cfg, client: c}
+	r := &Runtime{cfg: cfg, client: c, mirror: mirror}
 	r.oom = startOOMWatcher(c, cfg.Namespace)
 	return r, nil
 }
