@@ -59,6 +59,8 @@ func columnsFor(k *api.KindInfo) columnSet {
 		return virtualMachineColumns()
 	case api.KindHypervisor:
 		return hypervisorColumns()
+	case api.KindImage:
+		return imageColumns()
 	}
 	return columnSet{
 		headers: []string{"NAME", "AGE"},

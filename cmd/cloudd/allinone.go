@@ -64,6 +64,7 @@ func runLocalNode(ctx context.Context, o *options, srv *apiserver.Server, server
 	rt, err := cd.New(cd.Config{
 		Socket: socket, Namespace: o.containerdNS, Snapshotter: snapshotterFor(socket), RuncRoot: filepath.Join(state, "runc"),
 		FIFODir: filepath.Join(state, "fifo"), StateDir: filepath.Join(state, "runtime"), PlainHTTPRegistries: o.insecureRegistries,
+		Mirror: &cd.MirrorConfig{URL: serverURL, CA: caPEM, Token: token},
 	})
 	if err != nil {
 		return fmt.Errorf("--all-in-one needs containerd (run `make deps`, or pass --containerd): %w", err)

@@ -100,6 +100,7 @@ func (o *options) load(v *viper.Viper) error {
 	o.tlsSANs = v.GetStringSlice("tls-san")
 	o.maxInFlight = v.GetInt("max-requests-inflight")
 	o.maxBody = v.GetInt64("max-body-bytes")
+	o.maxImageBytes = v.GetInt64("max-image-bytes")
 	o.compactEvery = v.GetDuration("compaction-interval")
 	o.shutdownGrace = v.GetDuration("shutdown-grace")
 	o.logLevel = v.GetString("log-level")

@@ -19,6 +19,7 @@ type options struct {
 	tlsSANs       []string
 	maxInFlight   int
 	maxBody       int64
+	maxImageBytes int64
 	compactEvery  time.Duration
 	shutdownGrace time.Duration
 	logLevel      string
@@ -43,6 +44,7 @@ func (o *options) bind(cmd *cobra.Command, v *viper.Viper) {
 	f.StringSlice("tls-san", nil, "extra names or IPs for the serving certificate")
 	f.Int("max-requests-inflight", 400, "concurrent non-watch requests before the API answers 429")
 	f.Int64("max-body-bytes", 3<<20, "largest request body accepted (413 beyond)")
+	f.Int64("max-image-bytes", 4<<30, "largest image tarball 'cloudctl image load' may upload (413 beyond); images are kept under DATA-DIR/images")
 	f.Duration("compaction-interval", 5*time.Minute, "how often etcd history is compacted (0 disables)")
 	f.Duration("shutdown-grace", 30*time.Second, "how long in-flight requests may run on shutdown")
 	f.String("log-level", "info", "debug, info, warn or error")

@@ -54,6 +54,7 @@ func serve(ctx context.Context, o *options, errOut io.Writer) error {
 	srv, err := apiserver.New(apiserver.Config{
 		Store: st, Scheme: api.NewScheme(), Log: log, Registry: reg, Version: version,
 		MaxInFlight: o.maxInFlight, MaxBodyBytes: o.maxBody,
+		ImageDir: filepath.Join(o.dataDir, "images"), MaxImageBytes: o.maxImageBytes,
 	})
 	if err != nil {
 		return err

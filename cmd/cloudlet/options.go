@@ -116,6 +116,8 @@ func (o *options) run(ctx context.Context, errOut io.Writer) error {
 		Socket: o.containerd, Namespace: o.namespace, Snapshotter: o.snapshotter,
 		RuncRoot: filepath.Join(o.stateDir, "runc"), FIFODir: filepath.Join(o.stateDir, "fifo"),
 		StateDir: filepath.Join(o.stateDir, "runtime"), PlainHTTPRegistries: o.insecure,
+		// Images loaded into the control plane are pulled from it first.
+		Mirror: &cd.MirrorConfig{URL: cred.Server, CA: o.caOr(cred.CA), Token: cred.Token},
 	}
 	// The node registers at once; until containerd answers it is NotReady
 	// with reason ContainerdUnreachable, and pods start once it does.
@@ -251,6 +253,14 @@ func (o *options) client(server, token string, ca []byte) (*client.Client, error
 		}
 	}
 	return client.New(client.Config{Server: server, Token: token, CAData: ca, UserAgent: "cloudlet/" + version}, api.NewScheme())
+}
+
+// caOr is --ca-file's content when given, else ca.
+func (o *options) caOr(ca []byte) []byte {
+	if b, err := o.readCA(); err == nil && b != nil {
+		return b
+	}
+	return ca
 }
 
 func parseLabels(kvs []string) (map[string]string, error) {
