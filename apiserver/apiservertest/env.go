@@ -5,6 +5,7 @@ package apiservertest
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -43,6 +44,8 @@ type Options struct {
 	AuthCacheTTL time.Duration
 	// WatchCacheSize: events kept per kind for watches (0: the default).
 	WatchCacheSize int
+	// Log receives the server's log (nil: discarded).
+	Log *slog.Logger
 }
 
 // Start runs a server until the test ends.
@@ -58,7 +61,7 @@ func Start(t testing.TB, opts Options) *Env {
 	srv, err := apiserver.New(apiserver.Config{
 		Store: st, Scheme: scheme, Version: "test",
 		MaxInFlight: opts.MaxInFlight, MaxBodyBytes: opts.MaxBodyBytes, AuthCacheTTL: opts.AuthCacheTTL,
-		WatchCacheSize: opts.WatchCacheSize,
+		WatchCacheSize: opts.WatchCacheSize, Log: opts.Log,
 	})
 	if err != nil {
 		t.Fatal(err)
