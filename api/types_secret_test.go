@@ -98,3 +98,14 @@ func TestDecodeSecretBadBase64(t *testing.T) {
 		t.Errorf("error %q shows the value", err)
 	}
 }
+
+func TestValidatePodImagePullSecrets(t *testing.T) {
+	p := validPod()
+	p.Spec.ImagePullSecrets = []LocalObjectReference{{Name: "regcred"}, {Name: ""}, {Name: "Bad_Name"}}
+	errs := ValidatePod(p)
+	got := strings.Join(errorStrings(errs), "; ")
+	if len(errs) != 2 || !strings.Contains(got, "spec.imagePullSecrets[1].name: Required value") ||
+		!strings.Contains(got, `spec.imagePullSecrets[2].name: Invalid value "Bad_Name"`) {
+		t.Errorf("errors %q", got)
+	}
+}

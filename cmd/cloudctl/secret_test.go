@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -98,5 +100,25 @@ func TestCreateSecretDockerRegistry(t *testing.T) {
 				t.Errorf("the error shows the password: %s", errOut)
 			}
 		})
+	}
+}
+
+// TestApplySecretWithStringData: stringData in a manifest is merged into
+// data before it is sent, so applying it again changes nothing.
+func TestApplySecretWithStringData(t *testing.T) {
+	env, cfg := realServerConfig(t)
+	manifest := filepath.Join(t.TempDir(), "secret.yaml")
+	if err := os.WriteFile(manifest, []byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\nstringData:\n  token: t0ken-value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"secret/app created\n", "secret/app unchanged\n"} {
+		out, errOut, code := runCLI(t, "--config", cfg, "apply", "-f", manifest)
+		if code != 0 || out != want {
+			t.Fatalf("apply: exit %d, out %q, want %q; %s", code, out, want, errOut)
+		}
+	}
+	s, err := client.For[api.Secret](env.Admin).Get(context.Background(), "default", "app")
+	if err != nil || string(s.Data["token"]) != "t0ken-value" || s.Type != api.SecretTypeOpaque {
+		t.Fatalf("applied secret: %v", err)
 	}
 }
