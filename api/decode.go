@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -421,9 +422,13 @@ func (d *strictDecoder) mapValue(v any, t reflect.Type, p fieldPath) {
 
 func (d *strictDecoder) array(v any, t reflect.Type, p fieldPath) {
 	if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
-		// []byte is base64 text in JSON
-		if _, ok := v.(string); !ok {
+		// []byte is base64 text in JSON; the text is never quoted back, as
+		// it may be a secret's value
+		str, ok := v.(string)
+		if !ok {
 			d.add(typeMismatch(p, "string", v))
+		} else if _, err := base64.StdEncoding.DecodeString(str); err != nil {
+			d.add(invalid(p, nil, "must be base64 text: "+err.Error()))
 		}
 		return
 	}

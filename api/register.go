@@ -90,6 +90,20 @@ func NewScheme() *Scheme {
 			},
 		},
 		&KindInfo{
+			Group: GroupCore, Version: VersionCore, Kind: KindSecret,
+			Resource: "secrets", Singular: "secret",
+			Namespaced: true,
+			New:        func() Object { return &Secret{TypeMeta: TypeMeta{APIVersion: APIVersionV1, Kind: KindSecret}} },
+			NewList: func() ObjectList {
+				return &SecretList{TypeMeta: TypeMeta{APIVersion: APIVersionV1, Kind: KindSecret + "List"}}
+			},
+			Default:  func(o Object) { DefaultSecret(o.(*Secret)) },
+			Validate: func(o Object) ErrorList { return ValidateSecret(o.(*Secret)) },
+			ValidateUpdate: func(n, o Object) ErrorList {
+				return ValidateSecretUpdate(n.(*Secret), o.(*Secret))
+			},
+		},
+		&KindInfo{
 			Group: GroupCore, Version: VersionCore, Kind: KindTenant,
 			Resource: "tenants", Singular: "tenant",
 			Namespaced: false,

@@ -65,6 +65,14 @@ func validatePodSpec(s *PodSpec, p fieldPath) ErrorList {
 	for i := range s.Tolerations {
 		errs = append(errs, validateToleration(&s.Tolerations[i], p.child("tolerations").index(i))...)
 	}
+	for i, ref := range s.ImagePullSecrets {
+		rp := p.child("imagePullSecrets").index(i).child("name")
+		if ref.Name == "" {
+			errs = append(errs, required(rp, ""))
+			continue
+		}
+		errs = append(errs, each(rp, ref.Name, IsDNS1123Subdomain(ref.Name))...)
+	}
 	return errs
 }
 

@@ -106,7 +106,8 @@ func decodeSmall(r *http.Request, into any) error {
 // authorizeNode applies the node rules: a node reads nodes, writes only its
 // own Node and Lease, reads only the pods bound to it (a list or watch of
 // pods must select spec.nodeName=itself), updates their status and deletes
-// them, and records events. Anything else is forbidden.
+// them, reads the secrets those pods pull images with, and records events.
+// Anything else is forbidden.
 func (s *Server) authorizeNode(ctx context.Context, id *Identity, q *request, r *http.Request) error {
 	deny := func() error { return forbidden(id, q.verb, q.kind, q.ns) }
 	switch q.kind.Kind {
@@ -128,6 +129,8 @@ func (s *Server) authorizeNode(ctx context.Context, id *Identity, q *request, r 
 			return deny()
 		}
 		return nil
+	case "Secret":
+		return s.authorizeNodeSecret(ctx, id, q)
 	case "Pod":
 		switch q.verb {
 		case "list", "watch":
@@ -180,4 +183,34 @@ func admitNode(id *Identity, obj api.Object) error {
 func (s *Server) nodeRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/jointokens", s.adminOnly(http.HandlerFunc(s.createJoinToken)))
 	mux.Handle("POST /api/v1/join", s.authenticated(s.join))
+}
+
+// authorizeNodeSecret lets a node get a secret only while a pod bound to it
+// names the secret in imagePullSecrets, as Kubernetes' node authorizer
+// does; listing or watching secrets, and any write, is forbidden. A denial
+// says the same whether the secret exists or not.
+func (s *Server) authorizeNodeSecret(ctx context.Context, id *Identity, q *request) error {
+	deny := func() error { return forbidden(id, q.verb, q.kind, q.ns) }
+	if q.verb != "get" || q.name == "" || q.sub != "" {
+		return deny()
+	}
+	pods, _, err := s.store.List(ctx, "/registry/pods/"+q.ns+"/", func() api.Object { return &api.Pod{} }, func(o api.Object) bool {
+		p := o.(*api.Pod)
+		if p.Spec.NodeName != id.Node {
+			return false
+		}
+		for _, ref := range p.Spec.ImagePullSecrets {
+			if ref.Name == q.name {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return err
+	}
+	if len(pods) == 0 {
+		return errForbidden("secrets %q is forbidden: no pod bound to node %q in namespace %q references it", q.name, id.Node, q.ns)
+	}
+	return nil
 }

@@ -21,20 +21,27 @@ type fakeRuntime struct {
 	stopped       map[string]time.Duration
 	execExit      map[string]int // container name → exit code of Exec
 	execs         [][]string     // commands Exec was asked to run
+	// logins: image → the login its registry requires; pulls without it
+	// fail with caas.ErrUnauthorized.
+	logins map[string]caas.RegistryAuth
 }
 
 func newFakeRuntime() *fakeRuntime {
 	return &fakeRuntime{containers: map[string]*caas.ContainerStatus{}, sandboxes: map[string]bool{},
-		missingImages: map[string]bool{}, exitOnStart: map[string]int32{}, stopped: map[string]time.Duration{}, execExit: map[string]int{}}
+		missingImages: map[string]bool{}, exitOnStart: map[string]int32{}, stopped: map[string]time.Duration{}, execExit: map[string]int{},
+		logins: map[string]caas.RegistryAuth{}}
 }
 
 var errNoImage = errors.New("image not found")
 
 func (f *fakeRuntime) Version(context.Context) (string, error) { return "fake://1", nil }
 
-func (f *fakeRuntime) EnsureImage(_ context.Context, ref string, _ bool, _ *caas.RegistryAuth) (string, error) {
+func (f *fakeRuntime) EnsureImage(_ context.Context, ref string, _ bool, auth *caas.RegistryAuth) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if want, ok := f.logins[ref]; ok && (auth == nil || *auth != want) {
+		return "", fmt.Errorf("pull %s: %w", ref, caas.ErrUnauthorized)
+	}
 	if f.missingImages[ref] {
 		return "", fmt.Errorf("pull %s: %w", ref, errNoImage)
 	}

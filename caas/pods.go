@@ -37,8 +37,10 @@ type PodManager struct {
 	cfg  PodConfig
 	c    *client.Client
 	pods *client.Resource[api.Pod, *api.Pod]
-	rt   Runtime
-	log  *slog.Logger
+	// secrets are read for the logins of pods' imagePullSecrets.
+	secrets *client.Resource[api.Secret, *api.Secret]
+	rt      Runtime
+	log     *slog.Logger
 
 	mu sync.Mutex
 	// backoff and waiting are per container, keyed "podUID/name".
@@ -72,7 +74,7 @@ func NewPodManager(c *client.Client, rt Runtime, cfg PodConfig, log *slog.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &PodManager{cfg: cfg, c: c, pods: client.For[api.Pod](c), rt: rt, log: log,
+	return &PodManager{cfg: cfg, c: c, pods: client.For[api.Pod](c), secrets: client.For[api.Secret](c), rt: rt, log: log,
 		backoff: map[string]*backoff{}, waiting: map[string]api.ContainerStateWaiting{}, started: map[string]time.Time{}}
 }
 
@@ -246,12 +248,20 @@ func (m *PodManager) ensureContainer(ctx context.Context, pod *api.Pod, c *api.C
 	}
 	always := c.ImagePullPolicy == api.PullAlways
 	if c.ImagePullPolicy != api.PullNever || len(attempts) == 0 {
-		if _, err := m.rt.EnsureImage(ctx, c.Image, always && len(attempts) == 0, nil); err != nil {
+		auth, missing, err := m.pullAuth(ctx, pod, c.Image)
+		if err == nil {
+			_, err = m.rt.EnsureImage(ctx, c.Image, always && len(attempts) == 0, auth)
+		}
+		if err != nil {
 			reason := "ErrImagePull"
 			if m.hadWaiting(key, "ErrImagePull", "ImagePullBackOff") {
 				reason = "ImagePullBackOff"
 			}
-			m.setWaiting(key, reason, err.Error())
+			msg := err.Error()
+			if missing != "" {
+				msg = missing + "; " + msg
+			}
+			m.setWaiting(key, reason, msg)
 			m.bumpBackoff(key)
 			return
 		}

@@ -8,7 +8,13 @@
 #     127.0.0.1:5055) storing into .run/registry/data;
 #   - the test image, built here from busybox-static (nothing downloaded), as
 #     an OCI tarball .run/images/busybox.tar, pushed to that registry as
-#     $CLOUDMGR_REGISTRY/cloudmgr/busybox:test.
+#     $CLOUDMGR_REGISTRY/cloudmgr/busybox:test;
+#   - a second docker-registry that requires a login ($CLOUDMGR_AUTH_REGISTRY,
+#     default 127.0.0.1:5056; htpasswd basic auth, which distribution 2.8
+#     accepts over plain HTTP), storing into .run/registry-auth/data, with the
+#     same image as $CLOUDMGR_AUTH_REGISTRY/cloudmgr/busybox:private. Its
+#     credentials are .run/registry-auth/credentials ("user:password", mode
+#     0600), made once with a random password by deploy/registryauth.
 # It picks the snapshotter that really runs a container here (overlayfs, else
 # native) and writes its name to .run/containerd/snapshotter.
 #
@@ -18,12 +24,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-RUN=$ROOT/.run
+# .run may be a symlink shared by several worktrees: write its real path
+# into configs, so that a run from any of them finds them unchanged.
+mkdir -p "$ROOT/.run"
+RUN=$(cd "$ROOT/.run" && pwd -P)
 CD=$RUN/containerd
 REG=$RUN/registry
 REGISTRY=${CLOUDMGR_REGISTRY:-127.0.0.1:5055}
 IMAGE=$REGISTRY/cloudmgr/busybox:test
 TARBALL=$RUN/images/busybox.tar
+AREG=$RUN/registry-auth
+AUTH_REGISTRY=${CLOUDMGR_AUTH_REGISTRY:-127.0.0.1:5056}
+PRIVATE_IMAGE=$AUTH_REGISTRY/cloudmgr/busybox:private
 TIMEOUT=${CLOUDMGR_DEPS_TIMEOUT:-30} # seconds for a daemon to come up
 NS=cloudmgr-deps                     # containerd namespace of this script
 CTR=(ctr --address "$CD/containerd.sock" --namespace "$NS")
@@ -98,7 +110,15 @@ ensure_daemon() {
 
 containerd_ready() { timeout 5 "${CTR[@]}" version >/dev/null 2>&1; }
 registry_ready() { curl -fsS -m 2 "http://$REGISTRY/v2/" >/dev/null 2>&1; }
-port_open() { (exec 3<>"/dev/tcp/${REGISTRY%:*}/${REGISTRY##*:}") 2>/dev/null; }
+# auth_registry_ready: up, refusing anonymous calls and taking the login.
+auth_registry_ready() {
+  [ "$(curl -sS -m 2 -o /dev/null -w '%{http_code}' "http://$AUTH_REGISTRY/v2/" 2>/dev/null)" = 401 ] &&
+    auth_curl -fsS -m 2 -o /dev/null "http://$AUTH_REGISTRY/v2/" 2>/dev/null
+}
+# auth_curl ARGS...: curl with the login read from a config on stdin, so
+# that the password never shows in a process list.
+auth_curl() { printf 'user = "%s"\n' "$(cat "$AREG/credentials")" | curl -K - "$@"; }
+port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
 
 start_containerd() {
   command -v containerd >/dev/null && command -v runc >/dev/null || die "containerd and runc are missing: run make setup"
@@ -139,7 +159,7 @@ EOF
 start_registry() {
   command -v docker-registry >/dev/null || die "docker-registry is missing: run make setup"
   mkdir -p "$REG/data"
-  if ! pid_of "$REG/registry.pid" docker-registry >/dev/null && port_open; then
+  if ! pid_of "$REG/registry.pid" docker-registry >/dev/null && port_open "$REGISTRY"; then
     die "something else listens on $REGISTRY: set CLOUDMGR_REGISTRY=127.0.0.1:PORT to a free port"
   fi
   local changed=no
@@ -160,6 +180,55 @@ http:
 EOF
   ensure_daemon docker-registry "$REG/registry.pid" "$REG/registry.log" "$changed" registry_ready \
     -- docker-registry serve "$REG/config.yml"
+}
+
+start_auth_registry() {
+  command -v docker-registry >/dev/null || die "docker-registry is missing: run make setup"
+  mkdir -p "$AREG/data"
+  chmod 700 "$AREG"
+  if ! pid_of "$AREG/registry.pid" docker-registry >/dev/null && port_open "$AUTH_REGISTRY"; then
+    die "something else listens on $AUTH_REGISTRY: set CLOUDMGR_AUTH_REGISTRY=127.0.0.1:PORT to a free port"
+  fi
+  go run ./deploy/registryauth -dir "$AREG" | sed 's/^/deps: /'
+  local changed=no
+  # The htpasswd file is read at start only: a new one needs a restart.
+  [ -f "$AREG/registry.pid" ] && [ "$AREG/htpasswd" -nt "$AREG/registry.pid" ] && changed=yes
+  write_if_changed "$AREG/config.yml" <<EOF && changed=yes || true
+# Written by deploy/deps.sh: the project's registry that requires a login
+# (htpasswd basic auth over plain HTTP), loopback only.
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $AREG/data
+  delete:
+    enabled: true
+http:
+  addr: $AUTH_REGISTRY
+auth:
+  htpasswd:
+    realm: cloudmgr
+    path: $AREG/htpasswd
+EOF
+  ensure_daemon docker-registry-auth "$AREG/registry.pid" "$AREG/registry.log" "$changed" auth_registry_ready \
+    -- docker-registry serve "$AREG/config.yml"
+}
+
+# private_image pushes the test image to the registry that requires a login.
+private_image() {
+  "${CTR[@]}" images tag --force "$IMAGE" "$PRIVATE_IMAGE" >/dev/null
+  # ctr takes the login only as an argument: it shows briefly in this
+  # machine's process list, for this throwaway test credential only.
+  "${CTR[@]}" images push --plain-http --user "$(cat "$AREG/credentials")" "$PRIVATE_IMAGE" >/dev/null
+  local want got
+  want=$("${CTR[@]}" images ls | awk -v i="$PRIVATE_IMAGE" '$1 == i {print $3}')
+  got=$(auth_curl -fsS -I -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    "http://$AUTH_REGISTRY/v2/cloudmgr/busybox/manifests/private" | tr -d '\r' | awk 'tolower($1) == "docker-content-digest:" {print $2}')
+  [ -n "$want" ] && [ "$want" = "$got" ] || die "registry has $PRIVATE_IMAGE at '$got', expected '$want'"
+  log "pushed $PRIVATE_IMAGE ($got); login in $AREG/credentials"
 }
 
 # cleanup_probe ID: removes what a failed probe run may have left.
@@ -202,11 +271,15 @@ case ${1:-start} in
 start)
   start_containerd
   start_registry
+  start_auth_registry
   image
+  private_image
   log "ready: containerd socket $CD/containerd.sock, registry http://$REGISTRY, image $IMAGE"
+  log "ready: registry with login http://$AUTH_REGISTRY ($AREG/credentials), image $PRIVATE_IMAGE"
   log "stop them with: make deps-stop"
   ;;
 stop)
+  stop_daemon docker-registry-auth "$AREG/registry.pid" docker-registry
   stop_daemon docker-registry "$REG/registry.pid" docker-registry
   stop_daemon containerd "$CD/containerd.pid" containerd
   ;;

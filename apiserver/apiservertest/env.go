@@ -5,6 +5,7 @@ package apiservertest
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -46,6 +47,8 @@ type Options struct {
 	// MaxImageBytes bounds image uploads (0: the default). Loaded images
 	// are kept under Dir/images.
 	MaxImageBytes int64
+	// Log receives the server's log (nil: discarded).
+	Log *slog.Logger
 }
 
 // Start runs a server until the test ends.
@@ -61,8 +64,8 @@ func Start(t testing.TB, opts Options) *Env {
 	srv, err := apiserver.New(apiserver.Config{
 		Store: st, Scheme: scheme, Version: "test",
 		MaxInFlight: opts.MaxInFlight, MaxBodyBytes: opts.MaxBodyBytes, AuthCacheTTL: opts.AuthCacheTTL,
-		WatchCacheSize: opts.WatchCacheSize,
-		ImageDir:       dir + "/images", MaxImageBytes: opts.MaxImageBytes,
+		WatchCacheSize: opts.WatchCacheSize, Log: opts.Log,
+		ImageDir: dir + "/images", MaxImageBytes: opts.MaxImageBytes,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	remoteerrors "github.com/containerd/containerd/v2/core/remotes/errors"
 	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
 
 	"github.com/cloudmgr/cloud/caas"
 )
@@ -36,7 +37,7 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, always bool, auth
 		}
 	}
 	opts := []containerd.RemoteOpt{
-		containerd.WithResolver(r.resolver(auth)),
+		containerd.WithResolver(r.resolver(ref, auth)),
 		containerd.WithPullUnpack,
 	}
 	if r.cfg.Snapshotter != "" {
@@ -66,17 +67,43 @@ func (r *Runtime) unpack(ctx context.Context, img containerd.Image) error {
 }
 
 // resolver pulls over plain HTTP from the configured hosts and answers
-// auth challenges with auth when given.
-func (r *Runtime) resolver(auth *caas.RegistryAuth) remotes.Resolver {
+// the auth challenges of ref's registry, and of no other host, with auth
+// when given (a redirect or a token realm elsewhere gets no password).
+func (r *Runtime) resolver(ref string, auth *caas.RegistryAuth) remotes.Resolver {
 	plain := func(host string) (bool, error) {
 		return slices.Contains(r.cfg.PlainHTTPRegistries, host), nil
 	}
 	ropts := []docker.RegistryOpt{docker.WithPlainHTTP(plain)}
 	if auth != nil {
-		creds := func(string) (string, string, error) { return auth.Username, auth.Password, nil }
+		registry := registryHost(ref)
+		creds := func(host string) (string, string, error) {
+			if !sameRegistry(host, registry) {
+				return "", "", nil
+			}
+			return auth.Username, auth.Password, nil
+		}
 		ropts = append(ropts, docker.WithAuthorizer(docker.NewDockerAuthorizer(docker.WithAuthCreds(creds))))
 	}
 	return docker.NewResolver(docker.ResolverOptions{Hosts: withMirror(r.mirror, docker.ConfigureDefaultRegistries(ropts...))})
+}
+
+// registryHost is the registry host of an image reference ("docker.io"
+// for Docker Hub images), or "" when ref does not parse.
+func registryHost(ref string) string {
+	named, err := reference.ParseDockerRef(ref)
+	if err != nil {
+		return ""
+	}
+	return reference.Domain(named)
+}
+
+// sameRegistry reports whether a host the resolver talks to is registry:
+// Docker Hub ("docker.io") is served from registry-1.docker.io.
+func sameRegistry(host, registry string) bool {
+	if registry == "" {
+		return false
+	}
+	return host == registry || (registry == "docker.io" && host == "registry-1.docker.io")
 }
 
 // classifyPullError wraps err with the caas sentinel that names its cause,

@@ -100,6 +100,8 @@ func (o *describeOptions) describe(ctx context.Context, c *client.Client, k *api
 		d.pod(v)
 	case *api.Node:
 		d.node(v)
+	case *api.Secret:
+		d.secret(k, v)
 	default:
 		if err := d.generic(k, obj); err != nil {
 			return err

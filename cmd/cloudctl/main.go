@@ -82,6 +82,7 @@ CLOUDCTL_NAMESPACE=dev or CLOUDCTL_REQUEST_TIMEOUT=1m.`,
 
 	root.AddCommand(
 		newApplyOptions(o).command(),
+		newCreateCommand(o),
 		newGetOptions(o).command(),
 		newDescribeOptions(o).command(),
 		newDeleteOptions(o).command(),

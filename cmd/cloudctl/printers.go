@@ -53,6 +53,8 @@ func columnsFor(k *api.KindInfo) columnSet {
 		return eventColumns()
 	case api.KindTenant:
 		return tenantColumns()
+	case api.KindSecret:
+		return secretColumns()
 	case api.KindNodePool:
 		return nodePoolColumns()
 	case api.KindVirtualMachine:
