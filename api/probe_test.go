@@ -23,7 +23,7 @@ func TestProbeDefaults(t *testing.T) {
 	obj, k, err := NewScheme().Decode([]byte(probePod(`    livenessProbe:
       httpGet: {port: http}
     readinessProbe:
-      exec: {command: [\"true\"]}
+      exec: {command: ["true"]}
       periodSeconds: 2
     startupProbe:
       tcpSocket: {port: 8080}
