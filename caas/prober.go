@@ -172,7 +172,7 @@ func (p *prober) state(podUID string, c *api.Container, id string) (started, rea
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if pc := p.containers[podUID+"/"+c.Name]; pc != nil && pc.id == id {
-		return pc.started, pc.ready
+		return pc.started, pc.started && pc.ready
 	}
 	started = c.StartupProbe == nil
 	return started, started && c.ReadinessProbe == nil
