@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,9 +90,12 @@ func listenerPort(t *testing.T, addr string) api.IntOrString {
 }
 
 func TestHTTPProbe(t *testing.T) {
+	var mu sync.Mutex
 	var gotHeader, gotHost, gotUA string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
 		gotHeader, gotHost, gotUA = r.Header.Get("X-Probe"), r.Host, r.UserAgent()
+		mu.Unlock()
 		switch r.URL.Path {
 		case "/ok":
 			_, _ = w.Write([]byte(strings.Repeat("x", 1<<20)))
@@ -124,6 +128,8 @@ func TestHTTPProbe(t *testing.T) {
 			t.Errorf("GET %s: ok %v msg %q err %v; want ok %v msg containing %q", tc.path, ok, msg, err, tc.ok, tc.msg)
 		}
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if gotHeader != "1" || gotHost != "app.local" || !strings.HasPrefix(gotUA, "cloudlet-probe/") {
 		t.Errorf("request headers: X-Probe %q, Host %q, User-Agent %q", gotHeader, gotHost, gotUA)
 	}
