@@ -164,7 +164,8 @@ func probeAddr(host string, port api.IntOrString, c *api.Container) (string, str
 // nsPath. The socket is made on an OS thread of its own switched into the
 // namespace, and keeps that namespace after the thread switches back. If
 // switching back fails the thread stays locked, so Go ends it with the
-// goroutine instead of running other code in the pod's namespace.
+// goroutine (or, were it the main thread, parks it for good) instead of
+// running other code in the pod's namespace.
 func dialInNetNS(ctx context.Context, nsPath, network, addr string) (net.Conn, error) {
 	if nsPath == "" {
 		return nil, fmt.Errorf("%w: the pod has none", errNetNS)
