@@ -13,7 +13,7 @@ func DefaultNamespace(ns *Namespace) {
 }
 
 // DefaultPod defaults a pod's restart policy, grace period, scheduler name,
-// image pull policies, port protocols and toleration operators.
+// image pull policies, port protocols, probes and toleration operators.
 func DefaultPod(p *Pod) {
 	s := &p.Spec
 	if s.RestartPolicy == "" {
@@ -36,6 +36,9 @@ func DefaultPod(p *Pod) {
 				c.Ports[j].Protocol = ProtocolTCP
 			}
 		}
+		for _, pr := range []*Probe{c.LivenessProbe, c.ReadinessProbe, c.StartupProbe} {
+			defaultProbe(pr)
+		}
 	}
 	for i := range s.Tolerations {
 		if s.Tolerations[i].Operator == "" {
@@ -49,6 +52,42 @@ const (
 	DefaultTerminationGracePeriodSeconds = 30
 	DefaultSchedulerName                 = "default-scheduler"
 )
+
+// Probe defaults, as in Kubernetes.
+const (
+	DefaultProbeTimeoutSeconds   = 1
+	DefaultProbePeriodSeconds    = 10
+	DefaultProbeSuccessThreshold = 1
+	DefaultProbeFailureThreshold = 3
+)
+
+// defaultProbe fills a probe's timings and an HTTP GET's scheme and path;
+// a nil probe is left alone.
+func defaultProbe(p *Probe) {
+	if p == nil {
+		return
+	}
+	if p.TimeoutSeconds == 0 {
+		p.TimeoutSeconds = DefaultProbeTimeoutSeconds
+	}
+	if p.PeriodSeconds == 0 {
+		p.PeriodSeconds = DefaultProbePeriodSeconds
+	}
+	if p.SuccessThreshold == 0 {
+		p.SuccessThreshold = DefaultProbeSuccessThreshold
+	}
+	if p.FailureThreshold == 0 {
+		p.FailureThreshold = DefaultProbeFailureThreshold
+	}
+	if h := p.HTTPGet; h != nil {
+		if h.Scheme == "" {
+			h.Scheme = URISchemeHTTP
+		}
+		if h.Path == "" {
+			h.Path = "/"
+		}
+	}
+}
 
 // defaultPullPolicy is Always for ":latest" or untagged images, else
 // IfNotPresent (a digest pins the image).

@@ -120,7 +120,97 @@ func validateContainer(c *Container, p fieldPath) ErrorList {
 		}
 	}
 	errs = append(errs, validateResources(&c.Resources, p.child("resources"))...)
+	errs = append(errs, validateProbe(c.LivenessProbe, c, p.child("livenessProbe"), true)...)
+	errs = append(errs, validateProbe(c.ReadinessProbe, c, p.child("readinessProbe"), false)...)
+	errs = append(errs, validateProbe(c.StartupProbe, c, p.child("startupProbe"), true)...)
 	return errs
+}
+
+// validateProbe checks a probe of container c: exactly one handler, its
+// port, and its timings. successOne is set for liveness and startup
+// probes, whose successThreshold must be 1.
+func validateProbe(pr *Probe, c *Container, p fieldPath, successOne bool) ErrorList {
+	if pr == nil {
+		return nil
+	}
+	var errs ErrorList
+	handlers := 0
+	if pr.Exec != nil {
+		handlers++
+		if len(pr.Exec.Command) == 0 {
+			errs = append(errs, required(p.child("exec").child("command"), ""))
+		}
+	}
+	if h := pr.HTTPGet; h != nil {
+		handlers++
+		hp := p.child("httpGet")
+		errs = append(errs, validateProbePort(h.Port, c, hp.child("port"))...)
+		if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
+			errs = append(errs, invalid(hp.child("path"), h.Path, "must be an absolute path starting with '/'"))
+		}
+		if h.Scheme != "" && !oneOf(h.Scheme, URISchemeHTTP, URISchemeHTTPS) {
+			errs = append(errs, notSupported(hp.child("scheme"), h.Scheme, URISchemeHTTP, URISchemeHTTPS))
+		}
+		for i, hd := range h.HTTPHeaders {
+			if hd.Name == "" || strings.ContainsAny(hd.Name, " \t\r\n:") {
+				errs = append(errs, invalid(hp.child("httpHeaders").index(i).child("name"), hd.Name, "must be a valid HTTP header name"))
+			}
+			if strings.ContainsAny(hd.Value, "\r\n") {
+				errs = append(errs, invalid(hp.child("httpHeaders").index(i).child("value"), hd.Value, "must not contain line breaks"))
+			}
+		}
+	}
+	if pr.TCPSocket != nil {
+		handlers++
+		errs = append(errs, validateProbePort(pr.TCPSocket.Port, c, p.child("tcpSocket").child("port"))...)
+	}
+	switch {
+	case handlers == 0:
+		errs = append(errs, required(p, "must specify a handler type (exec, httpGet or tcpSocket)"))
+	case handlers > 1:
+		errs = append(errs, forbidden(p, "may not specify more than 1 handler type"))
+	}
+	errs = append(errs, validateNonNegative(p.child("initialDelaySeconds"), pr.InitialDelaySeconds)...)
+	for _, f := range []struct {
+		name string
+		v    int32
+	}{{"timeoutSeconds", pr.TimeoutSeconds}, {"periodSeconds", pr.PeriodSeconds},
+		{"successThreshold", pr.SuccessThreshold}, {"failureThreshold", pr.FailureThreshold}} {
+		if f.v < 1 {
+			errs = append(errs, invalid(p.child(f.name), f.v, "must be greater than or equal to 1"))
+		}
+	}
+	if successOne && pr.SuccessThreshold > 1 {
+		errs = append(errs, invalid(p.child("successThreshold"), pr.SuccessThreshold, "must be 1"))
+	}
+	if g := pr.TerminationGracePeriodSeconds; g != nil {
+		if !successOne {
+			errs = append(errs, forbidden(p.child("terminationGracePeriodSeconds"), "may only be set for liveness and startup probes"))
+		} else if *g < 1 {
+			errs = append(errs, invalid(p.child("terminationGracePeriodSeconds"), *g, "must be greater than 0"))
+		}
+	}
+	return errs
+}
+
+// validateProbePort checks a probe's port: a number in 1–65535, or the
+// name of one of the container's ports.
+func validateProbePort(port IntOrString, c *Container, p fieldPath) ErrorList {
+	if !port.IsString {
+		if port.IntVal < 1 || port.IntVal > 65535 {
+			return ErrorList{invalid(p, port.IntVal, "must be between 1 and 65535, inclusive")}
+		}
+		return nil
+	}
+	if msgs := IsValidPortName(port.StrVal); len(msgs) > 0 {
+		return each(p, port.StrVal, msgs)
+	}
+	for _, cp := range c.Ports {
+		if cp.Name == port.StrVal {
+			return nil
+		}
+	}
+	return ErrorList{invalid(p, port.StrVal, "must match the name of one of the container's ports")}
 }
 
 // validateResources checks names, signs and that no request exceeds its limit.

@@ -20,15 +20,23 @@ type fakeRuntime struct {
 	exitOnStart   map[string]int32 // container name → exit code right after start
 	stopped       map[string]time.Duration
 	execExit      map[string]int // container name → exit code of Exec
-	execs         [][]string     // commands Exec was asked to run
+	execExitCmd   map[string]int // command[0] → exit code of Exec (before execExit)
+	execs         []execCall     // what Exec was asked to run
 	// logins: image → the login its registry requires; pulls without it
 	// fail with caas.ErrUnauthorized.
 	logins map[string]caas.RegistryAuth
 }
 
+// execCall is one Exec the fake was asked for.
+type execCall struct {
+	id  string
+	cmd []string
+	at  time.Time
+}
+
 func newFakeRuntime() *fakeRuntime {
 	return &fakeRuntime{containers: map[string]*caas.ContainerStatus{}, sandboxes: map[string]bool{},
-		missingImages: map[string]bool{}, exitOnStart: map[string]int32{}, stopped: map[string]time.Duration{}, execExit: map[string]int{},
+		missingImages: map[string]bool{}, exitOnStart: map[string]int32{}, stopped: map[string]time.Duration{}, execExit: map[string]int{}, execExitCmd: map[string]int{},
 		logins: map[string]caas.RegistryAuth{}}
 }
 
@@ -119,9 +127,9 @@ func (f *fakeRuntime) PodContainers(_ context.Context, uid string) ([]caas.Conta
 	return out, nil
 }
 
-// Exec runs nothing: it answers with the exit code set for the
-// container's name in execExit (0 when unset), or ErrContainerNotRunning
-// when the container is not running.
+// Exec runs nothing: it answers with the exit code set for the command's
+// first word in execExitCmd, else for the container's name in execExit (0
+// when unset), or ErrContainerNotRunning when the container is not running.
 func (f *fakeRuntime) Exec(_ context.Context, id string, spec caas.ExecSpec) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -129,7 +137,10 @@ func (f *fakeRuntime) Exec(_ context.Context, id string, spec caas.ExecSpec) (in
 	if !ok || c.State != caas.ContainerRunning {
 		return -1, caas.ErrContainerNotRunning
 	}
-	f.execs = append(f.execs, spec.Command)
+	f.execs = append(f.execs, execCall{id: id, cmd: spec.Command, at: time.Now()})
+	if code, ok := f.execExitCmd[spec.Command[0]]; ok {
+		return code, nil
+	}
 	return f.execExit[c.Name], nil
 }
 

@@ -41,6 +41,8 @@ type PodManager struct {
 	secrets *client.Resource[api.Secret, *api.Secret]
 	rt      Runtime
 	log     *slog.Logger
+	// probes runs the containers' liveness, readiness and startup probes.
+	probes *prober
 
 	mu sync.Mutex
 	// backoff and waiting are per container, keyed "podUID/name".
@@ -75,6 +77,7 @@ func NewPodManager(c *client.Client, rt Runtime, cfg PodConfig, log *slog.Logger
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &PodManager{cfg: cfg, c: c, pods: client.For[api.Pod](c), secrets: client.For[api.Secret](c), rt: rt, log: log,
+		probes:  newProber(rt, c, cfg.NodeName, log),
 		backoff: map[string]*backoff{}, waiting: map[string]api.ContainerStateWaiting{}, started: map[string]time.Time{}}
 }
 
@@ -82,6 +85,8 @@ func NewPodManager(c *client.Client, rt Runtime, cfg PodConfig, log *slog.Logger
 func (m *PodManager) Run(ctx context.Context) error {
 	cache := client.NewCache(m.c, m.pods.Kind(), "", client.ListOptions{FieldSelector: "spec.nodeName=" + m.cfg.NodeName}, m.log)
 	q := newQueue()
+	m.probes.setNotify(q.add)
+	defer m.probes.stop()
 	enqueue := func(o api.Object) { q.add(client.Key(o)) }
 	cache.AddHandler(client.Handler{OnAdd: enqueue, OnUpdate: func(_, o api.Object) { enqueue(o) }, OnDelete: enqueue})
 	go func() { _ = cache.Run(ctx) }()
@@ -160,6 +165,7 @@ func (m *PodManager) forget(uid string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.started, uid)
+	m.probes.forgetPod(uid)
 	for k := range m.backoff {
 		if len(k) > len(uid) && k[:len(uid)+1] == uid+"/" {
 			delete(m.backoff, k)
@@ -202,6 +208,7 @@ func (m *PodManager) sync(ctx context.Context, key string, pod *api.Pod) error {
 	}
 	m.mu.Unlock()
 	if pod.Status.Phase == api.PodSucceeded || pod.Status.Phase == api.PodFailed {
+		m.probes.forgetPod(pod.UID)
 		return nil
 	}
 	have, err := m.containersOf(ctx, pod.UID)
@@ -218,6 +225,7 @@ func (m *PodManager) sync(ctx context.Context, key string, pod *api.Pod) error {
 	if have, err = m.containersOf(ctx, pod.UID); err != nil {
 		return err
 	}
+	m.probes.sync(ctx, pod, have, sb)
 	return m.writeStatus(ctx, pod, have)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/cloudmgr/cloud/api"
 )
@@ -62,14 +63,19 @@ func (m *PodManager) podStatus(pod *api.Pod, have map[string][]ContainerStatus) 
 	default:
 		st.Phase = api.PodFailed
 	}
-	allReady := running == n
+	var unready []string
 	for _, cs := range st.ContainerStatuses {
-		allReady = allReady && cs.Ready
+		if !cs.Ready {
+			unready = append(unready, cs.Name)
+		}
 	}
+	allReady := running == n && len(unready) == 0
 	cond := func(t api.PodConditionType, ok bool, reason string) api.PodCondition {
 		c := api.PodCondition{Type: t, Status: api.ConditionFalse, Reason: reason}
 		if ok {
 			c.Status, c.Reason = api.ConditionTrue, ""
+		} else if len(unready) > 0 {
+			c.Message = fmt.Sprintf("containers with unready status: [%s]", strings.Join(unready, " "))
 		}
 		c.LastTransitionTime = api.Now()
 		for _, old := range pod.Status.Conditions {
@@ -107,15 +113,15 @@ func (m *PodManager) containerStatus(pod *api.Pod, c api.Container, attempts []C
 	cs.ImageID = latest.ImageID
 	switch latest.State {
 	case ContainerRunning:
-		started := true
+		started, ready := m.probes.state(pod.UID, &c, latest.ID)
 		cs.Started = &started
-		cs.Ready = true
+		cs.Ready = ready
 		cs.State.Running = &api.ContainerStateRunning{StartedAt: api.NewTime(latest.StartedAt)}
 		if len(attempts) > 1 {
-			cs.LastState.Terminated = terminated(attempts[1])
+			cs.LastState.Terminated = m.terminated(attempts[1])
 		}
 	default:
-		t := terminated(latest)
+		t := m.terminated(latest)
 		if isWaiting && shouldRestart(pod.Spec.RestartPolicy, latest) {
 			cs.State.Waiting = &w
 			cs.LastState.Terminated = t
@@ -126,7 +132,9 @@ func (m *PodManager) containerStatus(pod *api.Pod, c api.Container, attempts []C
 	return cs
 }
 
-func terminated(c ContainerStatus) *api.ContainerStateTerminated {
+// terminated is the API state of an exited run, with why a probe killed
+// it when one did.
+func (m *PodManager) terminated(c ContainerStatus) *api.ContainerStateTerminated {
 	reason := "Completed"
 	switch {
 	case c.OOMKilled:
@@ -135,7 +143,7 @@ func terminated(c ContainerStatus) *api.ContainerStateTerminated {
 		reason = "Error"
 	}
 	return &api.ContainerStateTerminated{
-		ExitCode: c.ExitCode, Reason: reason, ContainerID: "containerd://" + c.ID,
+		ExitCode: c.ExitCode, Reason: reason, Message: m.probes.killMessage(c.ID), ContainerID: "containerd://" + c.ID,
 		StartedAt: api.NewTime(c.StartedAt), FinishedAt: api.NewTime(c.FinishedAt),
 	}
 }

@@ -80,13 +80,21 @@ func (d *describer) containers(p *api.Pod) {
 			if cs.LastState != (api.ContainerState{}) {
 				d.containerState(2, "Last State", cs.LastState)
 			}
-			d.line(2, "Ready:\t%t", cs.Ready)
+			d.line(2, "Ready:\t%s", titleBool(cs.Ready))
 			d.line(2, "Restart Count:\t%d", cs.RestartCount)
 		} else {
 			d.line(2, "State:\tWaiting")
 		}
 		d.resourceList(2, "Limits", c.Resources.Limits)
 		d.resourceList(2, "Requests", c.Resources.Requests)
+		for _, pr := range []struct {
+			title string
+			probe *api.Probe
+		}{{"Liveness", c.LivenessProbe}, {"Readiness", c.ReadinessProbe}, {"Startup", c.StartupProbe}} {
+			if pr.probe != nil {
+				d.line(2, "%s:\t%s", pr.title, describeProbe(pr.probe))
+			}
+		}
 		if len(c.Env) == 0 {
 			d.line(2, "Environment:\t<none>")
 		} else {
@@ -96,6 +104,41 @@ func (d *describer) containers(p *api.Pod) {
 			}
 		}
 	}
+}
+
+// titleBool is "True" or "False", as kubectl prints booleans.
+func titleBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
+}
+
+// describeProbe is a probe as kubectl writes it:
+// "http-get http://:8080/healthz delay=0s timeout=1s period=10s #success=1 #failure=3".
+func describeProbe(p *api.Probe) string {
+	var handler string
+	switch {
+	case p.Exec != nil:
+		handler = fmt.Sprintf("exec %v", p.Exec.Command)
+	case p.HTTPGet != nil:
+		h := p.HTTPGet
+		scheme := strings.ToLower(string(h.Scheme))
+		if scheme == "" {
+			scheme = "http"
+		}
+		host := h.Host
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+		handler = fmt.Sprintf("http-get %s://%s:%s%s", scheme, host, h.Port.String(), h.Path)
+	case p.TCPSocket != nil:
+		handler = fmt.Sprintf("tcp-socket %s:%s", p.TCPSocket.Host, p.TCPSocket.Port.String())
+	default:
+		handler = "unknown"
+	}
+	return fmt.Sprintf("%s delay=%ds timeout=%ds period=%ds #success=%d #failure=%d", handler,
+		p.InitialDelaySeconds, p.TimeoutSeconds, p.PeriodSeconds, p.SuccessThreshold, p.FailureThreshold)
 }
 
 // ports writes "Port: 80/TCP" or, for several, "Ports: 80/TCP, 443/TCP".

@@ -21,6 +21,12 @@ func describedPod() *api.Pod {
 		Containers: []api.Container{{
 			Name: "web", Image: "nginx:1.27",
 			Ports: []api.ContainerPort{{ContainerPort: 80, Protocol: api.ProtocolTCP}},
+			LivenessProbe: &api.Probe{HTTPGet: &api.HTTPGetAction{Path: "/healthz", Port: api.FromInt(8080), Scheme: api.URISchemeHTTP},
+				TimeoutSeconds: 1, PeriodSeconds: 10, SuccessThreshold: 1, FailureThreshold: 3},
+			ReadinessProbe: &api.Probe{Exec: &api.ExecAction{Command: []string{"test", "-f", "/tmp/ready"}},
+				InitialDelaySeconds: 5, TimeoutSeconds: 2, PeriodSeconds: 3, SuccessThreshold: 2, FailureThreshold: 1},
+			StartupProbe: &api.Probe{TCPSocket: &api.TCPSocketAction{Port: api.FromString("http")},
+				TimeoutSeconds: 1, PeriodSeconds: 10, SuccessThreshold: 1, FailureThreshold: 30},
 			Resources: api.ResourceRequirements{
 				Requests: api.ResourceList{"cpu": api.MustParseQuantity("250m"), "memory": api.MustParseQuantity("64Mi")},
 				Limits:   api.ResourceList{"cpu": api.MustParseQuantity("500m")},
@@ -74,13 +80,16 @@ Containers:
       Exit Code:    137
       Started:      <unset>
       Finished:     <unset>
-    Ready:          true
+    Ready:          True
     Restart Count:  2
     Limits:
       cpu:  500m
     Requests:
       cpu:        250m
       memory:     64Mi
+    Liveness:     http-get http://:8080/healthz delay=0s timeout=1s period=10s #success=1 #failure=3
+    Readiness:    exec [test -f /tmp/ready] delay=5s timeout=2s period=3s #success=2 #failure=1
+    Startup:      tcp-socket :http delay=0s timeout=1s period=10s #success=1 #failure=30
     Environment:  <none>
 Conditions:
   Type           Status
