@@ -90,6 +90,7 @@ CLOUDCTL_NAMESPACE=dev or CLOUDCTL_REQUEST_TIMEOUT=1m.`,
 		newVersionOptions(o).command(),
 		newAPIResourcesOptions(o).command(),
 		newNodeCommand(o),
+		newTopCommand(o),
 	)
 	return root
 }
