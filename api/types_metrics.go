@@ -81,3 +81,18 @@ type NodeMetricsList struct {
 	Metadata ListMeta      `json:"metadata"`
 	Items    []NodeMetrics `json:"items"`
 }
+
+// validateNodeUsage checks a node's measured use: cpu and memory only,
+// none negative, over a window of positive length.
+func validateNodeUsage(u *NodeUsage) ErrorList {
+	if u == nil {
+		return nil
+	}
+	var errs ErrorList
+	if u.WindowSeconds <= 0 {
+		errs = append(errs, invalid("status.usage.windowSeconds", u.WindowSeconds, "must be greater than 0"))
+	}
+	errs = append(errs, validateResourceList(u.Node, "status.usage.node", ResourceCPU, ResourceMemory)...)
+	errs = append(errs, validateResourceList(u.Pods, "status.usage.pods", ResourceCPU, ResourceMemory)...)
+	return errs
+}
