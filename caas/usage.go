@@ -33,6 +33,10 @@ type UsageConfig struct {
 // figures over HTTP (Handler). Per-pod figures are not written to the API:
 // that would be a write per pod every interval, and the Node object is
 // readable by tenants that must not see other tenants' pods.
+//
+// A container has figures once it has been sampled twice: a new container
+// (a restart is a new container ID) is left out of its pod, and of the
+// node's pod sum, for its first interval.
 type UsageSampler struct {
 	cfg   UsageConfig
 	nodes *client.Resource[api.Node, *api.Node]
