@@ -1,7 +1,13 @@
 package containerd
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,17 +44,36 @@ func TestStatsFromCgroups(t *testing.T) {
 	mem := start("mem", "sh", "-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=48 && sleep 1000")
 
 	time.Sleep(time.Second) // let dd finish and the loop get going
+	pid := taskPid(t, rt, ctx, busy)
+	host := caas.ProcHostStats{}
+	h1, p1 := readHost(t, host), procCPUNanos(t, pid)
 	first := statsByID(t, rt, ctx)
 	const window = 5 * time.Second
 	time.Sleep(window)
 	second := statsByID(t, rt, ctx)
+	h2, p2 := readHost(t, host), procCPUNanos(t, pid)
 
 	cores := func(id string) float64 {
 		a, b := first[id], second[id]
 		return float64(b.CPUUsageNanos-a.CPUUsageNanos) / float64(b.Timestamp.Sub(a.Timestamp).Nanoseconds())
 	}
-	if c := cores(busy); c < 0.35 || c > 0.6 {
-		t.Errorf("busy loop capped at 500m used %.3f cores, want 0.35..0.6", c)
+	// The figure must be what the process really used, by the kernel's
+	// own per-process account (/proc/PID/stat, independent of cgroups);
+	// and the limit holds. It reaches 0.5 unless other work on this
+	// shared machine left the container less than that.
+	truth := float64(p2-p1) / float64(h2.Timestamp.Sub(h1.Timestamp).Nanoseconds())
+	hostCores := float64(h2.CPUBusyNanos-h1.CPUBusyNanos) / float64(h2.Timestamp.Sub(h1.Timestamp).Nanoseconds())
+	c := cores(busy)
+	if c < truth-0.05 || c > truth+0.05 {
+		t.Errorf("busy container measured at %.3f cores; its process used %.3f by /proc", c, truth)
+	}
+	if c > 0.6 {
+		t.Errorf("busy loop capped at 500m measured at %.3f cores, above its limit", c)
+	}
+	if saturated := hostCores >= float64(runtime.NumCPU())-0.3; !saturated && c < 0.35 {
+		t.Errorf("busy loop capped at 500m used %.3f cores on a machine with room (%.2f cores busy), want 0.35..0.6", c, hostCores)
+	} else if saturated {
+		t.Logf("machine saturated (%.2f cores busy): checked against /proc only", hostCores)
 	}
 	if c := cores(idle); c > 0.02 {
 		t.Errorf("sleeping container used %.3f cores, want about 0", c)
@@ -64,7 +89,7 @@ func TestStatsFromCgroups(t *testing.T) {
 	if st.PodUID != p.PodUID || st.PodNamespace != p.PodNamespace || st.PodName != p.PodName || st.Name != "busy" {
 		t.Errorf("busy container's identity %+v, want pod %s/%s (%s) container busy", st, p.PodNamespace, p.PodName, p.PodUID)
 	}
-	t.Logf("busy %.3f cores, idle %.4f cores, mem working set %.1f MiB", cores(busy), cores(idle), float64(ws)/(1<<20))
+	t.Logf("busy %.3f cores (/proc: %.3f), idle %.4f cores, mem working set %.1f MiB", c, truth, cores(idle), float64(ws)/(1<<20))
 
 	// An exited container is left out.
 	if err := rt.StopContainer(ctx, idle, time.Second); err != nil {
@@ -89,4 +114,45 @@ func statsByID(t *testing.T, rt *Runtime, ctx context.Context) map[string]caas.C
 		t.Fatal("Stats returned no container")
 	}
 	return out
+}
+
+func readHost(t *testing.T, h caas.ProcHostStats) caas.HostSample {
+	t.Helper()
+	s, err := h.ReadHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// taskPid is the host PID of a container's process.
+func taskPid(t *testing.T, rt *Runtime, ctx context.Context, id string) uint32 {
+	t.Helper()
+	c, err := rt.client.LoadContainer(rt.ctx(ctx), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := c.Task(rt.ctx(ctx), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task.Pid()
+}
+
+// procCPUNanos is a process's user and system time from /proc/PID/stat
+// (in 1/100 s ticks).
+func procCPUNanos(t *testing.T, pid uint32) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after "pid (comm)": state is the first, utime the 12th, stime the 13th.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	utime, err1 := strconv.ParseUint(f[11], 10, 64)
+	stime, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("/proc/%d/stat: %v %v", pid, err1, err2)
+	}
+	return (utime + stime) * uint64(10*time.Millisecond)
 }
