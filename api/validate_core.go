@@ -324,6 +324,7 @@ func ValidateNode(n *Node) ErrorList {
 	allowed := []string{ResourceCPU, ResourceMemory, ResourceEphemeralStorage, ResourcePods}
 	errs = append(errs, validateResourceList(n.Status.Capacity, "status.capacity", allowed...)...)
 	errs = append(errs, validateResourceList(n.Status.Allocatable, "status.allocatable", allowed...)...)
+	errs = append(errs, validateNodeUsage(n.Status.Usage)...)
 	for i, c := range n.Status.Conditions {
 		cp := fieldPath("status.conditions").index(i)
 		errs = append(errs, validateCondition(string(c.Type), c.Status, cp)...)

@@ -25,6 +25,10 @@ type fakeRuntime struct {
 	// logins: image → the login its registry requires; pulls without it
 	// fail with caas.ErrUnauthorized.
 	logins map[string]caas.RegistryAuth
+	// Stats answers with these counters per container ID, at clock.
+	cpuNanos, memBytes map[string]uint64
+	clock              time.Time
+	statsErr           error
 }
 
 // execCall is one Exec the fake was asked for.
@@ -37,7 +41,8 @@ type execCall struct {
 func newFakeRuntime() *fakeRuntime {
 	return &fakeRuntime{containers: map[string]*caas.ContainerStatus{}, sandboxes: map[string]bool{},
 		missingImages: map[string]bool{}, exitOnStart: map[string]int32{}, stopped: map[string]time.Duration{}, execExit: map[string]int{}, execExitCmd: map[string]int{},
-		logins: map[string]caas.RegistryAuth{}}
+		logins:   map[string]caas.RegistryAuth{},
+		cpuNanos: map[string]uint64{}, memBytes: map[string]uint64{}, clock: time.Unix(1_700_000_000, 0)}
 }
 
 var errNoImage = errors.New("image not found")
@@ -142,6 +147,25 @@ func (f *fakeRuntime) Exec(_ context.Context, id string, spec caas.ExecSpec) (in
 		return code, nil
 	}
 	return f.execExit[c.Name], nil
+}
+
+// Stats reports the running containers with the counters set in cpuNanos
+// and memBytes, read at clock (or statsErr).
+func (f *fakeRuntime) Stats(context.Context) ([]caas.ContainerStats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.statsErr != nil {
+		return nil, f.statsErr
+	}
+	var out []caas.ContainerStats
+	for _, c := range f.containers {
+		if c.State != caas.ContainerRunning {
+			continue
+		}
+		out = append(out, caas.ContainerStats{ID: c.ID, PodUID: c.PodUID, PodNamespace: c.PodNamespace, PodName: c.PodName,
+			Name: c.Name, Timestamp: f.clock, CPUUsageNanos: f.cpuNanos[c.ID], MemoryWorkingSetBytes: f.memBytes[c.ID]})
+	}
+	return out, nil
 }
 
 func (f *fakeRuntime) count() int {

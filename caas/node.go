@@ -298,7 +298,11 @@ func (a *NodeAgent) writeStatus(ctx context.Context, force bool) error {
 		return nil
 	}
 	capacity, allocatable := a.machine.Resources(a.cfg.Reserved)
+	// Usage belongs to the UsageSampler, which writes it on its own
+	// schedule; keep what was read (the update fails with a conflict,
+	// retried, if it changed meanwhile).
 	node.Status = api.NodeStatus{
+		Usage:    node.Status.Usage,
 		Capacity: capacity, Allocatable: allocatable, Conditions: conds,
 		Addresses: Addresses(a.cfg.NodeIP, a.machine.Hostname),
 		NodeInfo: api.NodeSystemInfo{

@@ -50,6 +50,25 @@ type Runtime interface {
 	// code once it ended and its output was copied; ErrContainerNotRunning
 	// when the container has no running task.
 	Exec(ctx context.Context, id string, spec ExecSpec) (int, error)
+	// Stats reads the cumulative counters of this agent's running
+	// containers; exited ones are left out.
+	Stats(ctx context.Context) ([]ContainerStats, error)
+}
+
+// ContainerStats is one container's counters at one moment, read from its
+// cgroup.
+type ContainerStats struct {
+	ID                            string
+	PodUID, PodNamespace, PodName string
+	Name                          string
+	// Timestamp is when the counters were read.
+	Timestamp time.Time
+	// CPUUsageNanos is the CPU time the container used since it started
+	// (user and system), in nanoseconds.
+	CPUUsageNanos uint64
+	// MemoryWorkingSetBytes is memory usage less inactive file pages
+	// (what the kernel could reclaim first), as Kubernetes counts it.
+	MemoryWorkingSetBytes uint64
 }
 
 // ErrContainerNotRunning: the container has no running process to exec in.

@@ -92,6 +92,7 @@ CLOUDCTL_NAMESPACE=dev or CLOUDCTL_REQUEST_TIMEOUT=1m.`,
 		newAPIResourcesOptions(o).command(),
 		newNodeCommand(o),
 		newImageCommand(o),
+		newTopCommand(o),
 	)
 	return root
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/apiserver"
@@ -45,6 +46,9 @@ func snapshotterFor(socket string) string {
 // in containerd, exactly as a separate cloudlet would, through the API.
 func runLocalNode(ctx context.Context, o *options, srv *apiserver.Server, serverURL string, caPEM []byte, log *slog.Logger) error {
 	node := o.nodeName
+	if o.usageInterval < time.Second {
+		return fmt.Errorf("--usage-interval %s: must be at least 1s", o.usageInterval)
+	}
 	if msgs := api.IsDNS1123Subdomain(node); len(msgs) > 0 {
 		return fmt.Errorf("--node-name %q: %s", node, strings.Join(msgs, "; "))
 	}
@@ -75,10 +79,14 @@ func runLocalNode(ctx context.Context, o *options, srv *apiserver.Server, server
 		return err
 	}
 	log.Info("all-in-one node", "node", node, "containerd", socket)
+	usage := caas.NewUsageSampler(c, rt, caas.ProcHostStats{}, caas.UsageConfig{NodeName: node, Interval: o.usageInterval}, log)
 	go func() {
 		defer rt.Close()
 		go func() { _ = agent.Run(ctx) }()
+		sampled := make(chan struct{})
+		go func() { defer close(sampled); _ = usage.Run(ctx) }()
 		_ = caas.NewPodManager(c, rt, caas.PodConfig{NodeName: node, HostIP: caas.Addresses("", "")[0].Address, LogDir: filepath.Join(state, "logs")}, log).Run(ctx)
+		<-sampled
 	}()
 	return nil
 }

@@ -109,6 +109,7 @@ func (o *options) load(v *viper.Viper) error {
 	o.nodeName = v.GetString("node-name")
 	o.containerdNS = v.GetString("containerd-namespace")
 	o.insecureRegistries = v.GetStringSlice("insecure-registry")
+	o.usageInterval = v.GetDuration("usage-interval")
 	if o.dataDir == "" {
 		return errors.New("--data-dir is required")
 	}

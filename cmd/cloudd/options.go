@@ -29,6 +29,7 @@ type options struct {
 	containerdNS       string
 	nodeName           string
 	insecureRegistries []string
+	usageInterval      time.Duration
 }
 
 func (o *options) bind(cmd *cobra.Command, v *viper.Viper) {
@@ -53,5 +54,6 @@ func (o *options) bind(cmd *cobra.Command, v *viper.Viper) {
 	f.String("containerd-namespace", "cloudmgr", "containerd namespace of the in-process node's containers")
 	f.String("node-name", "local", "name of the in-process node with --all-in-one")
 	f.StringSlice("insecure-registry", []string{"127.0.0.1:5055"}, "registry hosts pulled from over plain HTTP by the in-process node")
+	f.Duration("usage-interval", 10*time.Second, "how often the in-process node measures CPU and memory use and writes it to its Node (at least 1s)")
 	_ = v.BindPFlags(f)
 }

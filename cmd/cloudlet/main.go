@@ -48,7 +48,10 @@ use the stored credential. It registers a Node named --node-name with the
 machine's CPU and memory (allocatable after --reserve-cpu and
 --reserve-memory), renews the node's lease every --heartbeat-interval, and
 reports Ready (or NotReady with the reason, such as ContainerdUnreachable),
-MemoryPressure and DiskPressure.`,
+MemoryPressure and DiskPressure. Every --usage-interval it measures the CPU
+and memory use of the machine and of its pods from cgroup counters and
+writes the node's figures to the Node's status.usage ('cloudctl top
+nodes').`,
 		Example: `  # On the control plane: mint a join token valid for one hour
   cloudctl node token create --ttl 1h
 

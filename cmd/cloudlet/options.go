@@ -39,6 +39,7 @@ type options struct {
 	insecure     []string
 	heartbeat    time.Duration
 	statusPeriod time.Duration
+	usagePeriod  time.Duration
 	logLevel     string
 }
 
@@ -61,6 +62,7 @@ func (o *options) bind(cmd *cobra.Command) {
 	f.StringVar(&o.reserveMem, "reserve-memory", "256Mi", "memory kept back from allocatable for the system")
 	f.DurationVar(&o.heartbeat, "heartbeat-interval", 5*time.Second, "how often the lease is renewed and conditions checked")
 	f.DurationVar(&o.statusPeriod, "status-period", time.Minute, "how often the node status is written when nothing changed")
+	f.DurationVar(&o.usagePeriod, "usage-interval", 10*time.Second, "how often CPU and memory use is measured from cgroup counters and written to the Node's status.usage (at least 1s)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
@@ -94,6 +96,9 @@ func (o *options) run(ctx context.Context, errOut io.Writer) error {
 			return fmt.Errorf("--reserve-%s %q: %w", name, v, err)
 		}
 		reserved[name] = q
+	}
+	if o.usagePeriod < time.Second {
+		return fmt.Errorf("--usage-interval %s: must be at least 1s", o.usagePeriod)
 	}
 	if msgs := api.IsDNS1123Subdomain(o.nodeName); len(msgs) > 0 {
 		return fmt.Errorf("--node-name %q: %s", o.nodeName, strings.Join(msgs, "; "))
@@ -141,7 +146,12 @@ func (o *options) run(ctx context.Context, errOut io.Writer) error {
 		}
 		defer rt.Close()
 		probe.set(rt)
-		errc <- caas.NewPodManager(c, rt, caas.PodConfig{NodeName: cred.NodeName, HostIP: hostIP, LogDir: filepath.Join(o.stateDir, "logs")}, log).Run(ctx)
+		usage := caas.NewUsageSampler(c, rt, caas.ProcHostStats{}, caas.UsageConfig{NodeName: cred.NodeName, Interval: o.usagePeriod}, log)
+		sampled := make(chan struct{})
+		go func() { defer close(sampled); _ = usage.Run(ctx) }()
+		err := caas.NewPodManager(c, rt, caas.PodConfig{NodeName: cred.NodeName, HostIP: hostIP, LogDir: filepath.Join(o.stateDir, "logs")}, log).Run(ctx)
+		<-sampled // before the runtime closes
+		errc <- err
 	}()
 	return errors.Join(<-errc, <-errc)
 }
