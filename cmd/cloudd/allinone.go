@@ -77,7 +77,9 @@ func runLocalNode(ctx context.Context, o *options, srv *apiserver.Server, server
 	go func() {
 		defer rt.Close()
 		go func() { _ = agent.Run(ctx) }()
-		_ = caas.NewPodManager(c, rt, caas.PodConfig{NodeName: node, HostIP: caas.Addresses("", "")[0].Address, LogDir: filepath.Join(state, "logs")}, log).Run(ctx)
+		pods := caas.NewPodManager(c, rt, caas.PodConfig{NodeName: node, HostIP: caas.Addresses("", "")[0].Address, LogDir: filepath.Join(state, "logs")}, log)
+		go func() { _ = c.ServeTunnel(ctx, node, caas.NewNodeServer(pods, log), client.TunnelOptions{Log: log}) }()
+		_ = pods.Run(ctx)
 	}()
 	return nil
 }

@@ -1,7 +1,7 @@
 // Command cloudlet is the node agent: it joins the cluster with a
 // single-use join token, registers its Node, renews its lease and reports
-// its conditions. Running pods in containerd comes with the rest of the
-// node agent issue.
+// its conditions, runs its pods in containerd, and serves their logs and
+// exec through a tunnel it opens to the API server (it listens on no port).
 package main
 
 import (
@@ -48,7 +48,12 @@ use the stored credential. It registers a Node named --node-name with the
 machine's CPU and memory (allocatable after --reserve-cpu and
 --reserve-memory), renews the node's lease every --heartbeat-interval, and
 reports Ready (or NotReady with the reason, such as ContainerdUnreachable),
-MemoryPressure and DiskPressure.`,
+MemoryPressure and DiskPressure.
+
+It runs the pods bound to the node in containerd. 'cloudctl logs' and
+'cloudctl exec' reach them through a tunnel that cloudlet itself opens to
+the API server over its TLS connection (reconnecting with back-off): the
+node may sit behind NAT, and cloudlet listens on no port.`,
 		Example: `  # On the control plane: mint a join token valid for one hour
   cloudctl node token create --ttl 1h
 
