@@ -106,7 +106,9 @@ func podArg(arg string) (string, error) {
 // printing nothing.
 type exitCodeError struct{ code int }
 
-func (e *exitCodeError) Error() string { return fmt.Sprintf("command terminated with exit code %d", e.code) }
+func (e *exitCodeError) Error() string {
+	return fmt.Sprintf("command terminated with exit code %d", e.code)
+}
 
 // exitCode returns the code an exitCodeError carries.
 func exitCode(err error) (int, bool) {

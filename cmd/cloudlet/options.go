@@ -142,7 +142,9 @@ func (o *options) run(ctx context.Context, errOut io.Writer) error {
 		pods := caas.NewPodManager(c, rt, caas.PodConfig{NodeName: cred.NodeName, HostIP: hostIP, LogDir: filepath.Join(o.stateDir, "logs")}, log)
 		// Logs and exec reach the node only through the tunnel it opens:
 		// cloudlet listens on no port.
-		go func() { _ = c.ServeTunnel(ctx, cred.NodeName, caas.NewNodeServer(pods, log), client.TunnelOptions{Log: log}) }()
+		go func() {
+			_ = c.ServeTunnel(ctx, cred.NodeName, caas.NewNodeServer(pods, log), client.TunnelOptions{Log: log})
+		}()
 		errc <- pods.Run(ctx)
 	}()
 	return errors.Join(<-errc, <-errc)
