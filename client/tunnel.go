@@ -45,12 +45,7 @@ func (c *Client) DialTunnel(ctx context.Context, node string) (net.Conn, error) 
 	}
 	conn := raw
 	if c.base.Scheme == "https" {
-		var cfg *tls.Config
-		if tr, ok := c.http.Transport.(*http.Transport); ok && tr.TLSClientConfig != nil {
-			cfg = tr.TLSClientConfig.Clone()
-		} else {
-			cfg = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
+		cfg := c.tls.Clone()
 		// HTTP/2 has no Upgrade: the tunnel is opened over HTTP/1.1.
 		cfg.NextProtos = []string{"http/1.1"}
 		if cfg.ServerName == "" {
