@@ -41,7 +41,10 @@ func startNodeServer(t *testing.T) *nodeServerEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
 	go func() { _ = m.Run(ctx); done <- struct{}{} }()
-	go func() { _ = node.ServeTunnel(ctx, "n1", srv, client.TunnelOptions{MinBackoff: 20 * time.Millisecond}); done <- struct{}{} }()
+	go func() {
+		_ = node.ServeTunnel(ctx, "n1", srv, client.TunnelOptions{MinBackoff: 20 * time.Millisecond})
+		done <- struct{}{}
+	}()
 	t.Cleanup(func() { cancel(); <-done; <-done })
 	return &nodeServerEnv{env: env, rt: rt, logDir: logDir, srv: srv}
 }
