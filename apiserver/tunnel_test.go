@@ -357,3 +357,21 @@ func TestTunnelConcurrentStreams(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestServeTunnelReconnects: when the server closes a node's tunnel (here
+// because another connection of the node replaced it), ServeTunnel dials
+// again after its back-off and serves on the new tunnel.
+func TestServeTunnelReconnects(t *testing.T) {
+	te := startTunnelEnv(t, apiservertest.Options{})
+	conn, done := serveOne(t, te.node, "node-1", fakeNode("intruder"))
+	eventually(t, 10*time.Second, "ServeTunnel reconnected and serves again", func() bool {
+		out, err := te.logs(te.env.Admin, "web", client.LogOptions{})
+		return err == nil && strings.HasPrefix(out, "n1 ") && te.connects.Load() >= 2
+	})
+	select {
+	case <-done: // the reconnect replaced the intruder in turn
+	case <-time.After(5 * time.Second):
+		conn.Close()
+		t.Fatal("the replaced tunnel was not closed")
+	}
+}
