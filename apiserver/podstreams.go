@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/store"
@@ -18,8 +19,20 @@ import (
 // its tunnel: log and exec.
 func (s *Server) streamRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/nodes/{name}/tunnel", s.authenticated(s.openTunnel))
-	mux.Handle("GET /api/v1/namespaces/{ns}/pods/{name}/log", s.authenticated(s.podLog))
-	mux.Handle("POST /api/v1/namespaces/{ns}/pods/{name}/exec", s.authenticated(s.podExec))
+	mux.Handle("GET /api/v1/namespaces/{ns}/pods/{name}/log", s.authenticated(s.counted("get", "pods/log", s.podLog)))
+	mux.Handle("POST /api/v1/namespaces/{ns}/pods/{name}/exec", s.authenticated(s.counted("create", "pods/exec", s.podExec)))
+}
+
+// counted logs and counts a streaming call, as serveAPI does the others.
+func (s *Server) counted(verb, resource string, h func(http.ResponseWriter, *http.Request, *Identity)) func(http.ResponseWriter, *http.Request, *Identity) {
+	return func(w http.ResponseWriter, r *http.Request, id *Identity) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		h(rec, r, id)
+		s.log.Debug("request", "verb", verb, "resource", resource, "namespace", r.PathValue("ns"), "name", r.PathValue("name"),
+			"user", id.Name, "code", rec.code, "duration", time.Since(start))
+		s.metrics.requests.WithLabelValues(verb, resource, strconv.Itoa(rec.code)).Inc()
+	}
 }
 
 // isLongRunning tells the requests that may last as long as the caller
