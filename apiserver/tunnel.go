@@ -31,7 +31,8 @@ type tunnels struct {
 	mu sync.Mutex
 	m  map[string]*tunnel
 	// transport configures the HTTP/2 client ends: idle tunnels are
-	// pinged, so a dead one is dropped within pingAfter+pingTimeout.
+	// pinged, so a dead one is dropped within 25s; no IdleConnTimeout, so
+	// a live tunnel with no stream open is kept.
 	transport *http2.Transport
 }
 

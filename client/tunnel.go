@@ -147,6 +147,7 @@ func (c *Client) ServeTunnel(ctx context.Context, node string, h http.Handler, o
 	if opts.PingTimeout <= 0 {
 		opts.PingTimeout = 10 * time.Second
 	}
+	// IdleTimeout stays 0: a tunnel with no stream open must stay up.
 	srv := &http2.Server{ReadIdleTimeout: opts.PingAfter, PingTimeout: opts.PingTimeout}
 	delay := opts.MinBackoff
 	for ctx.Err() == nil {
