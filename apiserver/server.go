@@ -80,6 +80,9 @@ type Server struct {
 	cacheSize int
 	bgCtx     context.Context
 	bgCancel  context.CancelFunc
+
+	// tunnels are the nodes' reverse tunnels, for log and exec.
+	tunnels *tunnels
 }
 
 // New builds a server; it does not listen yet.
@@ -137,6 +140,7 @@ func New(cfg Config) (*Server, error) {
 		inflight:  make(chan struct{}, cfg.MaxInFlight),
 		watchTTL:  cfg.WatchTimeout,
 		stopping:  make(chan struct{}),
+		tunnels:   newTunnels(),
 	}, nil
 }
 
@@ -161,6 +165,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.nodeRoutes(mux)
 	s.imageRoutes(mux)
+	s.streamRoutes(mux)
 	mux.Handle("/api/", s.authenticated(s.serveAPI))
 	mux.Handle("/apis/", s.authenticated(s.serveAPI))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -174,9 +179,10 @@ func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request, *Ident
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The in-flight limit comes before authentication, so that a flood
 		// of requests with bad tokens cannot make unbounded store reads.
-		// Watches are long-lived and not counted, nor is /metrics, which
-		// must answer when the server is saturated.
-		if strings.HasPrefix(r.URL.Path, "/api") && !isWatch(r) {
+		// Watches, log and exec streams and node tunnels are long-lived
+		// and not counted, nor is /metrics, which must answer when the
+		// server is saturated.
+		if strings.HasPrefix(r.URL.Path, "/api") && !isLongRunning(r) {
 			select {
 			case s.inflight <- struct{}{}:
 				s.metrics.inflight.Inc()
@@ -262,6 +268,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Conf
 		s.cacherFor(k)
 	}
 	defer s.bgCancel()
+	// Tunnels are hijacked connections, which Shutdown does not wait for.
+	defer s.tunnels.closeAll()
 	conns := newConnTracker()
 	srv := &http.Server{
 		Handler:           s.Handler(),

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
@@ -49,6 +50,10 @@ type PodManager struct {
 	backoff map[string]*backoff
 	waiting map[string]api.ContainerStateWaiting
 	started map[string]time.Time // pod UID → first seen
+
+	// cache holds the node's pods once Run has listed them, for the node
+	// server (logs, exec).
+	cache atomic.Pointer[client.Cache]
 }
 
 type backoff struct {
@@ -93,6 +98,7 @@ func (m *PodManager) Run(ctx context.Context) error {
 	if !cache.WaitForSync(ctx) {
 		return nil
 	}
+	m.cache.Store(cache)
 	var wg sync.WaitGroup
 	for range m.cfg.Workers {
 		wg.Add(1)
@@ -274,7 +280,7 @@ func (m *PodManager) ensureContainer(ctx context.Context, pod *api.Pod, c *api.C
 			return
 		}
 	}
-	spec := containerSpec(pod, c, next, sb, filepath.Join(m.cfg.LogDir, pod.Namespace+"_"+pod.Name+"_"+pod.UID, fmt.Sprintf("%s-%d.log", c.Name, next)))
+	spec := containerSpec(pod, c, next, sb, m.logPath(pod, c.Name, next))
 	if _, err := m.rt.StartContainer(ctx, spec); err != nil {
 		m.setWaiting(key, "CreateContainerError", err.Error())
 		m.bumpBackoff(key)
@@ -284,6 +290,11 @@ func (m *PodManager) ensureContainer(ctx context.Context, pod *api.Pod, c *api.C
 		m.bumpBackoff(key) // the next restart waits longer
 	}
 	m.clearWaiting(key)
+}
+
+// logPath is where attempt of container name of pod writes its output.
+func (m *PodManager) logPath(pod *api.Pod, name string, attempt int) string {
+	return filepath.Join(m.cfg.LogDir, pod.Namespace+"_"+pod.Name+"_"+pod.UID, fmt.Sprintf("%s-%d.log", name, attempt))
 }
 
 // copyPod returns a private copy of a cached pod, or nil.

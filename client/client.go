@@ -45,6 +45,9 @@ type Client struct {
 	timeout time.Duration
 	http    *http.Client
 	scheme  *api.Scheme
+	// tls is a private copy of the TLS settings (the transport edits its
+	// own on first use), for the node tunnel's own connections.
+	tls *tls.Config
 }
 
 // New builds a client. It does not contact the server.
@@ -55,12 +58,14 @@ func New(cfg Config, scheme *api.Scheme) (*Client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 256
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
 	if len(cfg.CAData) > 0 {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(cfg.CAData) {
 			return nil, errors.New("certificate authority data holds no PEM certificate")
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		tlsConfig = tr.TLSClientConfig.Clone()
 	}
 	timeout := cfg.Timeout
 	if timeout == 0 {
@@ -70,7 +75,7 @@ func New(cfg Config, scheme *api.Scheme) (*Client, error) {
 	if agent == "" {
 		agent = "cloudmgr-client"
 	}
-	return &Client{base: u, token: cfg.Token, agent: agent, timeout: timeout, http: &http.Client{Transport: tr}, scheme: scheme}, nil
+	return &Client{base: u, token: cfg.Token, agent: agent, timeout: timeout, http: &http.Client{Transport: tr}, scheme: scheme, tls: tlsConfig}, nil
 }
 
 // Scheme returns the kinds the client knows.

@@ -42,6 +42,9 @@ func execute(ctx context.Context, o *rootOptions, args []string) int {
 	if err == nil {
 		return 0
 	}
+	if code, ok := exitCode(err); ok {
+		return code // exec: the remote command's own exit code
+	}
 	printError(o.errOut, err)
 	var ue *usageError
 	if errors.As(err, &ue) && cmd != nil {
@@ -93,6 +96,8 @@ CLOUDCTL_NAMESPACE=dev or CLOUDCTL_REQUEST_TIMEOUT=1m.`,
 		newNodeCommand(o),
 		newImageCommand(o),
 		newTopCommand(o),
+		newLogsOptions(o).command(),
+		newExecOptions(o).command(),
 	)
 	return root
 }

@@ -85,7 +85,11 @@ func runLocalNode(ctx context.Context, o *options, srv *apiserver.Server, server
 		go func() { _ = agent.Run(ctx) }()
 		sampled := make(chan struct{})
 		go func() { defer close(sampled); _ = usage.Run(ctx) }()
-		_ = caas.NewPodManager(c, rt, caas.PodConfig{NodeName: node, HostIP: caas.Addresses("", "")[0].Address, LogDir: filepath.Join(state, "logs")}, log).Run(ctx)
+		pods := caas.NewPodManager(c, rt, caas.PodConfig{NodeName: node, HostIP: caas.Addresses("", "")[0].Address, LogDir: filepath.Join(state, "logs")}, log)
+		srv := caas.NewNodeServer(pods, log)
+		srv.Handle("/stats/", usage.Handler())
+		go func() { _ = c.ServeTunnel(ctx, node, srv, client.TunnelOptions{Log: log}) }()
+		_ = pods.Run(ctx)
 		<-sampled
 	}()
 	return nil

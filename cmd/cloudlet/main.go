@@ -1,7 +1,7 @@
 // Command cloudlet is the node agent: it joins the cluster with a
 // single-use join token, registers its Node, renews its lease and reports
-// its conditions. Running pods in containerd comes with the rest of the
-// node agent issue.
+// its conditions, runs its pods in containerd, and serves their logs and
+// exec through a tunnel it opens to the API server (it listens on no port).
 package main
 
 import (
@@ -51,7 +51,13 @@ reports Ready (or NotReady with the reason, such as ContainerdUnreachable),
 MemoryPressure and DiskPressure. Every --usage-interval it measures the CPU
 and memory use of the machine and of its pods from cgroup counters and
 writes the node's figures to the Node's status.usage ('cloudctl top
-nodes').`,
+nodes').
+
+It runs the pods bound to the node in containerd. 'cloudctl logs',
+'cloudctl exec' and 'cloudctl top pods' reach it through a tunnel that
+cloudlet itself opens to the API server over its TLS connection
+(reconnecting with back-off): the node may sit behind NAT, and cloudlet
+listens on no port.`,
 		Example: `  # On the control plane: mint a join token valid for one hour
   cloudctl node token create --ttl 1h
 

@@ -149,7 +149,15 @@ func (o *options) run(ctx context.Context, errOut io.Writer) error {
 		usage := caas.NewUsageSampler(c, rt, caas.ProcHostStats{}, caas.UsageConfig{NodeName: cred.NodeName, Interval: o.usagePeriod}, log)
 		sampled := make(chan struct{})
 		go func() { defer close(sampled); _ = usage.Run(ctx) }()
-		err := caas.NewPodManager(c, rt, caas.PodConfig{NodeName: cred.NodeName, HostIP: hostIP, LogDir: filepath.Join(o.stateDir, "logs")}, log).Run(ctx)
+		pods := caas.NewPodManager(c, rt, caas.PodConfig{NodeName: cred.NodeName, HostIP: hostIP, LogDir: filepath.Join(o.stateDir, "logs")}, log)
+		// Logs, exec and pod usage reach the node only through the tunnel it
+		// opens: cloudlet listens on no port.
+		srv := caas.NewNodeServer(pods, log)
+		srv.Handle("/stats/", usage.Handler())
+		go func() {
+			_ = c.ServeTunnel(ctx, cred.NodeName, srv, client.TunnelOptions{Log: log})
+		}()
+		err := pods.Run(ctx)
 		<-sampled // before the runtime closes
 		errc <- err
 	}()

@@ -104,7 +104,8 @@ func TestPodRunsInContainerd(t *testing.T) {
 }
 
 // TestAllInOne: cloudd --all-in-one finds the containerd of make deps by
-// itself, registers this machine as node "local" and runs a pod bound to it.
+// itself, registers this machine as node "local", runs a pod bound to it
+// and execs in it through the in-process agent's tunnel.
 func TestAllInOne(t *testing.T) {
 	bin, err := test.Binaries("cloudd")
 	if err != nil {
@@ -144,6 +145,19 @@ func TestAllInOne(t *testing.T) {
 			t.Fatalf("pod not Running within 60s: %+v\ncloudd log:\n%s", got, c0.Log.String())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// The in-process agent serves exec through its tunnel, as cloudlet does.
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		var out strings.Builder
+		code, err := c.Exec(context.Background(), "default", "aio", client.ExecOptions{Command: []string{"echo", "from-aio"}}, nil, &out, nil)
+		if err == nil && code == 0 && out.String() == "from-aio\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exec in the all-in-one pod: code %d, err %v, out %q\ncloudd log:\n%s", code, err, out.String(), c0.Log.String())
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	zero := int64(0)
 	if err := pods.Delete(context.Background(), "default", "aio", client.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
