@@ -166,6 +166,7 @@ func (s *Server) Handler() http.Handler {
 	s.nodeRoutes(mux)
 	s.imageRoutes(mux)
 	s.streamRoutes(mux)
+	s.metricsRoutes(mux)
 	mux.Handle("/api/", s.authenticated(s.serveAPI))
 	mux.Handle("/apis/", s.authenticated(s.serveAPI))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package apiserver_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -56,6 +57,19 @@ func fakeNode(tag string) http.Handler {
 		_, _ = fw.Stream(client.ExecStreamStdout).Write([]byte(strings.Join(r.URL.Query()["command"], " ") + "\n"))
 		_, _ = fw.Stream(client.ExecStreamStderr).Write([]byte("to-stderr\n"))
 		_ = fw.Exit(3)
+	})
+	mux.HandleFunc("GET /stats/pods", func(w http.ResponseWriter, r *http.Request) {
+		// Figures for two pods of team-a, one of team-b and one the store
+		// does not know; the namespace filter is left to the API server.
+		list := api.PodMetricsList{}
+		for _, p := range []string{"team-a/web", "team-a/two", "team-b/other", "team-a/ghost"} {
+			ns, name, _ := strings.Cut(p, "/")
+			list.Items = append(list.Items, api.PodMetrics{ObjectMeta: api.ObjectMeta{Namespace: ns, Name: name},
+				Window:     api.Duration{Duration: 10 * time.Second},
+				Containers: []api.ContainerMetrics{{Name: "app", Usage: api.ResourceList{"cpu": api.MustParseQuantity("250m")}}}})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(&list)
 	})
 	mux.HandleFunc("GET /containerLogs/{ns}/no-such/{container}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

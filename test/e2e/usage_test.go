@@ -69,11 +69,45 @@ func TestTopNodesAllInOne(t *testing.T) {
 				t.Errorf("top nodes header:\n%s", out)
 			}
 			t.Logf("\n%s", out)
+			topPodsShowsBurn(t, bin, admin, c0)
 			return
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 	t.Fatalf("top nodes never showed local using 350m or more while a pod burns 500m:\n%s%s\ncloudd log:\n%s", out, errOut, c0.Log.String())
+}
+
+// topPodsShowsBurn waits for `cloudctl top pods` to show the burning pod,
+// whose figure the API server fetched from the node through its tunnel,
+// at no more than its 500m limit allows.
+func topPodsShowsBurn(t *testing.T, bin, admin string, c0 *test.Cloudd) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var out, errOut string
+	for time.Now().Before(deadline) {
+		var code int
+		out, errOut, code = cloudctl(t, bin, admin, "", "top", "pods", "-n", "default")
+		if code == 0 {
+			for _, line := range strings.Split(out, "\n") {
+				f := strings.Fields(line)
+				if len(f) == 3 && f[0] == "burn" && strings.HasSuffix(f[1], "m") {
+					milli, err := strconv.ParseInt(strings.TrimSuffix(f[1], "m"), 10, 64)
+					if err == nil && milli >= 50 {
+						if milli > 600 {
+							t.Fatalf("top pods shows burn at %dm, over its 500m limit:\n%s", milli, out)
+						}
+						if !strings.HasPrefix(out, "NAME") {
+							t.Errorf("top pods header:\n%s", out)
+						}
+						t.Logf("\n%s", out)
+						return
+					}
+				}
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("top pods never showed burn:\n%s%s\ncloudd log:\n%s", out, errOut, c0.Log.String())
 }
 
 // topNodeCPU reads a node's CPU(cores) column ("523m") from top nodes.
