@@ -21,19 +21,33 @@ type fakeRuntime struct {
 	stopped       map[string]time.Duration
 	execExit      map[string]int // container name → exit code of Exec
 	execs         [][]string     // commands Exec was asked to run
+	// stuckImages never finish pulling: EnsureImage closes the channel
+	// (once) and waits for its context to end.
+	stuckImages map[string]chan struct{}
 }
 
 func newFakeRuntime() *fakeRuntime {
 	return &fakeRuntime{containers: map[string]*caas.ContainerStatus{}, sandboxes: map[string]bool{},
-		missingImages: map[string]bool{}, exitOnStart: map[string]int32{}, stopped: map[string]time.Duration{}, execExit: map[string]int{}}
+		missingImages: map[string]bool{}, exitOnStart: map[string]int32{}, stopped: map[string]time.Duration{}, execExit: map[string]int{},
+		stuckImages: map[string]chan struct{}{}}
 }
 
 var errNoImage = errors.New("image not found")
 
 func (f *fakeRuntime) Version(context.Context) (string, error) { return "fake://1", nil }
 
-func (f *fakeRuntime) EnsureImage(_ context.Context, ref string, _ bool, _ *caas.RegistryAuth) (string, error) {
+func (f *fakeRuntime) EnsureImage(ctx context.Context, ref string, _ bool, _ *caas.RegistryAuth) (string, error) {
 	f.mu.Lock()
+	if ch, ok := f.stuckImages[ref]; ok {
+		select {
+		case <-ch:
+		default:
+			close(ch)
+		}
+		f.mu.Unlock()
+		<-ctx.Done()
+		return "", fmt.Errorf("pull %s: %w", ref, ctx.Err())
+	}
 	defer f.mu.Unlock()
 	if f.missingImages[ref] {
 		return "", fmt.Errorf("pull %s: %w", ref, errNoImage)
