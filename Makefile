@@ -43,13 +43,15 @@ test-short:
 	go test -short -count=1 ./...
 
 # Figures for the closing notes: start-to-ready, creates/s against raw etcd,
-# watch fan-out. Compare runs with benchstat.
+# watch fan-out, pod start-up, and the node agent's CPU and memory at 100
+# and 250 pods per node. Compare runs with benchstat.
 BENCH_COUNT ?= 1
 bench: setup deps
 	go test -run '^$$' -bench 'ClouddStartToReady' -benchtime 5x -count $(BENCH_COUNT) -timeout 30m ./test/bench/
 	go test -run '^$$' -bench 'Create' -benchtime 5000x -count $(BENCH_COUNT) -timeout 30m ./test/bench/
 	go test -run '^$$' -bench 'WatchFanout' -benchtime 200x -count $(BENCH_COUNT) -timeout 30m ./test/bench/
 	go test -run '^$$' -bench 'PodStartup' -benchtime 100x -count $(BENCH_COUNT) -timeout 30m ./test/bench/
+	CLOUDMGR_BENCH_PODS=100,250 go test -run '^$$' -bench 'PodsPerNode' -benchtime 1x -count $(BENCH_COUNT) -timeout 60m ./test/bench/
 
 # Build, start cloudd with embedded etcd under .run/, apply the example and
 # show it. Idempotent: a cloudd already running from an earlier demo is reused.

@@ -29,6 +29,9 @@ type fakeRuntime struct {
 	cpuNanos, memBytes map[string]uint64
 	clock              time.Time
 	statsErr           error
+	// stuckImages never finish pulling: EnsureImage closes the channel
+	// (once) and waits for its context to end.
+	stuckImages map[string]chan struct{}
 }
 
 // execCall is one Exec the fake was asked for.
@@ -42,15 +45,26 @@ func newFakeRuntime() *fakeRuntime {
 	return &fakeRuntime{containers: map[string]*caas.ContainerStatus{}, sandboxes: map[string]bool{},
 		missingImages: map[string]bool{}, exitOnStart: map[string]int32{}, stopped: map[string]time.Duration{}, execExit: map[string]int{}, execExitCmd: map[string]int{},
 		logins:   map[string]caas.RegistryAuth{},
-		cpuNanos: map[string]uint64{}, memBytes: map[string]uint64{}, clock: time.Unix(1_700_000_000, 0)}
+		cpuNanos: map[string]uint64{}, memBytes: map[string]uint64{}, clock: time.Unix(1_700_000_000, 0),
+		stuckImages: map[string]chan struct{}{}}
 }
 
 var errNoImage = errors.New("image not found")
 
 func (f *fakeRuntime) Version(context.Context) (string, error) { return "fake://1", nil }
 
-func (f *fakeRuntime) EnsureImage(_ context.Context, ref string, _ bool, auth *caas.RegistryAuth) (string, error) {
+func (f *fakeRuntime) EnsureImage(ctx context.Context, ref string, _ bool, auth *caas.RegistryAuth) (string, error) {
 	f.mu.Lock()
+	if ch, ok := f.stuckImages[ref]; ok {
+		select {
+		case <-ch:
+		default:
+			close(ch)
+		}
+		f.mu.Unlock()
+		<-ctx.Done()
+		return "", fmt.Errorf("pull %s: %w", ref, ctx.Err())
+	}
 	defer f.mu.Unlock()
 	if want, ok := f.logins[ref]; ok && (auth == nil || *auth != want) {
 		return "", fmt.Errorf("pull %s: %w", ref, caas.ErrUnauthorized)

@@ -54,6 +54,10 @@ type PodManager struct {
 	// cache holds the node's pods once Run has listed them, for the node
 	// server (logs, exec).
 	cache atomic.Pointer[client.Cache]
+	// syncing cancels the in-flight sync of a pod not being deleted, by
+	// pod key, so that deleting the pod abandons a long image pull
+	// instead of waiting for it.
+	syncing map[string]context.CancelFunc
 }
 
 type backoff struct {
@@ -83,7 +87,8 @@ func NewPodManager(c *client.Client, rt Runtime, cfg PodConfig, log *slog.Logger
 	}
 	return &PodManager{cfg: cfg, c: c, pods: client.For[api.Pod](c), secrets: client.For[api.Secret](c), rt: rt, log: log,
 		probes:  newProber(rt, c, cfg.NodeName, log),
-		backoff: map[string]*backoff{}, waiting: map[string]api.ContainerStateWaiting{}, started: map[string]time.Time{}}
+		backoff: map[string]*backoff{}, waiting: map[string]api.ContainerStateWaiting{}, started: map[string]time.Time{},
+		syncing: map[string]context.CancelFunc{}}
 }
 
 // Run watches the node's pods and keeps them running until ctx ends.
@@ -93,7 +98,14 @@ func (m *PodManager) Run(ctx context.Context) error {
 	m.probes.setNotify(q.add)
 	defer m.probes.stop()
 	enqueue := func(o api.Object) { q.add(client.Key(o)) }
-	cache.AddHandler(client.Handler{OnAdd: enqueue, OnUpdate: func(_, o api.Object) { enqueue(o) }, OnDelete: enqueue})
+	cache.AddHandler(client.Handler{OnAdd: enqueue,
+		OnUpdate: func(_, o api.Object) {
+			if o.GetObjectMeta().DeletionTimestamp != nil {
+				m.abandon(client.Key(o))
+			}
+			enqueue(o)
+		},
+		OnDelete: func(o api.Object) { m.abandon(client.Key(o)); enqueue(o) }})
 	go func() { _ = cache.Run(ctx) }()
 	if !cache.WaitForSync(ctx) {
 		return nil
@@ -111,7 +123,19 @@ func (m *PodManager) Run(ctx context.Context) error {
 				}
 				obj, _ := cache.Get(key)
 				pod := copyPod(obj) // the cache's objects are shared: never modify them
-				if err := m.sync(ctx, key, pod); err != nil && ctx.Err() == nil {
+				sctx, cancel := m.syncContext(ctx, key, pod, cache)
+				err := m.sync(sctx, key, pod)
+				abandoned := sctx.Err() != nil && ctx.Err() == nil
+				cancel()
+				switch {
+				case abandoned:
+					m.log.Info("pod deleted during its sync: abandoned it", "pod", key)
+					if cur, _ := cache.Get(key); cur == nil || cur.GetObjectMeta().UID != pod.UID {
+						// Gone at once (forced): no terminate will remove
+						// the sandbox this sync may have made.
+						_ = m.rt.RemoveSandbox(ctx, pod.UID)
+					}
+				case err != nil && ctx.Err() == nil:
 					m.log.Warn("sync pod", "pod", key, "err", err)
 				}
 				q.done(key)
@@ -132,6 +156,38 @@ func (m *PodManager) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
+	}
+}
+
+// syncContext returns the context of one sync of pod: one that deleting
+// the pod cancels (see abandon), except for a pod already being deleted,
+// whose termination must run to its end.
+func (m *PodManager) syncContext(ctx context.Context, key string, pod *api.Pod, cache *client.Cache) (context.Context, context.CancelFunc) {
+	if pod == nil || pod.DeletionTimestamp != nil {
+		return ctx, func() {}
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	m.mu.Lock()
+	m.syncing[key] = cancel
+	m.mu.Unlock()
+	// A delete seen between the cache read and here would be missed.
+	if cur, _ := cache.Get(key); cur == nil || cur.GetObjectMeta().DeletionTimestamp != nil {
+		cancel()
+	}
+	return sctx, func() {
+		m.mu.Lock()
+		delete(m.syncing, key)
+		m.mu.Unlock()
+		cancel()
+	}
+}
+
+// abandon cancels the in-flight sync of the pod with key, if any.
+func (m *PodManager) abandon(key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cancel, ok := m.syncing[key]; ok {
+		cancel()
 	}
 }
 

@@ -196,3 +196,49 @@ func TestAdoptionAndOrphans(t *testing.T) {
 		t.Fatalf("adopted container replaced or stopped: %+v, stopped %v", c, rt.stopped)
 	}
 }
+
+// Deleting a pod whose image pull hangs abandons the pull: the pod leaves
+// the API and its sandbox is removed, whether the delete is graceful (the
+// node finishes it) or forced (the pod is gone at once).
+func TestDeleteAbandonsPull(t *testing.T) {
+	for _, forced := range []bool{false, true} {
+		t.Run(fmt.Sprintf("forced=%v", forced), func(t *testing.T) {
+			rt := newFakeRuntime()
+			pulling := make(chan struct{})
+			rt.stuckImages["img-app"] = pulling
+			env := startPods(t, rt)
+			ctx := context.Background()
+			pods := client.For[api.Pod](env.Admin)
+			if _, err := pods.Create(ctx, boundPod("stuck", api.RestartPolicyAlways, "app")); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-pulling:
+			case <-time.After(15 * time.Second):
+				t.Fatal("pull never started")
+			}
+			opts := client.DeleteOptions{}
+			if forced {
+				zero := int64(0)
+				opts.GracePeriodSeconds = &zero
+			}
+			if err := pods.Delete(ctx, "default", "stuck", opts); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				_, err := pods.Get(ctx, "default", "stuck")
+				rt.mu.Lock()
+				sandboxes := len(rt.sandboxes)
+				rt.mu.Unlock()
+				if client.IsNotFound(err) && sandboxes == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("pod still there (%v) or sandboxes left (%d) 10s after delete", err, sandboxes)
+				}
+				time.Sleep(30 * time.Millisecond)
+			}
+		})
+	}
+}

@@ -8,8 +8,10 @@ import (
 	"net/url"
 	"slices"
 	"syscall"
+	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	remoteerrors "github.com/containerd/containerd/v2/core/remotes/errors"
@@ -43,7 +45,25 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, always bool, auth
 	if r.cfg.Snapshotter != "" {
 		opts = append(opts, containerd.WithPullSnapshotter(r.cfg.Snapshotter))
 	}
-	img, err := r.client.Pull(ctx, ref, opts...)
+	// The pull's lease is ours, released on a context of its own: the
+	// client's releases it with the caller's context, which fails once
+	// that is cancelled (a pod deleted mid-pull), leaving the lease and
+	// the partial download behind for a day.
+	ls := r.client.LeasesService()
+	lease, err := ls.Create(ctx, leases.WithRandomID(), leases.WithExpiration(time.Hour))
+	if err != nil {
+		return "", fmt.Errorf("pull %s: lease: %w", ref, err)
+	}
+	img, err := r.client.Pull(leases.WithLease(ctx, lease.ID), ref, opts...)
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	var del []leases.DeleteOpt
+	if err != nil {
+		del = append(del, leases.SynchronousDelete) // collect the partial download now
+	}
+	if lerr := ls.Delete(cctx, lease, del...); lerr != nil && err == nil {
+		return "", fmt.Errorf("pull %s: release lease: %w", ref, lerr)
+	}
 	if err != nil {
 		return "", fmt.Errorf("pull %s: %w", ref, classifyPullError(err))
 	}

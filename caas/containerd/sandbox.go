@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 
+	containerd "github.com/containerd/containerd/v2/client"
 	"golang.org/x/sys/unix"
 
 	"github.com/cloudmgr/cloud/caas"
@@ -15,7 +16,11 @@ import (
 
 // CreateSandbox makes the pod's network namespace, with loopback up, bind
 // mounted at StateDir/netns/<podUID> so it outlives any process in it. It
-// returns the existing one when the pod already has it.
+// returns the existing one when the pod already has it. When the bind
+// mount is gone but a container of the pod still runs (the mount was lost
+// with the previous agent's mount namespace, or unmounted while the pod
+// ran), it binds that container's namespace again instead of making a new
+// one, so containers started later share localhost with the running ones.
 func (r *Runtime) CreateSandbox(ctx context.Context, podUID string) (caas.Sandbox, error) {
 	if err := validName(podUID); err != nil {
 		return caas.Sandbox{}, fmt.Errorf("sandbox: pod uid: %w", err)
@@ -32,6 +37,18 @@ func (r *Runtime) CreateSandbox(ctx context.Context, podUID string) (caas.Sandbo
 		return caas.Sandbox{}, fmt.Errorf("sandbox %s: %w", podUID, err)
 	}
 	f.Close()
+	src, err := r.runningNetNS(ctx, podUID)
+	if err != nil {
+		_ = os.Remove(path)
+		return caas.Sandbox{}, fmt.Errorf("sandbox %s: %w", podUID, err)
+	}
+	if src != "" {
+		if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
+			_ = os.Remove(path)
+			return caas.Sandbox{}, fmt.Errorf("sandbox %s: bind the running containers' network namespace: %w", podUID, err)
+		}
+		return sb, nil
+	}
 	if err := newNetNS(path); err != nil {
 		_ = unix.Unmount(path, unix.MNT_DETACH)
 		_ = os.Remove(path)
@@ -56,6 +73,37 @@ func (r *Runtime) RemoveSandbox(ctx context.Context, podUID string) error {
 		return fmt.Errorf("remove sandbox %s: %w", podUID, err)
 	}
 	return nil
+}
+
+// runningNetNS returns /proc/<pid>/ns/net of a running container of the
+// pod that has a network namespace of its own, or "" when none runs.
+func (r *Runtime) runningNetNS(ctx context.Context, podUID string) (string, error) {
+	ctx = r.ctx(ctx)
+	ctrs, err := r.client.Containers(ctx, fmt.Sprintf("labels.%q==%q", labelPodUID, podUID))
+	if err != nil {
+		return "", fmt.Errorf("list the pod's containers: %w", err)
+	}
+	var host unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/net", &host); err != nil {
+		return "", fmt.Errorf("host network namespace: %w", err)
+	}
+	for _, ctr := range ctrs {
+		task, err := ctr.Task(ctx, nil)
+		if err != nil {
+			continue // no task, or gone meanwhile
+		}
+		st, err := task.Status(ctx)
+		if err != nil || st.Status != containerd.Running && st.Status != containerd.Paused {
+			continue
+		}
+		src := fmt.Sprintf("/proc/%d/ns/net", task.Pid())
+		var ns unix.Stat_t
+		if unix.Stat(src, &ns) != nil || ns.Ino == host.Ino && ns.Dev == host.Dev {
+			continue // exited meanwhile, or shares the host's network
+		}
+		return src, nil
+	}
+	return "", nil
 }
 
 func (r *Runtime) netnsPath(podUID string) string {
