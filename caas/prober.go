@@ -132,7 +132,10 @@ func (p *prober) sync(ctx context.Context, pod *api.Pod, have map[string][]Conta
 		if pc.started {
 			close(pc.startedC)
 		}
-		wctx, cancel := context.WithCancel(ctx)
+		// A worker outlives the sync that starts it (whose context ends
+		// with the sync); the prober cancels it when the run stops, the
+		// pod goes or the agent stops.
+		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		pc.cancel = cancel
 		p.containers[key] = pc
 		for kind, pr := range map[probeKind]*api.Probe{liveness: c.LivenessProbe, readiness: c.ReadinessProbe, startup: c.StartupProbe} {
