@@ -13,7 +13,6 @@ import (
 
 	"github.com/containerd/containerd/api/types/runc/options"
 	containerd "github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -106,11 +105,7 @@ func (r *Runtime) StartContainer(ctx context.Context, spec caas.ContainerSpec) (
 			_ = r.removeContainer(cctx, ctr)
 		}
 	}()
-	creator := cio.NullIO
-	if spec.LogPath != "" {
-		creator = cio.LogFile(spec.LogPath)
-	}
-	task, err := ctr.NewTask(ctx, creator)
+	task, err := ctr.NewTask(ctx, r.logCreator(spec.LogPath))
 	if err != nil {
 		return "", fmt.Errorf("create task %s: %w", id, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/cloudmgr/cloud/caas"
+	"github.com/cloudmgr/cloud/test"
 )
 
 // testImage is the image make deps pushes to the local registry.
@@ -58,11 +59,16 @@ func newTestRuntime(t *testing.T) *Runtime {
 		}
 		snapshotter = strings.TrimSpace(string(b))
 	}
+	bin, err := test.Binaries("cloudlet")
+	if err != nil {
+		t.Fatalf("build cloudlet, the log driver: %v", err)
+	}
 	ns := "cloudmgr-test-" + randomHex(4)
 	rt, err := New(Config{
 		Socket: socket, Namespace: ns, Snapshotter: snapshotter,
 		RuncRoot: filepath.Join(run, "runc"), FIFODir: filepath.Join(run, "fifo"),
 		StateDir:            t.TempDir(),
+		LogDriver:           filepath.Join(bin, "cloudlet"),
 		PlainHTTPRegistries: []string{strings.SplitN(testImage(), "/", 2)[0]},
 	})
 	if err != nil {

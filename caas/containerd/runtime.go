@@ -47,6 +47,11 @@ type Config struct {
 	// StateDir holds the runtime's own state: network namespace bind
 	// mounts under netns/.
 	StateDir string
+	// LogDriver is the absolute path of an executable that runs
+	// RunLogDriver when called as `LogDriver log-driver FILE` (cloudlet
+	// and cloudd do). When empty, containerd's own file logging is used,
+	// which can lose the end of stderr.
+	LogDriver string
 	// PlainHTTPRegistries are registry hosts (host:port) pulled from over
 	// plain HTTP instead of HTTPS.
 	PlainHTTPRegistries []string
@@ -82,6 +87,9 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	if cfg.Namespace == "" {
 		cfg.Namespace = DefaultNamespace
+	}
+	if cfg.LogDriver != "" && !filepath.IsAbs(cfg.LogDriver) {
+		return nil, fmt.Errorf("containerd: log driver %q: must be an absolute path", cfg.LogDriver)
 	}
 	mirror, err := mirrorHost(cfg.Mirror)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/cloudmgr/cloud/caas"
 	cd "github.com/cloudmgr/cloud/caas/containerd"
 	"github.com/cloudmgr/cloud/client"
+	"github.com/cloudmgr/cloud/test"
 )
 
 // projectContainerd finds the containerd and registry of make deps.
@@ -64,8 +65,14 @@ func BenchmarkPodStartup(b *testing.B) {
 	defer cancel()
 	state := b.TempDir()
 	ns := fmt.Sprintf("cloudmgr-bench-%d", time.Now().UnixNano())
+	bin, err := test.Binaries("cloudlet")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Both paths log through cloudlet's log driver, as cloudlet runs them.
 	rt, err := cd.New(cd.Config{Socket: socket, Namespace: ns, Snapshotter: snapshotter,
-		RuncRoot: filepath.Join(state, "runc"), StateDir: filepath.Join(state, "runtime"), PlainHTTPRegistries: []string{strings.Split(image, "/")[0]}})
+		RuncRoot: filepath.Join(state, "runc"), StateDir: filepath.Join(state, "runtime"), PlainHTTPRegistries: []string{strings.Split(image, "/")[0]},
+		LogDriver: filepath.Join(bin, "cloudlet")})
 	if err != nil {
 		b.Fatal(err)
 	}
