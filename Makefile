@@ -24,7 +24,7 @@ deps-stop:
 
 build:
 	@mkdir -p $(BIN)
-	go build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/cloudd ./cmd/cloudlet ./cmd/cloudctl
+	go build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/cloudd ./cmd/cloudlet ./cmd/cloudctl ./cmd/cloudmgr-logger
 
 vet:
 	go vet ./...

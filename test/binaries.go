@@ -42,6 +42,12 @@ func Binaries(names ...string) (string, error) {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Dir(filepath.Dir(file))
 	for _, n := range names {
+		if n == "cloudlet" || n == "cloudd" {
+			// Their containers log through the log driver beside them.
+			names = append(names, "cloudmgr-logger")
+		}
+	}
+	for _, n := range names {
 		if built.done[n] {
 			continue
 		}

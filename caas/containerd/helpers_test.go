@@ -59,16 +59,16 @@ func newTestRuntime(t *testing.T) *Runtime {
 		}
 		snapshotter = strings.TrimSpace(string(b))
 	}
-	bin, err := test.Binaries("cloudlet")
+	bin, err := test.Binaries("cloudmgr-logger")
 	if err != nil {
-		t.Fatalf("build cloudlet, the log driver: %v", err)
+		t.Fatalf("build the log driver: %v", err)
 	}
 	ns := "cloudmgr-test-" + randomHex(4)
 	rt, err := New(Config{
 		Socket: socket, Namespace: ns, Snapshotter: snapshotter,
 		RuncRoot: filepath.Join(run, "runc"), FIFODir: filepath.Join(run, "fifo"),
 		StateDir:            t.TempDir(),
-		LogDriver:           filepath.Join(bin, "cloudlet"),
+		LogDriver:           filepath.Join(bin, "cloudmgr-logger"),
 		PlainHTTPRegistries: []string{strings.SplitN(testImage(), "/", 2)[0]},
 	})
 	if err != nil {

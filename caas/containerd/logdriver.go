@@ -1,18 +1,16 @@
 package containerd
 
 import (
-	"errors"
-	"fmt"
-	"io"
 	"net/url"
 	"os"
-	"sync"
+	"os/exec"
+	"path/filepath"
 
 	"github.com/containerd/containerd/v2/pkg/cio"
 )
 
-// LogDriverCommand is the subcommand under which cloudlet and cloudd act
-// as the log driver of a container: `BINARY log-driver FILE`.
+// LogDriverFileFlag is the flag by which the log driver
+// (cmd/cloudmgr-logger) is told its file: `cloudmgr-logger --file FILE`.
 //
 // Why a log driver: containerd's own file logging (a file:// log URI) has
 // the shim copy stdout and stderr into one file, and the stdout copier
@@ -21,8 +19,31 @@ import (
 // 2.x). With a binary:// log URI the shim starts this process instead,
 // handing it the container's stdout and stderr pipes, and it writes both
 // to the file until both end. It is a child of the shim, so it outlives a
-// restart of the agent, as the file logging did.
-const LogDriverCommand = "log-driver"
+// restart of the agent, as the file logging did. It is a binary of its
+// own, importing nothing but the standard library, because one runs per
+// container: cloudlet itself would cost 16 MiB of private memory each.
+const LogDriverFileFlag = "--file"
+
+// LogDriverName is the log driver's executable.
+const LogDriverName = "cloudmgr-logger"
+
+// FindLogDriver returns the absolute path of the log driver: beside the
+// running executable (how the project installs it) or else on PATH; ""
+// when there is none.
+func FindLogDriver() string {
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), LogDriverName)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	if p, err := exec.LookPath(LogDriverName); err == nil {
+		if abs, err := filepath.Abs(p); err == nil {
+			return abs
+		}
+	}
+	return ""
+}
 
 // logCreator is how the runtime wires a container's output to path: through
 // the log driver when one is configured, else containerd's file logging.
@@ -35,61 +56,5 @@ func (r *Runtime) logCreator(path string) cio.Creator {
 	}
 	// The shim runs Path with each query key and its value as arguments.
 	return cio.LogURI(&url.URL{Scheme: "binary", Path: r.cfg.LogDriver,
-		RawQuery: url.Values{LogDriverCommand: {path}}.Encode()})
-}
-
-// RunLogDriver is the log driver process: containerd's shim passes the
-// container's stdout and stderr as file descriptors 3 and 4 and waits for
-// descriptor 5 to close before it starts the container. It appends both
-// streams to path, each read written whole, until both end.
-func RunLogDriver(path string) error {
-	stdout, stderr, ready := os.NewFile(3, "stdout"), os.NewFile(4, "stderr"), os.NewFile(5, "ready")
-	if stdout == nil || stderr == nil || ready == nil {
-		return errors.New("log driver: run by containerd's shim only (file descriptors 3, 4 and 5 missing)")
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
-	if err != nil {
-		_ = ready.Close()
-		return fmt.Errorf("log driver: %w", err)
-	}
-	defer f.Close()
-	if err := ready.Close(); err != nil {
-		return fmt.Errorf("log driver: signal ready: %w", err)
-	}
-	return copyStreams(f, stdout, stderr)
-}
-
-// copyStreams copies each source to w until all end, one read at a time
-// under a lock, so that the streams' writes never tear each other. A
-// failed write does not stop the copy: the container must not block on a
-// full pipe because its log cannot be written.
-func copyStreams(w io.Writer, srcs ...io.Reader) error {
-	var (
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-		errs = make([]error, len(srcs))
-	)
-	for i, src := range srcs {
-		wg.Go(func() {
-			buf := make([]byte, 32<<10)
-			for {
-				n, err := src.Read(buf)
-				if n > 0 {
-					mu.Lock()
-					if _, werr := w.Write(buf[:n]); werr != nil && errs[i] == nil {
-						errs[i] = werr
-					}
-					mu.Unlock()
-				}
-				if err != nil {
-					if !errors.Is(err, io.EOF) && errs[i] == nil {
-						errs[i] = err
-					}
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+		RawQuery: url.Values{LogDriverFileFlag: {path}}.Encode()})
 }

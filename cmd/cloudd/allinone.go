@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/apiserver"
 	"github.com/cloudmgr/cloud/caas"
@@ -67,16 +65,16 @@ func runLocalNode(ctx context.Context, o *options, srv *apiserver.Server, server
 		socket = findContainerd()
 	}
 	state := filepath.Join(o.dataDir, "node")
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find cloudd's own path (for the log driver): %w", err)
+	logDriver := cd.FindLogDriver()
+	if logDriver == "" {
+		log.Warn("no " + cd.LogDriverName + " beside cloudd or on PATH: containers log through containerd's file logging, which can lose the end of stderr")
 	}
 	rt, err := cd.New(cd.Config{
 		Socket: socket, Namespace: o.containerdNS, Snapshotter: snapshotterFor(socket), RuncRoot: filepath.Join(state, "runc"),
 		FIFODir: filepath.Join(state, "fifo"), StateDir: filepath.Join(state, "runtime"), PlainHTTPRegistries: o.insecureRegistries,
 		Mirror: &cd.MirrorConfig{URL: serverURL, CA: caPEM, Token: token},
-		// The shim runs cloudd itself as each container's log driver.
-		LogDriver: self,
+		// The shim runs cloudmgr-logger for each container's output.
+		LogDriver: logDriver,
 	})
 	if err != nil {
 		return fmt.Errorf("--all-in-one needs containerd (run `make deps`, or pass --containerd): %w", err)
@@ -101,17 +99,4 @@ func runLocalNode(ctx context.Context, o *options, srv *apiserver.Server, server
 		<-sampled
 	}()
 	return nil
-}
-
-// logDriverCommand is the hidden `log-driver FILE` that containerd's shim
-// runs for each container to write its stdout and stderr to FILE (see
-// containerd.RunLogDriver).
-func logDriverCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:    cd.LogDriverCommand + " FILE",
-		Short:  "Write a container's output to FILE (run by containerd's shim)",
-		Hidden: true,
-		Args:   cobra.ExactArgs(1),
-		RunE:   func(_ *cobra.Command, args []string) error { return cd.RunLogDriver(args[0]) },
-	}
 }

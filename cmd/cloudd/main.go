@@ -75,7 +75,6 @@ environment as CLOUDD_<FLAG> with dashes as underscores
 	}
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
-	cmd.AddCommand(logDriverCommand())
 	o.bind(cmd, v)
 	return cmd
 }

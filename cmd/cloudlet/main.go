@@ -13,8 +13,6 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-
-	cd "github.com/cloudmgr/cloud/caas/containerd"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -82,20 +80,6 @@ listens on no port.`,
 		Args:  cobra.NoArgs,
 		Run:   func(*cobra.Command, []string) { fmt.Fprintf(out, "cloudlet %s\n", version) },
 	})
-	cmd.AddCommand(logDriverCommand())
 	o.bind(cmd)
 	return cmd
-}
-
-// logDriverCommand is the hidden `log-driver FILE` that containerd's shim
-// runs for each container to write its stdout and stderr to FILE (see
-// containerd.RunLogDriver).
-func logDriverCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:    cd.LogDriverCommand + " FILE",
-		Short:  "Write a container's output to FILE (run by containerd's shim)",
-		Hidden: true,
-		Args:   cobra.ExactArgs(1),
-		RunE:   func(_ *cobra.Command, args []string) error { return cd.RunLogDriver(args[0]) },
-	}
 }

@@ -117,9 +117,9 @@ func (o *options) run(ctx context.Context, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find cloudlet's own path (for the log driver): %w", err)
+	logDriver := cd.FindLogDriver()
+	if logDriver == "" {
+		log.Warn("no " + cd.LogDriverName + " beside cloudlet or on PATH: containers log through containerd's file logging, which can lose the end of stderr")
 	}
 	rtCfg := cd.Config{
 		Socket: o.containerd, Namespace: o.namespace, Snapshotter: o.snapshotter,
@@ -127,8 +127,8 @@ func (o *options) run(ctx context.Context, errOut io.Writer) error {
 		StateDir: filepath.Join(o.stateDir, "runtime"), PlainHTTPRegistries: o.insecure,
 		// Images loaded into the control plane are pulled from it first.
 		Mirror: &cd.MirrorConfig{URL: cred.Server, CA: o.caOr(cred.CA), Token: cred.Token},
-		// The shim runs cloudlet itself as each container's log driver.
-		LogDriver: self,
+		// The shim runs cloudmgr-logger for each container's output.
+		LogDriver: logDriver,
 	}
 	// The node registers at once; until containerd answers it is NotReady
 	// with reason ContainerdUnreachable, and pods start once it does.

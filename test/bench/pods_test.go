@@ -65,14 +65,14 @@ func BenchmarkPodStartup(b *testing.B) {
 	defer cancel()
 	state := b.TempDir()
 	ns := fmt.Sprintf("cloudmgr-bench-%d", time.Now().UnixNano())
-	bin, err := test.Binaries("cloudlet")
+	bin, err := test.Binaries("cloudmgr-logger")
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Both paths log through cloudlet's log driver, as cloudlet runs them.
+	// Both paths log through the log driver, as cloudlet runs them.
 	rt, err := cd.New(cd.Config{Socket: socket, Namespace: ns, Snapshotter: snapshotter,
 		RuncRoot: filepath.Join(state, "runc"), StateDir: filepath.Join(state, "runtime"), PlainHTTPRegistries: []string{strings.Split(image, "/")[0]},
-		LogDriver: filepath.Join(bin, "cloudlet")})
+		LogDriver: filepath.Join(bin, "cloudmgr-logger")})
 	if err != nil {
 		b.Fatal(err)
 	}
