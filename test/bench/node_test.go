@@ -182,6 +182,47 @@ func podsPerNode(b *testing.B, n int) {
 	b.ReportMetric(churnCPU, "agent-cpu-churn-cores")
 	b.ReportMetric(churnRSS, "agent-rss-churn-MiB")
 	b.ReportMetric(time.Since(settle).Seconds(), "s-to-settle-after-churn")
+	// Each container's output goes through a cloudmgr-logger process (a
+	// child of its shim): its memory is part of the node's cost per pod.
+	if kib, count, err := loggersPrivateKiB(); err != nil {
+		b.Fatal(err)
+	} else if count > 0 {
+		b.ReportMetric(float64(kib)/1024/float64(count), "logger-private-MiB-per-container")
+	}
+}
+
+// loggersPrivateKiB sums the private memory (Private_Clean+Private_Dirty
+// of smaps_rollup) of every cloudmgr-logger process and counts them.
+func loggersPrivateKiB() (int64, int, error) {
+	dirs, err := filepath.Glob("/proc/[0-9]*")
+	if err != nil {
+		return 0, 0, err
+	}
+	var total int64
+	count := 0
+	for _, d := range dirs {
+		comm, err := os.ReadFile(d + "/comm")
+		if err != nil || strings.TrimSpace(string(comm)) != "cloudmgr-logger" {
+			continue
+		}
+		b, err := os.ReadFile(d + "/smaps_rollup")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			for _, key := range []string{"Private_Clean:", "Private_Dirty:"} {
+				if v, ok := strings.CutPrefix(line, key); ok {
+					n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+					if err != nil {
+						return 0, 0, fmt.Errorf("%s/smaps_rollup: %q: %w", d, line, err)
+					}
+					total += n
+				}
+			}
+		}
+		count++
+	}
+	return total, count, nil
 }
 
 // waitAllRunning polls until exactly want pods exist, all Running.
