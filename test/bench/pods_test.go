@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -100,6 +101,24 @@ func BenchmarkPodStartup(b *testing.B) {
 	}
 	cleanupRuntime(rt, state) // a clean node for the agent
 
+	// `ctr run -d` of the same image, the reference the issue names: one
+	// CLI process per start, container and task made and started.
+	ctrBin, err := exec.LookPath("ctr")
+	if err != nil {
+		b.Fatalf("ctr (Debian package containerd) not found: %v; run `make deps`", err)
+	}
+	var ctrRun []time.Duration
+	for i := range n {
+		start := time.Now()
+		out, err := exec.CommandContext(ctx, ctrBin, "--address", socket, "--namespace", ns, "run", "-d",
+			"--snapshotter", snapshotter, image, fmt.Sprintf("ctr-%04d", i), "sleep", "1000").CombinedOutput()
+		if err != nil {
+			b.Fatalf("ctr run: %v\n%s", err, out)
+		}
+		ctrRun = append(ctrRun, time.Since(start))
+	}
+	removeAllContainers(socket, ns)
+
 	jt, err := env.Admin.CreateJoinToken(ctx, time.Minute, "")
 	if err != nil {
 		b.Fatal(err)
@@ -148,7 +167,29 @@ func BenchmarkPodStartup(b *testing.B) {
 	b.ReportMetric(ms(percentile(bare, 0.5)), "bare-p50-ms")
 	b.ReportMetric(ms(percentile(bare, 0.99)), "bare-p99-ms")
 	b.ReportMetric(ms(percentile(viaAPI, 0.5)-percentile(bare, 0.5)), "added-p50-ms")
+	b.ReportMetric(ms(percentile(ctrRun, 0.5)), "ctr-run-p50-ms")
+	b.ReportMetric(ms(percentile(ctrRun, 0.99)), "ctr-run-p99-ms")
+	b.ReportMetric(float64(percentile(viaAPI, 0.5))/float64(percentile(ctrRun, 0.5)), "api/ctr-run-p50-ratio")
 	cancel()
+}
+
+// removeAllContainers kills and removes every task and container of the
+// namespace, whoever made them (ctr's carry none of the runtime's labels).
+func removeAllContainers(socket, ns string) {
+	c, err := containerd.New(socket, containerd.WithTimeout(10*time.Second))
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(namespaces.WithNamespace(context.Background(), ns), 2*time.Minute)
+	defer cancel()
+	ctrs, _ := c.Containers(ctx)
+	for _, ctr := range ctrs {
+		if task, err := ctr.Task(ctx, nil); err == nil {
+			_, _ = task.Delete(ctx, containerd.WithProcessKill)
+		}
+		_ = ctr.Delete(ctx, containerd.WithSnapshotCleanup)
+	}
 }
 
 // cleanupRuntime removes every container and sandbox of the benchmark's
