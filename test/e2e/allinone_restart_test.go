@@ -54,7 +54,7 @@ func TestAllInOneRestartKeepsPodNetwork(t *testing.T) {
 	}
 	c0 := start()
 	c := adminClient(t, dir)
-	n := &faultNode{c: c, pods: client.For[api.Pod](c), name: "local", sock: sock, ns: ns,
+	n := &joinedNode{c: c, pods: client.For[api.Pod](c), name: "local", sock: sock, ns: ns,
 		registry: envOr(envRegistry, defaultRegistry), log: c0.Log}
 	waitReady(t, c, "local", c0.Log)
 	if _, err := n.pods.Create(context.Background(), n.sleeper("web")); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -21,52 +20,7 @@ import (
 	"github.com/cloudmgr/cloud/test"
 )
 
-// faultNode is cloudd plus one joined cloudlet on a containerd socket, for
-// the fault tests, which stop and restart one or the other.
-type faultNode struct {
-	bin, dir, state, ns string
-	sock, snapshotter   string
-	registry, name      string
-	c                   *client.Client
-	pods                *client.Resource[api.Pod, *api.Pod]
-	common              []string // the cloudlet's flags but the join
-	cmd                 *exec.Cmd
-	log                 *strings.Builder
-}
-
-// startFaultNode starts cloudd and a cloudlet named name joined to it,
-// running pods on the containerd at sock, and waits for the node to be
-// Ready. What the cloudlet leaves in containerd is removed when the test
-// ends (before a private containerd registered earlier is stopped).
-func startFaultNode(t *testing.T, sock, snapshotter, name string, extra ...string) *faultNode {
-	t.Helper()
-	bin, err := test.Binaries("cloudd", "cloudctl", "cloudlet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &faultNode{bin: bin, dir: t.TempDir(), state: t.TempDir(), sock: sock, snapshotter: snapshotter,
-		registry: envOr(envRegistry, defaultRegistry), name: name,
-		ns: fmt.Sprintf("cloudmgr-e2e-fault-%d", time.Now().UnixNano())}
-	address := addr(t)
-	startReady(t, bin, n.dir, address)
-	token, _, code := cloudctl(t, bin, filepath.Join(n.dir, "admin.yaml"), "", "node", "token", "create")
-	if code != 0 {
-		t.Fatal("node token create failed")
-	}
-	cleanupCloudletNamespace(t, sock, n.ns, n.state)
-	n.common = append([]string{"--state-dir", n.state, "--containerd", sock, "--snapshotter", snapshotter,
-		"--containerd-namespace", n.ns, "--insecure-registry", n.registry, "--node-name", name,
-		"--heartbeat-interval", "200ms"}, extra...)
-	n.cmd, n.log = startCloudlet(t, bin, append([]string{"--server", "https://" + address,
-		"--ca-file", filepath.Join(n.dir, "pki", "ca.crt"), "--join-token", strings.TrimSpace(token)}, n.common...)...)
-	n.c = adminClient(t, n.dir)
-	n.pods = client.For[api.Pod](n.c)
-	waitReady(t, n.c, name, n.log)
-	return n
-}
-
-// kill ends the cloudlet with SIGKILL, as a crash would.
-func (n *faultNode) kill(t *testing.T) {
+func (n *joinedNode) kill(t *testing.T) {
 	t.Helper()
 	_ = n.cmd.Process.Signal(syscall.SIGKILL)
 	_ = n.cmd.Wait()
@@ -74,13 +28,13 @@ func (n *faultNode) kill(t *testing.T) {
 
 // restart starts the cloudlet again on the same state dir (its stored
 // credential, no join token).
-func (n *faultNode) restart(t *testing.T) {
+func (n *joinedNode) restart(t *testing.T) {
 	t.Helper()
 	n.cmd, n.log = startCloudlet(t, n.bin, n.common...)
 }
 
 // sleeper is a pod of one container that sleeps, killed at once on delete.
-func (n *faultNode) sleeper(name string) *api.Pod {
+func (n *joinedNode) sleeper(name string) *api.Pod {
 	zero := int64(0)
 	return &api.Pod{
 		ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default"},
@@ -108,7 +62,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() (b
 }
 
 // runningPod waits until the pod runs with all containers ready.
-func (n *faultNode) runningPod(t *testing.T, name string, timeout time.Duration) *api.Pod {
+func (n *joinedNode) runningPod(t *testing.T, name string, timeout time.Duration) *api.Pod {
 	t.Helper()
 	var got *api.Pod
 	eventually(t, timeout, "pod "+name+" Running", func() (bool, string) {
@@ -127,7 +81,7 @@ func (n *faultNode) runningPod(t *testing.T, name string, timeout time.Duration)
 }
 
 // nodeReady reports the node's Ready condition.
-func (n *faultNode) nodeReady(t *testing.T) api.NodeCondition {
+func (n *joinedNode) nodeReady(t *testing.T) api.NodeCondition {
 	t.Helper()
 	node, err := client.For[api.Node](n.c).Get(context.Background(), "", n.name)
 	if err != nil {
@@ -142,7 +96,7 @@ func (n *faultNode) nodeReady(t *testing.T) api.NodeCondition {
 }
 
 // containerdClient connects to the node's containerd in its namespace.
-func (n *faultNode) containerdClient(t *testing.T) (*containerd.Client, context.Context) {
+func (n *joinedNode) containerdClient(t *testing.T) (*containerd.Client, context.Context) {
 	t.Helper()
 	c, err := containerd.New(n.sock, containerd.WithTimeout(10*time.Second))
 	if err != nil {
@@ -155,7 +109,7 @@ func (n *faultNode) containerdClient(t *testing.T) (*containerd.Client, context.
 }
 
 // taskPID returns the pid of a container's task.
-func (n *faultNode) taskPID(t *testing.T, containerID string) int {
+func (n *joinedNode) taskPID(t *testing.T, containerID string) int {
 	t.Helper()
 	c, ctx := n.containerdClient(t)
 	ctr, err := c.LoadContainer(ctx, strings.TrimPrefix(containerID, "containerd://"))
@@ -178,7 +132,7 @@ func alive(pid int) bool {
 // leftovers lists what containerd and the node still hold for a pod:
 // containers, tasks, snapshots, the network namespace bind mount or its
 // file, and (with all set) any lease or content ingest in the namespace.
-func (n *faultNode) leftovers(t *testing.T, podUID string, all bool) []string {
+func (n *joinedNode) leftovers(t *testing.T, podUID string, all bool) []string {
 	t.Helper()
 	c, ctx := n.containerdClient(t)
 	var out []string
@@ -263,7 +217,7 @@ func TestContainerdRestartUnderCloudlet(t *testing.T) {
 			_ = ctrd.Start()
 		}
 	})
-	n := startFaultNode(t, ctrd.Socket, snapshotter, "restart-1")
+	n := startJoinedNode(t, ctrd.Socket, snapshotter, "restart-1", "--heartbeat-interval", "200ms")
 	ctx := context.Background()
 	if _, err := n.pods.Create(ctx, n.sleeper("steady")); err != nil {
 		t.Fatal(err)
@@ -323,7 +277,7 @@ func TestContainerdRestartUnderCloudlet(t *testing.T) {
 // the API).
 func TestCloudletKilledAdoptsAndCleansUp(t *testing.T) {
 	sock, snapshotter := projectContainerd(t)
-	n := startFaultNode(t, sock, snapshotter, "crash-1")
+	n := startJoinedNode(t, sock, snapshotter, "crash-1", "--heartbeat-interval", "200ms")
 	ctx := context.Background()
 	names := []string{"keep", "graceful", "forced"}
 	uids := map[string]string{}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/client"
-	"github.com/cloudmgr/cloud/test"
 )
 
 // TestLogsAndExecThroughTunnel: cloudctl logs and exec against a pod that
@@ -22,28 +21,9 @@ import (
 // the cloudlet only through the tunnel the cloudlet opened; the cloudlet
 // listens on no TCP port.
 func TestLogsAndExecThroughTunnel(t *testing.T) {
-	bin, err := test.Binaries("cloudd", "cloudctl", "cloudlet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	address := addr(t)
-	startReady(t, bin, dir, address)
-	admin := filepath.Join(dir, "admin.yaml")
-	token, _, code := cloudctl(t, bin, admin, "", "node", "token", "create")
-	if code != 0 {
-		t.Fatal("node token create failed")
-	}
 	sock, snapshotter := projectContainerd(t)
-	registry := envOr(envRegistry, defaultRegistry)
-	state := t.TempDir()
-	ns := fmt.Sprintf("cloudmgr-e2e-logs-%d", time.Now().UnixNano())
-	cleanupCloudletNamespace(t, sock, ns, state)
-	let, log := startCloudlet(t, bin, "--server", "https://"+address, "--ca-file", filepath.Join(dir, "pki", "ca.crt"),
-		"--join-token", strings.TrimSpace(token), "--state-dir", state, "--containerd", sock, "--snapshotter", snapshotter,
-		"--containerd-namespace", ns, "--insecure-registry", registry, "--node-name", "logs-1", "--heartbeat-interval", "500ms")
-	c := adminClient(t, dir)
-	waitReady(t, c, "logs-1", log)
+	n := startJoinedNode(t, sock, snapshotter, "logs-1")
+	bin, admin, c, let, log, registry := n.bin, n.admin, n.c, n.cmd, n.log, n.registry
 
 	ctx := context.Background()
 	pods := client.For[api.Pod](c)
@@ -78,6 +58,7 @@ func TestLogsAndExecThroughTunnel(t *testing.T) {
 
 	all := "line-1\nline-2\nline-3\nline-4\nline-5\n"
 	var out, errOut string
+	var code int
 	deadline = time.Now().Add(20 * time.Second)
 	for {
 		out, errOut, code = cloudctl(t, bin, admin, "", "logs", "talker")

@@ -20,29 +20,9 @@ import (
 // project-built image from the local registry. A pod bound to the node runs,
 // writes its log, and on delete is stopped and removed.
 func TestPodRunsInContainerd(t *testing.T) {
-	bin, err := test.Binaries("cloudd", "cloudctl", "cloudlet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	address := addr(t)
-	startReady(t, bin, dir, address)
-	admin := filepath.Join(dir, "admin.yaml")
-	token, _, code := cloudctl(t, bin, admin, "", "node", "token", "create")
-	if code != 0 {
-		t.Fatal("node token create failed")
-	}
 	sock, snapshotter := projectContainerd(t)
-	registry := envOr(envRegistry, defaultRegistry)
-	state := t.TempDir()
-	ns := fmt.Sprintf("cloudmgr-e2e-pods-%d", time.Now().UnixNano())
-	cleanupCloudletNamespace(t, sock, ns, state)
-	_, log := startCloudlet(t, bin, "--server", "https://"+address, "--ca-file", filepath.Join(dir, "pki", "ca.crt"),
-		"--join-token", strings.TrimSpace(token), "--state-dir", state, "--containerd", sock, "--snapshotter", snapshotter,
-		"--containerd-namespace", ns,
-		"--insecure-registry", registry, "--node-name", "box-1", "--heartbeat-interval", "500ms")
-	c := adminClient(t, dir)
-	waitReady(t, c, "box-1", log)
+	n := startJoinedNode(t, sock, snapshotter, "box-1")
+	c, log, registry, state := n.c, n.log, n.registry, n.state
 
 	ctx := context.Background()
 	pods := client.For[api.Pod](c)
@@ -60,6 +40,7 @@ func TestPodRunsInContainerd(t *testing.T) {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	var got *api.Pod
+	var err error
 	for {
 		got, err = pods.Get(ctx, "default", "hello")
 		if err == nil && got.Status.Phase == api.PodRunning && len(got.Status.ContainerStatuses) == 1 && got.Status.ContainerStatuses[0].Ready {

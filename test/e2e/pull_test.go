@@ -123,7 +123,7 @@ func podDeletedWhilePulling(t *testing.T, forced bool) {
 	repo := fmt.Sprintf("slow%d/busybox", time.Now().UnixNano())
 	// 16 KiB every 250ms: the 2 MiB layer takes over 30s.
 	reg := startSlowRegistry(t, envOr(envRegistry, defaultRegistry), repo, 16<<10, 250*time.Millisecond)
-	n := startFaultNode(t, ctrd.Socket, snapshotter, "pull-1", "--insecure-registry", reg.host)
+	n := startJoinedNode(t, ctrd.Socket, snapshotter, "pull-1", "--insecure-registry", reg.host, "--heartbeat-interval", "200ms")
 	ctx := context.Background()
 	p := n.sleeper("pulling")
 	p.Spec.Containers[0].Image = reg.host + "/" + repo + ":test"

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/client"
-	"github.com/cloudmgr/cloud/test"
 )
 
 // The registry of make deps that requires a login, and its login file.
@@ -52,31 +50,12 @@ func waitingReason(p *api.Pod) (reason, msg string) {
 // never started, and a missing secret is named; the agent stays healthy and
 // never logs the password.
 func TestPodPullsWithImagePullSecrets(t *testing.T) {
-	bin, err := test.Binaries("cloudd", "cloudctl", "cloudlet")
-	if err != nil {
-		t.Fatal(err)
-	}
 	user, password := registryLogin(t)
 	authRegistry := envOr(envAuthRegistry, defaultAuthRegistry)
 	image := authRegistry + "/cloudmgr/busybox:private"
-	dir := t.TempDir()
-	address := addr(t)
-	startReady(t, bin, dir, address)
-	admin := filepath.Join(dir, "admin.yaml")
-	token, _, code := cloudctl(t, bin, admin, "", "node", "token", "create")
-	if code != 0 {
-		t.Fatal("node token create failed")
-	}
 	sock, snapshotter := projectContainerd(t)
-	state := t.TempDir()
-	ns := fmt.Sprintf("cloudmgr-e2e-pull-%d", time.Now().UnixNano())
-	cleanupCloudletNamespace(t, sock, ns, state)
-	_, log := startCloudlet(t, bin, "--server", "https://"+address, "--ca-file", filepath.Join(dir, "pki", "ca.crt"),
-		"--join-token", strings.TrimSpace(token), "--state-dir", state, "--containerd", sock, "--snapshotter", snapshotter,
-		"--containerd-namespace", ns, "--insecure-registry", envOr(envRegistry, defaultRegistry), "--insecure-registry", authRegistry,
-		"--node-name", "pull-1", "--heartbeat-interval", "500ms", "--log-level", "debug")
-	c := adminClient(t, dir)
-	waitReady(t, c, "pull-1", log)
+	n := startJoinedNode(t, sock, snapshotter, "pull-1", "--insecure-registry", authRegistry, "--log-level", "debug")
+	bin, admin, c, log := n.bin, n.admin, n.c, n.log
 
 	for name, pass := range map[string]string{"regcred": password, "badcred": password + "-wrong"} {
 		out, errOut, code := cloudctl(t, bin, admin, pass+"\n", "create", "secret", "docker-registry", name,
