@@ -32,6 +32,12 @@ type fakeRuntime struct {
 	// stuckImages never finish pulling: EnsureImage closes the channel
 	// (once) and waits for its context to end.
 	stuckImages map[string]chan struct{}
+	// lists counts ListContainers calls (the pod loop's ticks);
+	// podLists counts PodContainers calls by pod UID (its syncs); starts
+	// are the StartContainer times by container name.
+	lists    int
+	podLists map[string]int
+	starts   map[string][]time.Time
 }
 
 // execCall is one Exec the fake was asked for.
@@ -46,7 +52,7 @@ func newFakeRuntime() *fakeRuntime {
 		missingImages: map[string]bool{}, exitOnStart: map[string]int32{}, stopped: map[string]time.Duration{}, execExit: map[string]int{}, execExitCmd: map[string]int{},
 		logins:   map[string]caas.RegistryAuth{},
 		cpuNanos: map[string]uint64{}, memBytes: map[string]uint64{}, clock: time.Unix(1_700_000_000, 0),
-		stuckImages: map[string]chan struct{}{}}
+		stuckImages: map[string]chan struct{}{}, podLists: map[string]int{}, starts: map[string][]time.Time{}}
 }
 
 var errNoImage = errors.New("image not found")
@@ -102,6 +108,7 @@ func (f *fakeRuntime) StartContainer(_ context.Context, s caas.ContainerSpec) (s
 		c.State, c.ExitCode, c.FinishedAt = caas.ContainerExited, code, time.Now()
 	}
 	f.containers[id] = c
+	f.starts[s.Name] = append(f.starts[s.Name], c.StartedAt)
 	return id, nil
 }
 
@@ -127,6 +134,7 @@ func (f *fakeRuntime) RemoveContainer(_ context.Context, id string) error {
 func (f *fakeRuntime) ListContainers(context.Context) ([]caas.ContainerStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.lists++
 	out := make([]caas.ContainerStatus, 0, len(f.containers))
 	for _, c := range f.containers {
 		out = append(out, *c)
@@ -137,6 +145,7 @@ func (f *fakeRuntime) ListContainers(context.Context) ([]caas.ContainerStatus, e
 func (f *fakeRuntime) PodContainers(_ context.Context, uid string) ([]caas.ContainerStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.podLists[uid]++
 	var out []caas.ContainerStatus
 	for _, c := range f.containers {
 		if c.PodUID == uid {
@@ -186,4 +195,26 @@ func (f *fakeRuntime) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.containers)
+}
+
+// exit makes the running container name of pod uid exit with code, as if
+// its process ended on its own.
+func (f *fakeRuntime) exit(uid, name string, code int32) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.containers {
+		if c.PodUID == uid && c.Name == name && c.State == caas.ContainerRunning {
+			c.State, c.ExitCode, c.FinishedAt = caas.ContainerExited, code, time.Now()
+			return true
+		}
+	}
+	return false
+}
+
+// syncsAndTicks returns how often pod uid's containers were listed (each
+// sync lists them) and how many ticks (ListContainers calls) there were.
+func (f *fakeRuntime) syncsAndTicks(uid string) (syncs, ticks int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.podLists[uid], f.lists
 }

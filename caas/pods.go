@@ -21,9 +21,13 @@ type PodConfig struct {
 	HostIP   string
 	// LogDir holds one log file per container attempt.
 	LogDir string
-	// Resync is how often every pod is looked at again, to restart exited
-	// containers and refresh status (default 2s).
+	// Resync is how often the agent's containers are listed, to sync the
+	// pods whose containers changed (an exit to restart, a status to
+	// refresh) and those that still need attention (default 2s).
 	Resync time.Duration
+	// FullResync is how often every pod is synced whether or not anything
+	// changed, as a safety net (default 1m).
+	FullResync time.Duration
 	// BackoffBase and BackoffMax bound the delay between restarts of a
 	// crashing container and retries of a failing pull (10s and 5m, as
 	// Kubernetes).
@@ -70,6 +74,9 @@ func NewPodManager(c *client.Client, rt Runtime, cfg PodConfig, log *slog.Logger
 	if cfg.Resync == 0 {
 		cfg.Resync = 2 * time.Second
 	}
+	if cfg.FullResync == 0 {
+		cfg.FullResync = time.Minute
+	}
 	if cfg.BackoffBase == 0 {
 		cfg.BackoffBase = 10 * time.Second
 	}
@@ -111,6 +118,7 @@ func (m *PodManager) Run(ctx context.Context) error {
 		return nil
 	}
 	m.cache.Store(cache)
+	rl := newRelister(m.cfg.FullResync)
 	var wg sync.WaitGroup
 	for range m.cfg.Workers {
 		wg.Add(1)
@@ -127,6 +135,10 @@ func (m *PodManager) Run(ctx context.Context) error {
 				err := m.sync(sctx, key, pod)
 				abandoned := sctx.Err() != nil && ctx.Err() == nil
 				cancel()
+				if abandoned {
+					err = nil // the delete that abandoned it enqueues the pod
+				}
+				rl.syncDone(key, err)
 				switch {
 				case abandoned:
 					m.log.Info("pod deleted during its sync: abandoned it", "pod", key)
@@ -145,9 +157,8 @@ func (m *PodManager) Run(ctx context.Context) error {
 	t := time.NewTicker(m.cfg.Resync)
 	defer t.Stop()
 	for {
-		m.cleanOrphans(ctx, cache)
-		for _, o := range cache.List() {
-			enqueue(o)
+		for _, key := range m.relist(ctx, cache, rl) {
+			q.add(key)
 		}
 		select {
 		case <-ctx.Done():
@@ -192,15 +203,11 @@ func (m *PodManager) abandon(key string) {
 }
 
 // cleanOrphans stops and removes containers whose pod is no longer bound
-// to this node (deleted while the agent was down, or force-deleted).
-func (m *PodManager) cleanOrphans(ctx context.Context, cache *client.Cache) {
-	list, err := m.rt.ListContainers(ctx)
-	if err != nil {
-		m.log.Warn("list containers", "err", err)
-		return
-	}
+// to this node (deleted while the agent was down, or force-deleted); pods
+// are the node's pods and list the agent's containers.
+func (m *PodManager) cleanOrphans(ctx context.Context, pods []api.Object, list []ContainerStatus) {
 	known := map[string]bool{}
-	for _, o := range cache.List() {
+	for _, o := range pods {
 		known[o.GetObjectMeta().UID] = true
 	}
 	gone := map[string]bool{}

@@ -12,11 +12,18 @@ import (
 	"github.com/cloudmgr/cloud/client"
 )
 
+// startPods runs a pod loop on node n1 whose full resync never comes
+// during a test: what it does, the relist's signals alone make happen.
 func startPods(t *testing.T, rt caas.Runtime) *apiservertest.Env {
+	t.Helper()
+	return startPodsWith(t, rt, time.Hour)
+}
+
+func startPodsWith(t *testing.T, rt caas.Runtime, fullResync time.Duration) *apiservertest.Env {
 	t.Helper()
 	env := apiservertest.Start(t, apiservertest.Options{})
 	m := caas.NewPodManager(joinedClient(t, env, "n1"), rt, caas.PodConfig{
-		NodeName: "n1", HostIP: "10.9.9.9", LogDir: t.TempDir(), Resync: 50 * time.Millisecond,
+		NodeName: "n1", HostIP: "10.9.9.9", LogDir: t.TempDir(), Resync: 50 * time.Millisecond, FullResync: fullResync,
 		BackoffBase: 300 * time.Millisecond, BackoffMax: time.Second,
 	}, nil)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -15,12 +15,13 @@ import (
 // probeUnit is one probe second in these tests.
 const probeUnit = 20 * time.Millisecond
 
-// startProbePods runs a pod loop whose probe seconds last probeUnit.
+// startProbePods runs a pod loop whose probe seconds last probeUnit, and
+// whose full resync never comes during a test.
 func startProbePods(t *testing.T, rt caas.Runtime) *apiservertest.Env {
 	t.Helper()
 	env := apiservertest.Start(t, apiservertest.Options{})
 	m := caas.NewPodManager(joinedClient(t, env, "n1"), rt, caas.PodConfig{
-		NodeName: "n1", LogDir: t.TempDir(), Resync: 50 * time.Millisecond,
+		NodeName: "n1", LogDir: t.TempDir(), Resync: 50 * time.Millisecond, FullResync: time.Hour,
 		BackoffBase: 100 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 	}, nil)
 	caas.SetProbeTimeUnit(m, probeUnit)

@@ -10,8 +10,12 @@ import (
 	"strings"
 	"time"
 
+	tasks "github.com/containerd/containerd/api/services/tasks/v1"
+	tasktypes "github.com/containerd/containerd/api/types/task"
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/protobuf"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 	"golang.org/x/sys/unix"
 
 	"github.com/cloudmgr/cloud/caas"
@@ -22,9 +26,48 @@ import (
 const exitKilled = 128 + 9
 
 // ListContainers lists the containers carrying the runtime's labels in its
-// namespace, with the state of their tasks.
+// namespace, with the state of their tasks. The pod loop calls it every
+// tick, so it reads every task's state in one call to containerd rather
+// than two per container.
 func (r *Runtime) ListContainers(ctx context.Context) ([]caas.ContainerStatus, error) {
-	return r.list(ctx, fmt.Sprintf("labels.%q", labelPodUID))
+	ctx = r.ctx(ctx)
+	// Containers first: a task started after its container was listed is
+	// then in the task list, as it would be to a later per-container get.
+	ctrs, err := r.client.Containers(ctx, fmt.Sprintf("labels.%q", labelPodUID))
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	resp, err := r.client.TaskService().List(ctx, &tasks.ListTasksRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("list tasks: %w", errgrpc.ToNative(err))
+	}
+	procs := make(map[string]*tasktypes.Process, len(resp.Tasks))
+	for _, p := range resp.Tasks {
+		procs[p.ID] = p
+	}
+	out := make([]caas.ContainerStatus, 0, len(ctrs))
+	for _, ctr := range ctrs {
+		var st caas.ContainerStatus
+		if p, ok := procs[ctr.ID()]; ok {
+			st, err = r.labelStatus(ctx, ctr)
+			if err == nil {
+				r.taskState(ctx, ctr, &st, containerd.Status{Status: containerd.ProcessStatus(strings.ToLower(p.Status.String())),
+					ExitStatus: p.ExitStatus, ExitTime: protobuf.FromTimestamp(p.ExitedAt)})
+			}
+		} else {
+			// No task, or one the list left out (its shim did not
+			// answer): ask for it alone, which says which.
+			st, err = r.status(ctx, ctr)
+		}
+		if errdefs.IsNotFound(err) {
+			continue // removed while we listed
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
 }
 
 // PodContainers lists the containers of one pod; containerd filters them
@@ -55,19 +98,9 @@ func (r *Runtime) list(ctx context.Context, filter string) ([]caas.ContainerStat
 
 // status builds one container's status from its labels and task.
 func (r *Runtime) status(ctx context.Context, ctr containerd.Container) (caas.ContainerStatus, error) {
-	info, err := ctr.Info(ctx, containerd.WithoutRefreshedMetadata)
+	st, err := r.labelStatus(ctx, ctr)
 	if err != nil {
-		return caas.ContainerStatus{}, fmt.Errorf("container %s: %w", ctr.ID(), err)
-	}
-	l := info.Labels
-	attempt, _ := strconv.Atoi(l[labelAttempt])
-	st := caas.ContainerStatus{
-		ID: ctr.ID(), PodUID: l[labelPodUID], PodNamespace: l[labelPodNamespace], PodName: l[labelPodName],
-		Name: l[labelName], Attempt: attempt, Image: info.Image, ImageID: l[labelImageID],
-		State: caas.ContainerCreated,
-	}
-	if t, err := time.Parse(time.RFC3339Nano, l[labelStartedAt]); err == nil {
-		st.StartedAt = t
+		return st, err
 	}
 	task, err := ctr.Task(ctx, nil)
 	if errdefs.IsNotFound(err) {
@@ -83,6 +116,32 @@ func (r *Runtime) status(ctx context.Context, ctr containerd.Container) (caas.Co
 	if err != nil {
 		return caas.ContainerStatus{}, fmt.Errorf("task %s: %w", ctr.ID(), err)
 	}
+	r.taskState(ctx, ctr, &st, ts)
+	return st, nil
+}
+
+// labelStatus is what a container's labels say of it, with no task yet:
+// created. The labels come with the container list, no call needed.
+func (r *Runtime) labelStatus(ctx context.Context, ctr containerd.Container) (caas.ContainerStatus, error) {
+	info, err := ctr.Info(ctx, containerd.WithoutRefreshedMetadata)
+	if err != nil {
+		return caas.ContainerStatus{}, fmt.Errorf("container %s: %w", ctr.ID(), err)
+	}
+	l := info.Labels
+	attempt, _ := strconv.Atoi(l[labelAttempt])
+	st := caas.ContainerStatus{
+		ID: ctr.ID(), PodUID: l[labelPodUID], PodNamespace: l[labelPodNamespace], PodName: l[labelPodName],
+		Name: l[labelName], Attempt: attempt, Image: info.Image, ImageID: l[labelImageID],
+		State: caas.ContainerCreated,
+	}
+	if t, err := time.Parse(time.RFC3339Nano, l[labelStartedAt]); err == nil {
+		st.StartedAt = t
+	}
+	return st, nil
+}
+
+// taskState sets st's state from its task's status ts.
+func (r *Runtime) taskState(ctx context.Context, ctr containerd.Container, st *caas.ContainerStatus, ts containerd.Status) {
 	switch ts.Status {
 	case containerd.Running, containerd.Paused, containerd.Pausing:
 		st.State = caas.ContainerRunning
@@ -96,7 +155,6 @@ func (r *Runtime) status(ctx context.Context, ctr containerd.Container) (caas.Co
 	default:
 		st.State = caas.ContainerUnknown
 	}
-	return st, nil
 }
 
 // oomKilled reports whether the OOM killer ended the container: containerd
