@@ -4,8 +4,10 @@ package test
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -25,22 +27,29 @@ var built struct {
 }
 
 // Binaries builds the named commands (default: cloudd, cloudlet, cloudctl)
-// once per test process into one temporary directory and returns it.
+// once per test process into .run/testbin of the repository and returns
+// that directory (one per checkout). It is shared by the test processes `go test ./...` runs
+// at once: each builds into a file of its own and renames it into place,
+// so a binary another process runs is never half written, and nothing is
+// left behind in the system's temporary directory.
 func Binaries(names ...string) (string, error) {
 	if len(names) == 0 {
 		names = []string{"cloudd", "cloudlet", "cloudctl"}
 	}
 	built.Lock()
 	defer built.Unlock()
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Dir(filepath.Dir(file))
 	if built.dir == "" {
-		dir, err := os.MkdirTemp("", "cloudmgr-bin-")
-		if err != nil {
+		// Worktrees of one repository may share .run (a symlink): each
+		// checkout gets its own directory, named after its path.
+		sum := sha256.Sum256([]byte(root))
+		dir := filepath.Join(root, ".run", "testbin", hex.EncodeToString(sum[:6]))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return "", err
 		}
 		built.dir, built.done = dir, map[string]bool{}
 	}
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Dir(filepath.Dir(file))
 	for _, n := range names {
 		if n == "cloudlet" || n == "cloudd" {
 			// Their containers log through the log driver beside them.
@@ -51,10 +60,15 @@ func Binaries(names ...string) (string, error) {
 		if built.done[n] {
 			continue
 		}
-		cmd := exec.Command("go", "build", "-o", built.dir+"/", "./cmd/"+n)
+		tmp := filepath.Join(built.dir, fmt.Sprintf(".%s.%d", n, os.Getpid()))
+		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/"+n)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
+			_ = os.Remove(tmp)
 			return "", fmt.Errorf("go build %s: %v\n%s", n, err, out)
+		}
+		if err := os.Rename(tmp, filepath.Join(built.dir, n)); err != nil {
+			return "", err
 		}
 		built.done[n] = true
 	}
