@@ -17,7 +17,8 @@ type fakeRuntime struct {
 	containers    map[string]*caas.ContainerStatus
 	sandboxes     map[string]bool
 	missingImages map[string]bool
-	exitOnStart   map[string]int32 // container name → exit code right after start
+	exitOnStart   map[string]int32  // container name → exit code right after start
+	startErrors   map[string]string // container name → its process cannot start
 	stopped       map[string]time.Duration
 	execExit      map[string]int // container name → exit code of Exec
 	execExitCmd   map[string]int // command[0] → exit code of Exec (before execExit)
@@ -49,7 +50,7 @@ type execCall struct {
 
 func newFakeRuntime() *fakeRuntime {
 	return &fakeRuntime{containers: map[string]*caas.ContainerStatus{}, sandboxes: map[string]bool{},
-		missingImages: map[string]bool{}, exitOnStart: map[string]int32{}, stopped: map[string]time.Duration{}, execExit: map[string]int{}, execExitCmd: map[string]int{},
+		missingImages: map[string]bool{}, exitOnStart: map[string]int32{}, startErrors: map[string]string{}, stopped: map[string]time.Duration{}, execExit: map[string]int{}, execExitCmd: map[string]int{},
 		logins:   map[string]caas.RegistryAuth{},
 		cpuNanos: map[string]uint64{}, memBytes: map[string]uint64{}, clock: time.Unix(1_700_000_000, 0),
 		stuckImages: map[string]chan struct{}{}, podLists: map[string]int{}, starts: map[string][]time.Time{}}
@@ -107,8 +108,15 @@ func (f *fakeRuntime) StartContainer(_ context.Context, s caas.ContainerSpec) (s
 	if code, ok := f.exitOnStart[s.Name]; ok {
 		c.State, c.ExitCode, c.FinishedAt = caas.ContainerExited, code, time.Now()
 	}
-	f.containers[id] = c
 	f.starts[s.Name] = append(f.starts[s.Name], c.StartedAt)
+	if msg, ok := f.startErrors[s.Name]; ok {
+		// As containerd: the attempt is kept, exited, never started.
+		c.State, c.ExitCode, c.Reason, c.Message = caas.ContainerExited, 128, "StartError", msg
+		c.StartedAt, c.FinishedAt = time.Time{}, time.Now()
+		f.containers[id] = c
+		return "", &caas.StartError{ID: id, Err: errors.New(msg)}
+	}
+	f.containers[id] = c
 	return id, nil
 }
 

@@ -312,7 +312,7 @@ func (m *PodManager) ensureContainer(ctx context.Context, pod *api.Pod, c *api.C
 			return
 		}
 		if m.inBackoff(key) {
-			m.setWaiting(key, "CrashLoopBackOff", fmt.Sprintf("back-off restarting failed container %s in pod %s", c.Name, pod.Name))
+			m.setWaiting(key, "CrashLoopBackOff", fmt.Sprintf("back-off %s restarting failed container %s in pod %s", m.backoffDelay(key), c.Name, pod.Name))
 			return
 		}
 		next = latest.Attempt + 1
@@ -345,8 +345,15 @@ func (m *PodManager) ensureContainer(ctx context.Context, pod *api.Pod, c *api.C
 	}
 	spec := containerSpec(pod, c, next, sb, m.logPath(pod, c.Name, next))
 	if _, err := m.rt.StartContainer(ctx, spec); err != nil {
-		m.setWaiting(key, "CreateContainerError", err.Error())
 		m.bumpBackoff(key)
+		var se *StartError
+		if errors.As(err, &se) {
+			// The runtime kept the attempt as exited (StartError): the
+			// next sync backs off from it as from a crash.
+			m.clearWaiting(key)
+			return
+		}
+		m.setWaiting(key, "CreateContainerError", err.Error())
 		return
 	}
 	if next > 0 {
@@ -436,6 +443,16 @@ func (m *PodManager) bumpBackoff(key string) {
 		b.delay = min(2*b.delay, m.cfg.BackoffMax)
 	}
 	b.until = time.Now().Add(b.delay)
+}
+
+// backoffDelay is the current back-off of the container with key.
+func (m *PodManager) backoffDelay(key string) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if b, ok := m.backoff[key]; ok {
+		return b.delay
+	}
+	return 0
 }
 
 func (m *PodManager) setWaiting(key, reason, msg string) {

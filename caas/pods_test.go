@@ -3,6 +3,7 @@ package caas_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,6 +147,39 @@ func TestCrashLoopBackOff(t *testing.T) {
 	if n := rt.count(); n > 2 {
 		t.Fatalf("%d containers kept, want at most the current and the previous attempt", n)
 	}
+}
+
+// TestStartErrorCrashLoops: a command that cannot start is an exited
+// attempt (StartError, exit 128) that counts as a restart, then
+// CrashLoopBackOff with the back-off named in the message; with
+// restartPolicy Never the pod fails.
+func TestStartErrorCrashLoops(t *testing.T) {
+	rt := newFakeRuntime()
+	rt.startErrors["app"] = `exec: "/no/such": stat /no/such: no such file or directory`
+	env := startPods(t, rt)
+	pods := client.For[api.Pod](env.Admin)
+	if _, err := pods.Create(context.Background(), boundPod("nocmd", api.RestartPolicyAlways, "app")); err != nil {
+		t.Fatal(err)
+	}
+	p := waitPod(t, env, "nocmd", "CrashLoopBackOff after start errors", func(p *api.Pod) bool {
+		cs := p.Status.ContainerStatuses
+		return len(cs) == 1 && cs[0].RestartCount >= 2 && cs[0].State.Waiting != nil && cs[0].State.Waiting.Reason == "CrashLoopBackOff"
+	})
+	cs := p.Status.ContainerStatuses[0]
+	if lt := cs.LastState.Terminated; lt == nil || lt.ExitCode != 128 || lt.Reason != "StartError" || !strings.Contains(lt.Message, "/no/such") {
+		t.Fatalf("lastState %+v; want terminated 128 StartError with the error", cs.LastState)
+	}
+	if msg := cs.State.Waiting.Message; !strings.Contains(msg, "back-off ") || !strings.Contains(msg, "restarting failed container app") {
+		t.Fatalf("waiting message %q; want the back-off delay and the container", msg)
+	}
+	if _, err := pods.Create(context.Background(), boundPod("nocmd-never", api.RestartPolicyNever, "app")); err != nil {
+		t.Fatal(err)
+	}
+	waitPod(t, env, "nocmd-never", "Failed with StartError", func(p *api.Pod) bool {
+		cs := p.Status.ContainerStatuses
+		return p.Status.Phase == api.PodFailed && len(cs) == 1 && cs[0].RestartCount == 0 &&
+			cs[0].State.Terminated != nil && cs[0].State.Terminated.Reason == "StartError"
+	})
 }
 
 func TestRestartPolicies(t *testing.T) {

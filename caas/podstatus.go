@@ -137,13 +137,19 @@ func (m *PodManager) containerStatus(pod *api.Pod, c api.Container, attempts []C
 func (m *PodManager) terminated(c ContainerStatus) *api.ContainerStateTerminated {
 	reason := "Completed"
 	switch {
+	case c.Reason != "":
+		reason = c.Reason
 	case c.OOMKilled:
 		reason = "OOMKilled"
 	case c.ExitCode != 0:
 		reason = "Error"
 	}
+	msg := c.Message
+	if msg == "" {
+		msg = m.probes.killMessage(c.ID)
+	}
 	return &api.ContainerStateTerminated{
-		ExitCode: c.ExitCode, Reason: reason, Message: m.probes.killMessage(c.ID), ContainerID: "containerd://" + c.ID,
+		ExitCode: c.ExitCode, Reason: reason, Message: msg, ContainerID: "containerd://" + c.ID,
 		StartedAt: api.NewTime(c.StartedAt), FinishedAt: api.NewTime(c.FinishedAt),
 	}
 }

@@ -71,6 +71,18 @@ type ContainerStats struct {
 	MemoryWorkingSetBytes uint64
 }
 
+// StartError is StartContainer's error when the container was made but its
+// process could not start (a missing command, a permission denied). The
+// container is kept as an exited attempt (exit code 128, reason
+// StartError), so that it counts as a restart, as in Kubernetes.
+type StartError struct {
+	ID  string
+	Err error
+}
+
+func (e *StartError) Error() string { return "start " + e.ID + ": " + e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
 // ErrContainerNotRunning: the container has no running process to exec in.
 var ErrContainerNotRunning = errors.New("container not running")
 
@@ -141,5 +153,8 @@ type ContainerStatus struct {
 	State                         ContainerState
 	ExitCode                      int32
 	OOMKilled                     bool
-	StartedAt, FinishedAt         time.Time
+	// Reason and Message explain an exit the exit code alone does not:
+	// "StartError" for a process that could not start.
+	Reason, Message       string
+	StartedAt, FinishedAt time.Time
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,7 +32,19 @@ const (
 	labelAttempt      = "cloudmgr.io/attempt"
 	labelImageID      = "cloudmgr.io/image-id"
 	labelStartedAt    = "cloudmgr.io/started-at"
+	// labelStartError and labelFinishedAt mark a container whose process
+	// could not start, kept as an exited attempt.
+	labelStartError = "cloudmgr.io/start-error"
+	labelFinishedAt = "cloudmgr.io/finished-at"
 )
+
+// exitStartError is the exit code reported for a process that could not
+// start, as runc's shell convention and Kubernetes report it.
+const exitStartError = 128
+
+// maxStartErrorLabel bounds the error kept in a label (containerd limits
+// a label to 4 KiB).
+const maxStartErrorLabel = 1024
 
 // maxIDLength is the longest identifier containerd accepts.
 const maxIDLength = 76
@@ -99,7 +113,8 @@ func (r *Runtime) StartContainer(ctx context.Context, spec caas.ContainerSpec) (
 		return "", fmt.Errorf("create container %s: %w", id, err)
 	}
 	defer func() {
-		if err != nil {
+		var se *caas.StartError
+		if err != nil && !errors.As(err, &se) {
 			cctx, cancel := cleanupContext(ctx)
 			defer cancel()
 			_ = r.removeContainer(cctx, ctr)
@@ -107,16 +122,53 @@ func (r *Runtime) StartContainer(ctx context.Context, spec caas.ContainerSpec) (
 	}()
 	task, err := ctr.NewTask(ctx, r.logCreator(spec.LogPath))
 	if err != nil {
-		return "", fmt.Errorf("create task %s: %w", id, err)
+		return "", r.startFailed(ctx, ctr, nil, fmt.Errorf("create task: %w", err))
 	}
 	if err := task.Start(ctx); err != nil {
-		return "", fmt.Errorf("start task %s: %w", id, err)
+		return "", r.startFailed(ctx, ctr, task, fmt.Errorf("start task: %w", err))
 	}
 	started := time.Now().UTC().Format(time.RFC3339Nano)
 	if _, err := ctr.SetLabels(ctx, map[string]string{labelStartedAt: started}); err != nil {
 		return "", fmt.Errorf("label container %s: %w", id, err)
 	}
 	return id, nil
+}
+
+// startFailed handles a task that could not be made or started. When the
+// container's process is what failed (runc could not exec it), the
+// container is kept, labelled with the error, as an exited attempt, and a
+// *caas.StartError returned; any other failure is returned as it is and
+// the caller removes the container.
+func (r *Runtime) startFailed(ctx context.Context, ctr containerd.Container, task containerd.Task, err error) error {
+	if !isExecFailure(err) {
+		return fmt.Errorf("%s: %w", ctr.ID(), err)
+	}
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	if task != nil {
+		_, _ = task.Delete(cctx, containerd.WithProcessKill)
+	}
+	msg := err.Error()
+	if len(msg) > maxStartErrorLabel {
+		msg = msg[:maxStartErrorLabel]
+	}
+	if _, lerr := ctr.SetLabels(cctx, map[string]string{labelStartError: msg,
+		labelFinishedAt: time.Now().UTC().Format(time.RFC3339Nano)}); lerr != nil {
+		return fmt.Errorf("%s: %w (and labelling it: %v)", ctr.ID(), err, lerr)
+	}
+	return &caas.StartError{ID: ctr.ID(), Err: err}
+}
+
+// isExecFailure tells an error of the container's own process (runc's
+// exec of it failed) from a failure of the machinery around it.
+func isExecFailure(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"executable file not found", "no such file or directory", "permission denied", "exec format error", "not a directory"} {
+		if strings.Contains(msg, s) && (strings.Contains(msg, "exec") || strings.Contains(msg, "starting container process")) {
+			return true
+		}
+	}
+	return false
 }
 
 // specOpts turns spec into OCI spec options. Following Kubernetes, Command

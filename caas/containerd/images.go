@@ -65,9 +65,28 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, always bool, auth
 		return "", fmt.Errorf("pull %s: release lease: %w", ref, lerr)
 	}
 	if err != nil {
-		return "", fmt.Errorf("pull %s: %w", ref, classifyPullError(err))
+		err = classifyPullError(err)
+		if errors.Is(err, caas.ErrImageNotFound) && r.mirror != nil {
+			err = r.originError(ctx, ref, auth, err)
+		}
+		return "", fmt.Errorf("pull %s: %w", ref, err)
 	}
 	return img.Target().Digest.String(), nil
+}
+
+// originError asks the image's own registry, without the control-plane
+// mirror, why ref cannot be resolved. containerd's resolver keeps the first
+// host's error: the mirror's "not found" would hide that the registry is
+// down or refuses the login. It returns notFound when the registry agrees.
+func (r *Runtime) originError(ctx context.Context, ref string, auth *caas.RegistryAuth, notFound error) error {
+	_, _, err := r.resolverWith(ref, auth, false).Resolve(ctx, ref)
+	if err == nil {
+		return notFound // there now: the pull's own error stands
+	}
+	if cerr := classifyPullError(err); !errors.Is(cerr, caas.ErrImageNotFound) {
+		return cerr
+	}
+	return notFound
 }
 
 // unpack makes sure an image already present (imported, or pulled for
@@ -90,6 +109,11 @@ func (r *Runtime) unpack(ctx context.Context, img containerd.Image) error {
 // the auth challenges of ref's registry, and of no other host, with auth
 // when given (a redirect or a token realm elsewhere gets no password).
 func (r *Runtime) resolver(ref string, auth *caas.RegistryAuth) remotes.Resolver {
+	return r.resolverWith(ref, auth, true)
+}
+
+// resolverWith is resolver, with the control-plane mirror first or not.
+func (r *Runtime) resolverWith(ref string, auth *caas.RegistryAuth, withMirrorHost bool) remotes.Resolver {
 	plain := func(host string) (bool, error) {
 		return slices.Contains(r.cfg.PlainHTTPRegistries, host), nil
 	}
@@ -104,7 +128,11 @@ func (r *Runtime) resolver(ref string, auth *caas.RegistryAuth) remotes.Resolver
 		}
 		ropts = append(ropts, docker.WithAuthorizer(docker.NewDockerAuthorizer(docker.WithAuthCreds(creds))))
 	}
-	return docker.NewResolver(docker.ResolverOptions{Hosts: withMirror(r.mirror, docker.ConfigureDefaultRegistries(ropts...))})
+	hosts := docker.ConfigureDefaultRegistries(ropts...)
+	if withMirrorHost {
+		hosts = withMirror(r.mirror, hosts)
+	}
+	return docker.NewResolver(docker.ResolverOptions{Hosts: hosts})
 }
 
 // registryHost is the registry host of an image reference ("docker.io"

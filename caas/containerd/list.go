@@ -21,6 +21,10 @@ import (
 	"github.com/cloudmgr/cloud/caas"
 )
 
+// reasonStartError is the reason of an attempt whose process could not
+// start.
+const reasonStartError = "StartError"
+
 // exitKilled is the exit code of a process ended by SIGKILL, as the OOM
 // killer ends it.
 const exitKilled = 128 + 9
@@ -104,7 +108,10 @@ func (r *Runtime) status(ctx context.Context, ctr containerd.Container) (caas.Co
 	}
 	task, err := ctr.Task(ctx, nil)
 	if errdefs.IsNotFound(err) {
-		if !st.StartedAt.IsZero() {
+		switch {
+		case st.Reason == reasonStartError:
+			st.State = caas.ContainerExited // its process never started
+		case !st.StartedAt.IsZero():
 			st.State = caas.ContainerUnknown // started once, task gone
 		}
 		return st, nil
@@ -136,6 +143,12 @@ func (r *Runtime) labelStatus(ctx context.Context, ctr containerd.Container) (ca
 	}
 	if t, err := time.Parse(time.RFC3339Nano, l[labelStartedAt]); err == nil {
 		st.StartedAt = t
+	}
+	if msg, ok := l[labelStartError]; ok {
+		st.Reason, st.Message, st.ExitCode = reasonStartError, msg, exitStartError
+		if t, err := time.Parse(time.RFC3339Nano, l[labelFinishedAt]); err == nil {
+			st.FinishedAt = t
+		}
 	}
 	return st, nil
 }

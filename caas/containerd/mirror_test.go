@@ -3,6 +3,8 @@ package containerd
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/cloudmgr/cloud/apiserver"
 	"github.com/cloudmgr/cloud/apiserver/apiservertest"
+	"github.com/cloudmgr/cloud/caas"
 	"github.com/cloudmgr/cloud/test"
 )
 
@@ -73,4 +76,21 @@ func TestPullThroughControlPlaneMirror(t *testing.T) {
 		t.Fatalf("pull %s past the mirror: %v", testImage(), err)
 	}
 	t.Logf("pull past the mirror took %s", time.Since(start))
+
+	// The mirror's 404 must not hide why the image's own registry failed:
+	// a registry that is down is unavailable, not "not found"; a missing
+	// image is still not found.
+	port, err := test.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := fmt.Sprintf("127.0.0.1:%d", port)
+	rt.cfg.PlainHTTPRegistries = append(rt.cfg.PlainHTTPRegistries, down)
+	if _, err := rt.EnsureImage(ctx, down+"/cloudmgr/busybox:test", false, nil); !errors.Is(err, caas.ErrRegistryUnavailable) {
+		t.Fatalf("pull from a registry that is down, past the mirror: %v; want ErrRegistryUnavailable", err)
+	}
+	missing := strings.SplitN(testImage(), "/", 2)[0] + "/cloudmgr/does-not-exist:1"
+	if _, err := rt.EnsureImage(ctx, missing, false, nil); !errors.Is(err, caas.ErrImageNotFound) {
+		t.Fatalf("pull of a missing image past the mirror: %v; want ErrImageNotFound", err)
+	}
 }

@@ -255,11 +255,19 @@ func TestMissingCommand(t *testing.T) {
 	s := pod(t, rt, ctx)
 	s.Name, s.Command = "bad", []string{"/no/such/command"}
 	id, err := rt.StartContainer(ctx, s)
-	if err == nil {
-		t.Fatalf("StartContainer of a missing command = %s, want an error", id)
+	var se *caas.StartError
+	if !errors.As(err, &se) || se.ID != ContainerID(s.PodUID, "bad", 0) {
+		t.Fatalf("StartContainer of a missing command = %q, %v; want a *caas.StartError", id, err)
 	}
 	t.Logf("error: %v", err)
-	if err := rt.RemoveContainer(ctx, ContainerID(s.PodUID, "bad", 0)); err != nil {
+	// The failed attempt is kept as an exited container, so that it
+	// counts as a restart and its error shows in lastState.
+	st := find(t, rt, ctx, se.ID)
+	if st.State != caas.ContainerExited || st.ExitCode != 128 || st.Reason != "StartError" ||
+		!strings.Contains(st.Message, "/no/such/command") || st.FinishedAt.IsZero() {
+		t.Fatalf("status %+v; want exited 128, StartError, the error and a finish time", st)
+	}
+	if err := rt.RemoveContainer(ctx, se.ID); err != nil {
 		t.Fatal(err)
 	}
 	assertNothingLeft(t, rt)

@@ -40,6 +40,8 @@ type options struct {
 	heartbeat    time.Duration
 	statusPeriod time.Duration
 	usagePeriod  time.Duration
+	backoffBase  time.Duration
+	backoffMax   time.Duration
 	logLevel     string
 }
 
@@ -62,6 +64,8 @@ func (o *options) bind(cmd *cobra.Command) {
 	f.StringVar(&o.reserveMem, "reserve-memory", "256Mi", "memory kept back from allocatable for the system")
 	f.DurationVar(&o.heartbeat, "heartbeat-interval", 5*time.Second, "how often the lease is renewed and conditions checked")
 	f.DurationVar(&o.statusPeriod, "status-period", time.Minute, "how often the node status is written when nothing changed")
+	f.DurationVar(&o.backoffBase, "restart-backoff", 10*time.Second, "delay before restarting a container that exited or failed to start; it doubles with each restart up to --restart-backoff-max (CrashLoopBackOff), and image pulls back off the same way")
+	f.DurationVar(&o.backoffMax, "restart-backoff-max", 5*time.Minute, "longest delay between restarts of a crashing container")
 	f.DurationVar(&o.usagePeriod, "usage-interval", 10*time.Second, "how often CPU and memory use is measured from cgroup counters and written to the Node's status.usage (at least 1s)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 }
@@ -96,6 +100,9 @@ func (o *options) run(ctx context.Context, errOut io.Writer) error {
 			return fmt.Errorf("--reserve-%s %q: %w", name, v, err)
 		}
 		reserved[name] = q
+	}
+	if o.backoffBase <= 0 || o.backoffMax < o.backoffBase {
+		return fmt.Errorf("--restart-backoff %s, --restart-backoff-max %s: need 0 < restart-backoff <= restart-backoff-max", o.backoffBase, o.backoffMax)
 	}
 	if o.usagePeriod < time.Second {
 		return fmt.Errorf("--usage-interval %s: must be at least 1s", o.usagePeriod)
@@ -155,7 +162,8 @@ func (o *options) run(ctx context.Context, errOut io.Writer) error {
 		usage := caas.NewUsageSampler(c, rt, caas.ProcHostStats{}, caas.UsageConfig{NodeName: cred.NodeName, Interval: o.usagePeriod}, log)
 		sampled := make(chan struct{})
 		go func() { defer close(sampled); _ = usage.Run(ctx) }()
-		pods := caas.NewPodManager(c, rt, caas.PodConfig{NodeName: cred.NodeName, HostIP: hostIP, LogDir: filepath.Join(o.stateDir, "logs")}, log)
+		pods := caas.NewPodManager(c, rt, caas.PodConfig{NodeName: cred.NodeName, HostIP: hostIP, LogDir: filepath.Join(o.stateDir, "logs"),
+			BackoffBase: o.backoffBase, BackoffMax: o.backoffMax}, log)
 		// Logs, exec and pod usage reach the node only through the tunnel it
 		// opens: cloudlet listens on no port.
 		srv := caas.NewNodeServer(pods, log)
