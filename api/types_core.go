@@ -95,7 +95,16 @@ type PodSpec struct {
 	Hostname      string       `json:"hostname,omitempty"`
 	SchedulerName string       `json:"schedulerName,omitempty"`
 	Tolerations   []Toleration `json:"tolerations,omitempty"`
-	Priority      *int32       `json:"priority,omitempty"`
+	// Priority orders pending pods and decides preemption; set from
+	// PriorityClassName (or the global default class) when the pod is created.
+	Priority          *int32 `json:"priority,omitempty"`
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+	// PreemptionPolicy Never keeps the pod from evicting others.
+	PreemptionPolicy *PreemptionPolicy `json:"preemptionPolicy,omitempty"`
+	Affinity         *Affinity         `json:"affinity,omitempty"`
+	// TopologySpreadConstraints bound how unevenly matching pods spread over
+	// hypervisors, zones or nodes.
+	TopologySpreadConstraints []TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
 	// ImagePullSecrets name Secrets of type kubernetes.io/dockerconfigjson
 	// holding registry credentials for this pod's images.
 	ImagePullSecrets []LocalObjectReference `json:"imagePullSecrets,omitempty"`
@@ -217,13 +226,16 @@ const (
 // PodStatus is the observed state of a pod, written by the scheduler and
 // the node agent.
 type PodStatus struct {
-	Phase             PodPhase          `json:"phase,omitempty"`
-	Conditions        []PodCondition    `json:"conditions,omitempty"`
-	Message           string            `json:"message,omitempty"`
-	Reason            string            `json:"reason,omitempty"`
-	HostIP            string            `json:"hostIP,omitempty"`
-	PodIP             string            `json:"podIP,omitempty"`
-	StartTime         *Time             `json:"startTime,omitempty"`
+	Phase      PodPhase       `json:"phase,omitempty"`
+	Conditions []PodCondition `json:"conditions,omitempty"`
+	Message    string         `json:"message,omitempty"`
+	Reason     string         `json:"reason,omitempty"`
+	HostIP     string         `json:"hostIP,omitempty"`
+	PodIP      string         `json:"podIP,omitempty"`
+	StartTime  *Time          `json:"startTime,omitempty"`
+	// NominatedNodeName is where the scheduler means to place the pod once
+	// the pods it preempted there have gone.
+	NominatedNodeName string            `json:"nominatedNodeName,omitempty"`
 	ContainerStatuses []ContainerStatus `json:"containerStatuses,omitempty"`
 }
 
