@@ -6,6 +6,7 @@ package nodeinfo
 
 import (
 	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/scheduler/framework"
 )
 
 // HostPort is a host port a pod takes on its node.
@@ -240,4 +241,21 @@ func (s *Snapshot) List() []*NodeInfo { return s.nodes }
 func (s *Snapshot) Get(name string) (*NodeInfo, bool) {
 	n, ok := s.byName[name]
 	return n, ok
+}
+
+// SnapshotKey is where the scheduler puts the cycle's Snapshot (a Lister)
+// in the CycleState, for plugins that need every node.
+const SnapshotKey framework.StateKey = "nodeinfo/snapshot"
+
+// Clone returns the snapshot itself: it is never changed (framework.StateData).
+func (s *Snapshot) Clone() framework.StateData { return s }
+
+// SnapshotFrom returns the cycle's snapshot, or nil if none was written.
+func SnapshotFrom(cs *framework.CycleState) Lister {
+	d, ok := cs.Read(SnapshotKey)
+	if !ok {
+		return nil
+	}
+	l, _ := d.(Lister)
+	return l
 }
