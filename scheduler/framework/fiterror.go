@@ -19,12 +19,10 @@ type FitError struct {
 	Noun string
 }
 
-func newFitError[N Candidate](candidates []N, statuses []*Status) *FitError {
-	e := &FitError{NumCandidates: len(candidates), Statuses: make(map[string]*Status, len(candidates))}
-	for i, st := range statuses {
-		if st != nil {
-			e.Statuses[candidates[i].CandidateName()] = st
-		}
+func newFitError[N Candidate](candidates []N, rejected []rejection) *FitError {
+	e := &FitError{NumCandidates: len(candidates), Statuses: make(map[string]*Status, len(rejected))}
+	for _, r := range rejected {
+		e.Statuses[candidates[r.index].CandidateName()] = r.status
 	}
 	return e
 }

@@ -119,12 +119,12 @@ func (f *Framework[T, N]) Schedule(ctx context.Context, s *CycleState, item T, c
 		}
 		return Result{}, &FitError{NumCandidates: len(candidates), PreFilter: st}
 	}
-	feasible, statuses, evaluated, err := f.findFeasible(ctx, s, item, candidates, skip)
+	feasible, rejected, evaluated, err := f.findFeasible(ctx, s, item, candidates, skip)
 	if err != nil {
 		return Result{}, err
 	}
 	if len(feasible) == 0 {
-		return Result{Evaluated: evaluated}, newFitError(candidates, statuses)
+		return Result{Evaluated: evaluated}, newFitError(candidates, rejected)
 	}
 	res := Result{Evaluated: evaluated, Feasible: len(feasible)}
 	if len(feasible) == 1 {
@@ -139,31 +139,45 @@ func (f *Framework[T, N]) Schedule(ctx context.Context, s *CycleState, item T, c
 	return res, nil
 }
 
+// rejection is the status a filter gave candidates[index].
+type rejection struct {
+	index  int
+	status *Status
+}
+
 // findFeasible filters candidates from a random offset with Parallelism
-// workers, stopping once NumToFind candidates fit. statuses[i] holds the
-// rejection of candidates[i] (nil if it fit or was not evaluated).
-func (f *Framework[T, N]) findFeasible(ctx context.Context, s *CycleState, item T, candidates []N, skip map[string]bool) ([]N, []*Status, int, error) {
+// workers, stopping once NumToFind candidates fit. It returns the
+// rejections of the candidates evaluated that did not fit.
+func (f *Framework[T, N]) findFeasible(ctx context.Context, s *CycleState, item T, candidates []N, skip map[string]bool) ([]N, []rejection, int, error) {
 	n := len(candidates)
 	want := f.NumToFind(n)
 	start := rand.IntN(n)
-	statuses := make([]*Status, n)
 	if len(f.p.Filters) == len(skip) {
 		// Nothing filters: take want candidates from the start.
 		out := make([]N, 0, want)
 		for i := 0; i < want; i++ {
 			out = append(out, candidates[(start+i)%n])
 		}
-		return out, statuses, want, nil
+		return out, nil, want, nil
 	}
 	var (
 		next, found atomic.Int64
 		firstErr    atomic.Pointer[Status]
 		mu          sync.Mutex
 		feasible    = make([]N, 0, want)
+		rejected    []rejection
 	)
 	const chunk = 16
 	work := func() {
 		local := make([]N, 0, chunk)
+		var localRej []rejection
+		defer func() {
+			if len(localRej) > 0 {
+				mu.Lock()
+				rejected = append(rejected, localRej...)
+				mu.Unlock()
+			}
+		}()
 		for found.Load() < int64(want) && firstErr.Load() == nil {
 			from := int(next.Add(chunk)) - chunk
 			if from >= n {
@@ -180,7 +194,7 @@ func (f *Framework[T, N]) findFeasible(ctx context.Context, s *CycleState, item 
 					firstErr.CompareAndSwap(nil, st)
 					return
 				default:
-					statuses[i] = st
+					localRej = append(localRej, rejection{i, st})
 				}
 			}
 			if len(local) > 0 {
@@ -208,7 +222,7 @@ func (f *Framework[T, N]) findFeasible(ctx context.Context, s *CycleState, item 
 	if len(feasible) > want {
 		feasible = feasible[:want]
 	}
-	return feasible, statuses, evaluated, nil
+	return feasible, rejected, evaluated, nil
 }
 
 // score runs the pre-score and score plugins over the feasible candidates
