@@ -1,0 +1,150 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/client"
+)
+
+// Reason of the PodScheduled=False condition and of the event of a pod
+// that fits on no node.
+const (
+	ReasonUnschedulable    = "Unschedulable"
+	ReasonFailedScheduling = "FailedScheduling"
+)
+
+// reporter remembers, per pending pod, the last condition message written
+// and when the last event was recorded, so that a pod retried often costs
+// no write when nothing new is to be said.
+type reporter struct {
+	interval time.Duration
+	mu       sync.Mutex
+	written  map[string]string
+	events   map[string]time.Time
+}
+
+func newReporter(interval time.Duration) *reporter {
+	return &reporter{interval: interval, written: map[string]string{}, events: map[string]time.Time{}}
+}
+
+// decide says whether to write the condition (its message changed) and
+// whether to record an event (none in the last interval).
+func (r *reporter) decide(p *api.Pod, msg string, now time.Time) (writeCond, recordEvent bool) {
+	key := PodKey(p)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c := podScheduledCondition(p); c == nil || c.Status != api.ConditionFalse || c.Reason != ReasonUnschedulable || c.Message != msg {
+		writeCond = r.written[key] != msg
+	}
+	if writeCond {
+		r.written[key] = msg
+	}
+	if last, ok := r.events[key]; !ok || now.Sub(last) >= r.interval {
+		r.events[key] = now
+		recordEvent = true
+	}
+	return writeCond, recordEvent
+}
+
+// unwrite forgets a condition write that failed, so the next attempt
+// writes it again.
+func (r *reporter) unwrite(key, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.written[key] == msg {
+		delete(r.written, key)
+	}
+}
+
+// forget drops what is remembered of a pod that is bound or gone.
+func (r *reporter) forget(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.written, key)
+	delete(r.events, key)
+}
+
+func podScheduledCondition(p *api.Pod) *api.PodCondition {
+	for i := range p.Status.Conditions {
+		if p.Status.Conditions[i].Type == api.PodScheduled {
+			return &p.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// withUnschedulable returns the pod's conditions with PodScheduled set to
+// False, reason Unschedulable, and msg (a new slice; p is not changed).
+func withUnschedulable(p *api.Pod, msg string, now api.Time) []api.PodCondition {
+	out := make([]api.PodCondition, 0, len(p.Status.Conditions)+1)
+	found := false
+	for _, c := range p.Status.Conditions {
+		if c.Type == api.PodScheduled {
+			found = true
+			if c.Status != api.ConditionFalse {
+				c.LastTransitionTime = now
+			}
+			c.Status, c.Reason, c.Message, c.LastProbeTime = api.ConditionFalse, ReasonUnschedulable, msg, now
+		}
+		out = append(out, c)
+	}
+	if !found {
+		out = append(out, api.PodCondition{Type: api.PodScheduled, Status: api.ConditionFalse, Reason: ReasonUnschedulable,
+			Message: msg, LastProbeTime: now, LastTransitionTime: now})
+	}
+	return out
+}
+
+// writeCondition writes PodScheduled=False through the status
+// subresource, conditional on the version the decision was made on; on a
+// conflict it tries again on the newest version the watch has, unless the
+// pod got bound meanwhile.
+func (s *Scheduler) writeCondition(ctx context.Context, pod *api.Pod, msg string) {
+	key := PodKey(pod)
+	for attempt := 0; attempt < 3; attempt++ {
+		cp := *pod
+		cp.Status.Conditions = withUnschedulable(pod, msg, api.Now())
+		err := s.writer.UpdateStatus(ctx, &cp)
+		switch {
+		case err == nil || client.IsNotFound(err):
+			return
+		case !client.IsConflict(err):
+			if ctx.Err() == nil {
+				s.log.Warn("write PodScheduled condition", "pod", key, "err", err)
+			}
+			s.report.unwrite(key, msg)
+			return
+		}
+		latest, ok := s.latest(key)
+		if !ok || latest.UID != pod.UID || latest.Spec.NodeName != "" || latest.ResourceVersion == pod.ResourceVersion {
+			s.report.unwrite(key, msg)
+			return
+		}
+		pod = latest
+	}
+	s.report.unwrite(key, msg)
+}
+
+// recordEvent records a FailedScheduling event on the pod.
+func (s *Scheduler) recordEvent(ctx context.Context, pod *api.Pod, msg string) {
+	now := api.Now()
+	name := pod.Name
+	if len(name) > 200 {
+		name = name[:200]
+	}
+	ev := &api.Event{
+		ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("%s.%x", name, time.Now().UnixNano()), Namespace: pod.Namespace},
+		InvolvedObject: api.ObjectReference{Kind: api.KindPod, APIVersion: api.APIVersionV1, Namespace: pod.Namespace,
+			Name: pod.Name, UID: pod.UID, ResourceVersion: pod.ResourceVersion},
+		Reason: ReasonFailedScheduling, Message: msg, Type: api.EventTypeWarning, Count: 1,
+		FirstTimestamp: now, LastTimestamp: now,
+		Source: api.EventSource{Component: s.cfg.Name}, ReportingComponent: s.cfg.Name,
+	}
+	if err := s.writer.Create(ctx, ev); err != nil && ctx.Err() == nil {
+		s.log.Warn("record event", "pod", PodKey(pod), "reason", ReasonFailedScheduling, "err", err)
+	}
+}
