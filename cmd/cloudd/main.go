@@ -110,6 +110,8 @@ func (o *options) load(v *viper.Viper) error {
 	o.containerdNS = v.GetString("containerd-namespace")
 	o.insecureRegistries = v.GetStringSlice("insecure-registry")
 	o.usageInterval = v.GetDuration("usage-interval")
+	o.scheduler = v.GetBool("scheduler")
+	o.schedulerWorkers = v.GetInt("scheduler-workers")
 	if o.dataDir == "" {
 		return errors.New("--data-dir is required")
 	}

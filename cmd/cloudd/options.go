@@ -30,6 +30,9 @@ type options struct {
 	nodeName           string
 	insecureRegistries []string
 	usageInterval      time.Duration
+
+	scheduler        bool
+	schedulerWorkers int
 }
 
 func (o *options) bind(cmd *cobra.Command, v *viper.Viper) {
@@ -55,5 +58,7 @@ func (o *options) bind(cmd *cobra.Command, v *viper.Viper) {
 	f.String("node-name", "local", "name of the in-process node with --all-in-one")
 	f.StringSlice("insecure-registry", []string{"127.0.0.1:5055"}, "registry hosts pulled from over plain HTTP by the in-process node")
 	f.Duration("usage-interval", 10*time.Second, "how often the in-process node measures CPU and memory use and writes it to its Node (at least 1s)")
+	f.Bool("scheduler", true, "run the pod scheduler in-process (through the API, with a credential of its own)")
+	f.Int("scheduler-workers", 32, "bindings the scheduler writes at once, so their store round trips overlap")
 	_ = v.BindPFlags(f)
 }

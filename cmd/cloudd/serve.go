@@ -87,31 +87,54 @@ func serve(ctx context.Context, o *options, errOut io.Writer) error {
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	// The API serves until the components acting through it have stopped
+	// (the scheduler's bindings in flight land): it stops last.
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServing()
 	if o.compactEvery > 0 {
 		go func() { _ = st.RunCompactor(runCtx, o.compactEvery, log) }()
 	}
+	serverURL := scheme + "://" + clientAddress(ln.Addr())
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(runCtx, ln, tlsConfig, o.shutdownGrace) }()
+	go func() { serveErr <- srv.Serve(serveCtx, ln, tlsConfig, o.shutdownGrace) }()
+	var schedDone <-chan error
+	stopComponents := func() {
+		stop()
+		if schedDone != nil {
+			if err := <-schedDone; err != nil {
+				log.Warn("scheduler stopped", "err", err)
+			}
+		}
+	}
+	shutdown := func() error {
+		stopComponents()
+		stopServing()
+		return <-serveErr
+	}
 	if o.allInOne {
-		if err := runLocalNode(runCtx, o, srv, scheme+"://"+clientAddress(ln.Addr()), caPEM, log); err != nil {
-			stop()
-			<-serveErr
+		if err := runLocalNode(runCtx, o, srv, serverURL, caPEM, log); err != nil {
+			_ = shutdown()
 			return err
 		}
 	}
-	log.Info("cloudd ready", "version", version, "url", scheme+"://"+clientAddress(ln.Addr()), "admin-config", adminPath)
+	if o.scheduler {
+		if schedDone, err = startScheduler(runCtx, o, srv, serverURL, caPEM, reg, log); err != nil {
+			_ = shutdown()
+			return err
+		}
+	}
+	log.Info("cloudd ready", "version", version, "url", serverURL, "admin-config", adminPath, "scheduler", o.scheduler)
 
 	select {
 	case err := <-etcdErr:
-		stop()
-		<-serveErr
+		_ = shutdown()
 		return fmt.Errorf("etcd failed: %w", err)
 	case err := <-serveErr:
+		stopComponents()
 		return err
 	case <-ctx.Done():
 		log.Info("shutting down")
-		stop()
-		return <-serveErr
+		return shutdown()
 	}
 }
 

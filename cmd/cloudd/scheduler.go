@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/apiserver"
+	"github.com/cloudmgr/cloud/client"
+	"github.com/cloudmgr/cloud/scheduler"
+)
+
+// startScheduler runs the pod scheduler in-process against the API server,
+// through the client with a credential of its own, exactly as a separate
+// process would: every binding passes authentication, authorization and
+// validation. The returned channel yields Run's result once ctx ends and
+// the bindings in flight are done.
+func startScheduler(ctx context.Context, o *options, srv *apiserver.Server, serverURL string, caPEM []byte, reg prometheus.Registerer, log *slog.Logger) (<-chan error, error) {
+	if o.schedulerWorkers < 1 {
+		return nil, fmt.Errorf("--scheduler-workers %d: must be at least 1", o.schedulerWorkers)
+	}
+	token, err := srv.IssueToken(ctx, apiserver.TokenSpec{Role: apiserver.RoleAdmin, User: "system:scheduler"})
+	if err != nil {
+		return nil, fmt.Errorf("scheduler credential: %w", err)
+	}
+	c, err := client.New(client.Config{Server: serverURL, CAData: caPEM, Token: token, UserAgent: "cloudd-scheduler/" + version}, api.NewScheme())
+	if err != nil {
+		return nil, err
+	}
+	s, err := scheduler.New(scheduler.Config{
+		Client:   c,
+		Profile:  podProfile(),
+		Workers:  o.schedulerWorkers,
+		Registry: reg,
+		Log:      log.With("component", "scheduler"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	return done, nil
+}
