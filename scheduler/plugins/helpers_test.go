@@ -269,3 +269,5 @@ func checkVerdicts(t *testing.T, got, want map[string]string) {
 		}
 	}
 }
+
+func sprint(v any) string { return fmt.Sprint(v) }
