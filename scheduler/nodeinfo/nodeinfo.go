@@ -223,16 +223,22 @@ type Lister interface {
 type Snapshot struct {
 	nodes  []*NodeInfo
 	byName map[string]*NodeInfo
+	hv     *HypervisorCounts
 }
 
 // NewSnapshot returns a snapshot of these nodes (not copied).
 func NewSnapshot(nodes []*NodeInfo) *Snapshot {
-	s := &Snapshot{nodes: nodes, byName: make(map[string]*NodeInfo, len(nodes))}
+	s := &Snapshot{nodes: nodes, byName: make(map[string]*NodeInfo, len(nodes)), hv: NewHypervisorCounts()}
 	for _, n := range nodes {
 		s.byName[n.Name] = n
+		s.hv.Add(n)
 	}
 	return s
 }
+
+// HypervisorCounts counts the owned pods per hypervisor over the snapshot
+// (HypervisorCounter).
+func (s *Snapshot) HypervisorCounts() *HypervisorCounts { return s.hv }
 
 // List returns every node.
 func (s *Snapshot) List() []*NodeInfo { return s.nodes }

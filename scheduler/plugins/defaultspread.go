@@ -20,16 +20,19 @@ const defaultSpreadKey framework.StateKey = "plugins/DefaultHypervisorSpread"
 // A node's score blends the hypervisor part (2/3) and the node part (1/3);
 // each part gives MaxScore to the scored nodes whose domain holds the
 // fewest pods of the owner and 0 to those whose domain holds the most.
-// Counts come from nodeinfo.OwnerCounts over every node of the snapshot.
-type DefaultSpread struct{}
+// Counts come from the snapshot's nodeinfo.HypervisorCounts when it keeps
+// them (nodeinfo.HypervisorCounter), else from nodeinfo.OwnerCounts over
+// every node of the snapshot.
+type DefaultSpread struct{ pods *podInfoCache }
 
 // Name is the plugin's name.
 func (DefaultSpread) Name() string { return "DefaultHypervisorSpread" }
 
 type defaultSpreadState struct {
 	owner string
-	// hypervisors counts the owner's pods per hypervisor label value.
-	hypervisors map[string]int32
+	// hypervisors counts the owner's pods per hypervisor label value
+	// (read only: it may be the snapshot's own index).
+	hypervisors map[string]int
 }
 
 // Clone returns the state itself: scoring never changes it.
@@ -37,11 +40,11 @@ func (s *defaultSpreadState) Clone() framework.StateData { return s }
 
 // PreScore counts the owner's pods per hypervisor; a pod with no owner, or
 // with spread constraints of its own, skips this plugin.
-func (DefaultSpread) PreScore(_ context.Context, s *framework.CycleState, pod *api.Pod, _ []*nodeinfo.NodeInfo) *framework.Status {
+func (d DefaultSpread) PreScore(_ context.Context, s *framework.CycleState, pod *api.Pod, _ []*nodeinfo.NodeInfo) *framework.Status {
 	if len(pod.Spec.TopologySpreadConstraints) > 0 || len(pod.OwnerReferences) == 0 {
 		return framework.NewStatus(framework.Skip)
 	}
-	owner := podInfo(s, pod, true).Owner
+	owner := d.pods.get(s, pod, true).Owner
 	if owner == "" {
 		return framework.NewStatus(framework.Skip)
 	}
@@ -49,14 +52,17 @@ func (DefaultSpread) PreScore(_ context.Context, s *framework.CycleState, pod *a
 	if snap == nil {
 		return framework.AsStatus(errNoSnapshot)
 	}
-	st := &defaultSpreadState{owner: owner, hypervisors: map[string]int32{}}
-	for _, n := range snap.List() {
-		c := n.OwnerCounts[owner]
-		if c == 0 {
-			continue
-		}
-		if hv, ok := n.Labels()[api.LabelHypervisor]; ok {
-			st.hypervisors[hv] += int32(c)
+	st := &defaultSpreadState{owner: owner}
+	if hc, ok := snap.(nodeinfo.HypervisorCounter); ok {
+		st.hypervisors = hc.HypervisorCounts().Owner(owner)
+	} else {
+		st.hypervisors = map[string]int{}
+		for _, n := range snap.List() {
+			if c := n.OwnerCounts[owner]; c > 0 {
+				if hv, ok := n.Labels()[api.LabelHypervisor]; ok {
+					st.hypervisors[hv] += c
+				}
+			}
 		}
 	}
 	s.Write(defaultSpreadKey, st)

@@ -17,23 +17,35 @@ const ReasonDuplicatePodName = "node(s) already run a pod with this name"
 // its namespace and name, such as a previous incarnation still
 // terminating, since the node agent names containers after the pod. The
 // code is UnschedulableAndUnresolvable: the old pod is already going.
-type DuplicatePodName struct{}
+type DuplicatePodName struct{ pods *podInfoCache }
 
 // Name is the plugin's name.
 func (DuplicatePodName) Name() string { return "DuplicatePodName" }
 
 // PreFilter computes the pod's key once for the cycle.
-func (DuplicatePodName) PreFilter(_ context.Context, s *framework.CycleState, pod *api.Pod) *framework.Status {
-	podInfo(s, pod, true)
+func (d DuplicatePodName) PreFilter(_ context.Context, s *framework.CycleState, pod *api.Pod) *framework.Status {
+	d.pods.get(s, pod, true)
 	return nil
 }
 
+// scanBelow is the pod count under which comparing names beats looking
+// the key up in PodKeys.
+const scanBelow = 8
+
 // Filter rejects a node holding another pod with the same key.
-func (DuplicatePodName) Filter(_ context.Context, s *framework.CycleState, pod *api.Pod, n *nodeinfo.NodeInfo) *framework.Status {
-	if len(n.PodKeys) == 0 {
-		return nil
+func (d DuplicatePodName) Filter(_ context.Context, s *framework.CycleState, pod *api.Pod, n *nodeinfo.NodeInfo) *framework.Status {
+	var other *nodeinfo.PodInfo
+	if len(n.Pods) < scanBelow {
+		for _, pi := range n.Pods {
+			if pi.Pod.Name == pod.Name && pi.Pod.Namespace == pod.Namespace {
+				other = pi
+				break
+			}
+		}
+	} else {
+		other = n.PodKeys[d.pods.get(s, pod, false).Key]
 	}
-	if other, ok := n.PodKeys[podInfo(s, pod, false).Key]; ok && other.Pod.UID != pod.UID {
+	if other != nil && other.Pod.UID != pod.UID {
 		return framework.NewStatus(framework.UnschedulableAndUnresolvable, ReasonDuplicatePodName)
 	}
 	return nil

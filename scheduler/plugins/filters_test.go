@@ -1,6 +1,7 @@
 package plugins_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/cloudmgr/cloud/api"
@@ -197,6 +198,14 @@ func TestDuplicatePodName(t *testing.T) {
 	checkVerdicts(t, filterEach(t, plugins.DuplicatePodName{}, makePod("web-0", 0, 0, withUID("new")), nodes), map[string]string{
 		"has-old": dup, "other-ns": "ok", "empty": "ok",
 	})
+	// A crowded node is looked up by key rather than scanned.
+	crowded := newNode("crowded", 1000, 1024)
+	for i := range 20 {
+		place(crowded, makePod(fmt.Sprintf("x-%d", i), 0, 0))
+	}
+	place(crowded, makePod("web-0", 0, 0, withUID("old")))
+	checkVerdicts(t, filterEach(t, plugins.DuplicatePodName{}, makePod("web-0", 0, 0, withUID("new")), []*nodeinfo.NodeInfo{crowded}), map[string]string{"crowded": dup})
+	checkVerdicts(t, filterEach(t, plugins.DuplicatePodName{}, makePod("web-1", 0, 0, withUID("new")), []*nodeinfo.NodeInfo{crowded}), map[string]string{"crowded": "ok"})
 	// The same pod (same uid) already assumed on the node is not a duplicate.
 	checkVerdicts(t, filterEach(t, plugins.DuplicatePodName{}, makePod("web-0", 0, 0, withUID("old")), nodes), map[string]string{"has-old": "ok"})
 }

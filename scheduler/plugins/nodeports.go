@@ -14,22 +14,22 @@ const ReasonNodePorts = "node(s) didn't have free ports for the requested pod po
 // NodePorts keeps a pod off nodes where one of its host ports (protocol
 // and port) is already taken. The code is Unschedulable: evicting the pod
 // holding the port frees it.
-type NodePorts struct{}
+type NodePorts struct{ pods *podInfoCache }
 
 // Name is the plugin's name.
 func (NodePorts) Name() string { return "NodePorts" }
 
 // PreFilter skips the filter for a pod with no host ports.
-func (NodePorts) PreFilter(_ context.Context, s *framework.CycleState, pod *api.Pod) *framework.Status {
-	if len(podInfo(s, pod, true).Ports) == 0 {
+func (p NodePorts) PreFilter(_ context.Context, s *framework.CycleState, pod *api.Pod) *framework.Status {
+	if len(p.pods.get(s, pod, true).Ports) == 0 {
 		return framework.NewStatus(framework.Skip)
 	}
 	return nil
 }
 
 // Filter rejects a node where a requested host port is in use.
-func (NodePorts) Filter(_ context.Context, s *framework.CycleState, pod *api.Pod, n *nodeinfo.NodeInfo) *framework.Status {
-	for _, hp := range podInfo(s, pod, false).Ports {
+func (p NodePorts) Filter(_ context.Context, s *framework.CycleState, pod *api.Pod, n *nodeinfo.NodeInfo) *framework.Status {
+	for _, hp := range p.pods.get(s, pod, false).Ports {
 		if n.UsedPorts[hp] > 0 {
 			return framework.NewStatus(framework.Unschedulable, ReasonNodePorts)
 		}

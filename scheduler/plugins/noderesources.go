@@ -20,20 +20,20 @@ const (
 // requests. A request of zero always fits, as in Kubernetes. The code is
 // Unschedulable (evicting pods frees room) unless the request exceeds the
 // node's whole allocatable.
-type NodeResourcesFit struct{}
+type NodeResourcesFit struct{ pods *podInfoCache }
 
 // Name is the plugin's name.
 func (NodeResourcesFit) Name() string { return "NodeResourcesFit" }
 
 // PreFilter computes the pod's requests once for the cycle.
-func (NodeResourcesFit) PreFilter(_ context.Context, s *framework.CycleState, pod *api.Pod) *framework.Status {
-	podInfo(s, pod, true)
+func (f NodeResourcesFit) PreFilter(_ context.Context, s *framework.CycleState, pod *api.Pod) *framework.Status {
+	f.pods.get(s, pod, true)
 	return nil
 }
 
 // Filter checks the pod's requests against the node's free room.
-func (NodeResourcesFit) Filter(_ context.Context, s *framework.CycleState, pod *api.Pod, n *nodeinfo.NodeInfo) *framework.Status {
-	pi := podInfo(s, pod, false)
+func (f NodeResourcesFit) Filter(_ context.Context, s *framework.CycleState, pod *api.Pod, n *nodeinfo.NodeInfo) *framework.Status {
+	pi := f.pods.get(s, pod, false)
 	var reasons []string
 	code := framework.Unschedulable
 	if int64(len(n.Pods))+1 > n.AllocPods {

@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/scheduler/framework"
@@ -38,6 +39,33 @@ func podInfo(s *framework.CycleState, pod *api.Pod, write bool) *nodeinfo.PodInf
 	if write {
 		SetPodInfo(s, pi)
 	}
+	return pi
+}
+
+// podInfoCache remembers the PodInfo of the last pod a profile's plugins
+// looked at. They ask for it on hundreds of nodes per cycle, and a PodInfo
+// depends only on the pod object (never modified; the cached PodInfo keeps
+// it alive, so its address cannot be reused), so comparing pointers finds
+// it without taking the CycleState's lock. Safe for concurrent use; a miss
+// (another pod's cycle in between) falls back to the CycleState.
+type podInfoCache struct {
+	last atomic.Pointer[nodeinfo.PodInfo]
+}
+
+// get returns the PodInfo of pod; write is as for podInfo. A nil cache
+// (a plugin's zero value) reads the CycleState.
+func (c *podInfoCache) get(s *framework.CycleState, pod *api.Pod, write bool) *nodeinfo.PodInfo {
+	if c == nil {
+		return podInfo(s, pod, write)
+	}
+	if pi := c.last.Load(); pi != nil && pi.Pod == pod {
+		if write {
+			SetPodInfo(s, pi)
+		}
+		return pi
+	}
+	pi := podInfo(s, pod, write)
+	c.last.Store(pi)
 	return pi
 }
 

@@ -60,13 +60,14 @@ type Options struct {
 // DefaultHypervisorSpread 10 (pods with an owner and no constraints of
 // their own).
 func NewPodProfile(opts Options) framework.Profile[*api.Pod, *nodeinfo.NodeInfo] {
-	fit := NodeResourcesFit{}
-	ports := NodePorts{}
-	dup := DuplicatePodName{}
+	pods := &podInfoCache{}
+	fit := NodeResourcesFit{pods: pods}
+	ports := NodePorts{pods: pods}
+	dup := DuplicatePodName{pods: pods}
 	aff := NodeAffinity{}
 	taints := TaintToleration{}
 	spread := PodTopologySpread{}
-	def := DefaultSpread{}
+	def := DefaultSpread{pods: pods}
 	return framework.Profile[*api.Pod, *nodeinfo.NodeInfo]{
 		PreFilters: []framework.PreFilterPlugin[*api.Pod]{fit, ports, dup, aff, spread},
 		Filters: []framework.FilterPlugin[*api.Pod, *nodeinfo.NodeInfo]{
@@ -74,8 +75,8 @@ func NewPodProfile(opts Options) framework.Profile[*api.Pod, *nodeinfo.NodeInfo]
 		},
 		PreScores: []framework.PreScorePlugin[*api.Pod, *nodeinfo.NodeInfo]{aff, taints, spread, def},
 		Scores: []framework.WeightedScore[*api.Pod, *nodeinfo.NodeInfo]{
-			{Plugin: LeastAllocated{}, Weight: WeightLeastAllocated},
-			{Plugin: BalancedAllocation{}, Weight: WeightBalancedAllocation},
+			{Plugin: LeastAllocated{pods: pods}, Weight: WeightLeastAllocated},
+			{Plugin: BalancedAllocation{pods: pods}, Weight: WeightBalancedAllocation},
 			{Plugin: LeastMeasuredCPU{}, Weight: WeightLeastMeasuredCPU},
 			{Plugin: aff, Weight: WeightNodeAffinity},
 			{Plugin: taints, Weight: WeightTaintToleration},

@@ -1,10 +1,12 @@
 package plugins_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
 	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/scheduler/framework"
 	"github.com/cloudmgr/cloud/scheduler/nodeinfo"
 	"github.com/cloudmgr/cloud/scheduler/plugins"
 )
@@ -117,6 +119,25 @@ func TestDefaultSpread(t *testing.T) {
 	checkScores(t, scoreEach(t, plugins.DefaultSpread{}, rs("new"), nodes()), map[string]int64{
 		"h1-a": 0, "h1-b": 33, "h2-a": 50, "h2-b": 66, "h3-a": 100, "loose": 50,
 	})
+	// The same without the snapshot's per-hypervisor index: every node is
+	// scanned.
+	ns := nodes()
+	s := framework.NewCycleState()
+	s.Write(nodeinfo.SnapshotKey, plainLister{nodeinfo.NewSnapshot(ns)})
+	pl := plugins.DefaultSpread{}
+	pod := rs("new")
+	if st := pl.PreScore(context.Background(), s, pod, ns); !st.IsSuccess() {
+		t.Fatal(st.Err())
+	}
+	scores := make([]framework.CandidateScore, len(ns))
+	for i, n := range ns {
+		v, _ := pl.Score(context.Background(), s, pod, n)
+		scores[i] = framework.CandidateScore{Name: n.Name, Score: v}
+	}
+	pl.NormalizeScore(context.Background(), s, pod, scores)
+	if got := fmt.Sprint(scores); got != "[{h1-a 0} {h1-b 33} {h2-a 50} {h2-b 66} {h3-a 100} {loose 50}]" {
+		t.Fatalf("scores from a scan %s", got)
+	}
 	tests := []struct {
 		name string
 		pod  *api.Pod
@@ -132,3 +153,10 @@ func TestDefaultSpread(t *testing.T) {
 		})
 	}
 }
+
+// plainLister hides the snapshot's optional HypervisorCounter.
+type plainLister struct{ s *nodeinfo.Snapshot }
+
+func (l plainLister) List() []*nodeinfo.NodeInfo                 { return l.s.List() }
+func (l plainLister) Get(name string) (*nodeinfo.NodeInfo, bool) { return l.s.Get(name) }
+func (l plainLister) Clone() framework.StateData                 { return l }

@@ -42,7 +42,7 @@ func (PodTopologySpread) Name() string { return "PodTopologySpread" }
 type spreadConstraint struct {
 	maxSkew  int32
 	key      string
-	selector *api.LabelSelector
+	selector selector
 	// self is 1 when the pod matches its own selector: placing it adds one.
 	self int32
 }
@@ -53,13 +53,50 @@ func constraintsOf(pod *api.Pod, action api.UnsatisfiableConstraintAction) []spr
 		if c.WhenUnsatisfiable != action && !(action == api.DoNotSchedule && c.WhenUnsatisfiable == "") {
 			continue
 		}
-		sc := spreadConstraint{maxSkew: max(c.MaxSkew, 1), key: c.TopologyKey, selector: c.LabelSelector}
+		sc := spreadConstraint{maxSkew: max(c.MaxSkew, 1), key: c.TopologyKey, selector: compileSelector(c.LabelSelector)}
 		if c.LabelSelector.Matches(pod.Labels) {
 			sc.self = 1
 		}
 		out = append(out, sc)
 	}
 	return out
+}
+
+// selector is an api.LabelSelector made quick to match over many pods:
+// its matchLabels as a slice (ranging over a map costs more than matching).
+type selector struct {
+	none  bool // a nil selector matches nothing
+	pairs []labelPair
+	exprs *api.LabelSelector // only the expressions; nil when there are none
+}
+
+type labelPair struct{ key, value string }
+
+func compileSelector(s *api.LabelSelector) selector {
+	if s == nil {
+		return selector{none: true}
+	}
+	var out selector
+	for k, v := range s.MatchLabels {
+		out.pairs = append(out.pairs, labelPair{k, v})
+	}
+	if len(s.MatchExpressions) > 0 {
+		out.exprs = &api.LabelSelector{MatchExpressions: s.MatchExpressions}
+	}
+	return out
+}
+
+// Matches is api.LabelSelector.Matches.
+func (s *selector) Matches(labels map[string]string) bool {
+	if s.none {
+		return false
+	}
+	for _, p := range s.pairs {
+		if v, ok := labels[p.key]; !ok || v != p.value {
+			return false
+		}
+	}
+	return s.exprs == nil || s.exprs.Matches(labels)
 }
 
 // hasKeys reports whether labels carry every constraint's key.
@@ -79,7 +116,7 @@ func counts(pod *api.Pod, other *nodeinfo.PodInfo) bool {
 }
 
 // countMatching counts the node's pods that count for pod and match sel.
-func countMatching(pod *api.Pod, n *nodeinfo.NodeInfo, sel *api.LabelSelector) int32 {
+func countMatching(pod *api.Pod, n *nodeinfo.NodeInfo, sel *selector) int32 {
 	var c int32
 	for _, pi := range n.Pods {
 		if counts(pod, pi) && sel.Matches(pi.Pod.Labels) {
@@ -87,6 +124,34 @@ func countMatching(pod *api.Pod, n *nodeinfo.NodeInfo, sel *api.LabelSelector) i
 		}
 	}
 	return c
+}
+
+// countDomains adds to counts[i] (skipped when nil) the pods matching
+// constraint i per domain, over the nodes that pass the pod's nodeSelector
+// and required affinity and carry every constrained key; such a node's
+// domains are present even when they hold no matching pod.
+func countDomains(pod *api.Pod, nodes []*nodeinfo.NodeInfo, cs []spreadConstraint, counts []map[string]int32) {
+	values := make([]string, len(cs))
+	affinity := hasRequiredNodeConstraints(pod)
+nodes:
+	for _, n := range nodes {
+		labels := n.Labels()
+		for i := range cs {
+			v, ok := labels[cs[i].key]
+			if !ok {
+				continue nodes
+			}
+			values[i] = v
+		}
+		if affinity && !matchesNodeSelectorAndAffinity(pod, n) {
+			continue
+		}
+		for i := range cs {
+			if counts[i] != nil {
+				counts[i][values[i]] += countMatching(pod, n, &cs[i].selector)
+			}
+		}
+	}
 }
 
 // spreadFilterState is the per-domain count of matching pods for each
@@ -139,15 +204,7 @@ func (PodTopologySpread) PreFilter(_ context.Context, s *framework.CycleState, p
 	for i := range cs {
 		st.counts[i] = map[string]int32{}
 	}
-	for _, n := range snap.List() {
-		labels := n.Labels()
-		if !hasKeys(labels, cs) || !matchesNodeSelectorAndAffinity(pod, n) {
-			continue
-		}
-		for i := range cs {
-			st.counts[i][labels[cs[i].key]] += countMatching(pod, n, cs[i].selector)
-		}
-	}
+	countDomains(pod, snap.List(), cs, st.counts)
 	for i := range cs {
 		st.updateMin(i)
 	}
@@ -241,17 +298,7 @@ func (PodTopologySpread) PreScore(_ context.Context, s *framework.CycleState, po
 		if snap == nil {
 			return framework.AsStatus(errNoSnapshot)
 		}
-		for _, n := range snap.List() {
-			labels := n.Labels()
-			if !hasKeys(labels, cs) || !matchesNodeSelectorAndAffinity(pod, n) {
-				continue
-			}
-			for i := range cs {
-				if st.counts[i] != nil {
-					st.counts[i][labels[cs[i].key]] += countMatching(pod, n, cs[i].selector)
-				}
-			}
-		}
+		countDomains(pod, snap.List(), cs, st.counts)
 	}
 	s.Write(spreadScoreKey, st)
 	return nil
@@ -274,7 +321,7 @@ func (PodTopologySpread) Score(_ context.Context, s *framework.CycleState, pod *
 			return -1, nil
 		}
 		if st.counts[i] == nil {
-			sum += int64(countMatching(pod, n, c.selector))
+			sum += int64(countMatching(pod, n, &c.selector))
 		} else {
 			sum += int64(st.counts[i][v])
 		}
