@@ -82,6 +82,9 @@ type NodeInfo struct {
 
 	// Ready is the node's Ready condition being True.
 	Ready bool
+	// Hypervisor is the node's api.LabelHypervisor label, "" if unset:
+	// read on every node by default spreading, so kept out of the map.
+	Hypervisor string
 	// UsageMilliCPU is the CPU the node's agent last measured, -1 if none.
 	UsageMilliCPU int64
 
@@ -127,6 +130,7 @@ func (n *NodeInfo) SetNode(node *api.Node) {
 	} else {
 		n.AllocPods = 110
 	}
+	n.Hypervisor = node.Labels[api.LabelHypervisor]
 	n.Ready = false
 	for _, c := range node.Status.Conditions {
 		if c.Type == api.NodeReady {

@@ -1,13 +1,12 @@
 package nodeinfo
 
-import "github.com/cloudmgr/cloud/api"
-
 // HypervisorCounts counts the pods of each owner per hypervisor (the
 // api.LabelHypervisor value of their node) over the nodes added to it.
 // Default spreading reads one owner's counts from it instead of scanning
 // every node for every pod. A snapshot that is updated in place keeps one
 // current: Remove the copy of a node it is about to replace (or drop),
-// then Add the new copy. Nodes without the label are not counted. Not safe
+// then Add the new copy. Nodes without the label (NodeInfo.Hypervisor "")
+// are not counted. Not safe
 // for concurrent use; a scheduling cycle only reads it.
 type HypervisorCounts struct {
 	owners map[string]map[string]int
@@ -28,8 +27,8 @@ func (h *HypervisorCounts) update(n *NodeInfo, sign int) {
 	if n == nil || len(n.OwnerCounts) == 0 {
 		return
 	}
-	hv, ok := n.Labels()[api.LabelHypervisor]
-	if !ok {
+	hv := n.Hypervisor
+	if hv == "" {
 		return
 	}
 	for owner, c := range n.OwnerCounts {

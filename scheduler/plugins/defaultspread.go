@@ -15,7 +15,7 @@ const defaultSpreadKey framework.StateKey = "plugins/DefaultHypervisorSpread"
 // topology.cloud/hypervisor label, the physical host a node VM runs on),
 // then over nodes, so that losing one physical host never takes every
 // replica when another host had room. A node without the hypervisor label
-// is its own hypervisor.
+// (or with an empty one) is its own hypervisor.
 //
 // A node's score blends the hypervisor part (2/3) and the node part (1/3);
 // each part gives MaxScore to the scored nodes whose domain holds the
@@ -59,8 +59,8 @@ func (d DefaultSpread) PreScore(_ context.Context, s *framework.CycleState, pod 
 		st.hypervisors = map[string]int{}
 		for _, n := range snap.List() {
 			if c := n.OwnerCounts[owner]; c > 0 {
-				if hv, ok := n.Labels()[api.LabelHypervisor]; ok {
-					st.hypervisors[hv] += c
+				if n.Hypervisor != "" {
+					st.hypervisors[n.Hypervisor] += c
 				}
 			}
 		}
@@ -79,8 +79,8 @@ func (DefaultSpread) Score(_ context.Context, s *framework.CycleState, _ *api.Po
 	st := d.(*defaultSpreadState)
 	node := int64(n.OwnerCounts[st.owner])
 	hyper := node
-	if hv, ok := n.Labels()[api.LabelHypervisor]; ok {
-		hyper = int64(st.hypervisors[hv])
+	if n.Hypervisor != "" {
+		hyper = int64(st.hypervisors[n.Hypervisor])
 	}
 	return hyper<<32 | node, nil
 }

@@ -34,16 +34,20 @@ const scanBelow = 8
 
 // Filter rejects a node holding another pod with the same key.
 func (d DuplicatePodName) Filter(_ context.Context, s *framework.CycleState, pod *api.Pod, n *nodeinfo.NodeInfo) *framework.Status {
+	if len(n.Pods) == 0 {
+		return nil
+	}
+	key := d.pods.get(s, pod, false).Key
 	var other *nodeinfo.PodInfo
 	if len(n.Pods) < scanBelow {
 		for _, pi := range n.Pods {
-			if pi.Pod.Name == pod.Name && pi.Pod.Namespace == pod.Namespace {
+			if pi.Key == key {
 				other = pi
 				break
 			}
 		}
 	} else {
-		other = n.PodKeys[d.pods.get(s, pod, false).Key]
+		other = n.PodKeys[key]
 	}
 	if other != nil && other.Pod.UID != pod.UID {
 		return framework.NewStatus(framework.UnschedulableAndUnresolvable, ReasonDuplicatePodName)

@@ -60,7 +60,9 @@ func (c *podInfoCache) get(s *framework.CycleState, pod *api.Pod, write bool) *n
 	}
 	if pi := c.last.Load(); pi != nil && pi.Pod == pod {
 		if write {
-			SetPodInfo(s, pi)
+			if d, ok := s.Read(PodInfoKey); !ok || d.(*podInfoState).pi != pi {
+				SetPodInfo(s, pi)
+			}
 		}
 		return pi
 	}

@@ -194,6 +194,7 @@ func TestPropertySpreadSkewNeverExceedsMaxSkew(t *testing.T) {
 			if rapid.IntRange(0, 9).Draw(t, "unlabelled") == 0 {
 				delete(n.Node.Labels, hv)
 			}
+			n.SetNode(n.Node)
 		}
 		maxSkew := int32(rapid.IntRange(1, 3).Draw(t, "maxSkew"))
 		key := rapid.SampledFrom([]string{hv, api.LabelHostname}).Draw(t, "key")
