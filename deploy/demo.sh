@@ -28,14 +28,21 @@ set -x
 "$BIN/cloudctl" apply -f examples/
 "$BIN/cloudctl" apply -f examples/local-node/
 "$BIN/cloudctl" get nodes -o wide
-for _ in $(seq 1 100); do
-  phase=$("$BIN/cloudctl" get pod hello -n demo -o json | sed -n 's/.*"phase": *"\([A-Za-z]*\)".*/\1/p' | head -1)
-  [ "$phase" = Running ] && break
-  sleep 0.3
+{ set +x; } 2>/dev/null
+# The scheduler places hello and web on the in-process node; wait until both run.
+for pod in hello web; do
+  for _ in $(seq 1 100); do
+    phase=$("$BIN/cloudctl" get pod "$pod" -n demo -o json | sed -n 's/.*"phase": *"\([A-Za-z]*\)".*/\1/p' | head -1)
+    [ "$phase" = Running ] && break
+    sleep 0.3
+  done
+  echo "demo: pod $pod is ${phase:-unknown}"
 done
+set -x
 "$BIN/cloudctl" get namespaces
 "$BIN/cloudctl" get pods -A -o wide
 "$BIN/cloudctl" describe pod web -n demo
+"$BIN/cloudctl" describe pod too-big -n demo
 [ -f "$RUN/team-a.yaml" ] || "$BIN/cloudctl" tenant create team-a --write-config "$RUN/team-a.yaml"
 "$BIN/cloudctl" --config "$RUN/team-a.yaml" get pods
 { set +x; } 2>/dev/null

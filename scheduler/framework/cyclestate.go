@@ -1,7 +1,5 @@
 package framework
 
-import "sync"
-
 // StateKey names a piece of per-cycle data.
 type StateKey string
 
@@ -14,10 +12,10 @@ type StateData interface {
 }
 
 // CycleState carries data between the extension points of one scheduling
-// cycle. Reads may happen from the parallel filter goroutines; writes
-// happen in PreFilter and PreScore, which run on one goroutine.
+// cycle. It has no lock: writes happen only in PreFilter and PreScore, which
+// run on one goroutine before and after the parallel filter phase, whose
+// goroutines only read (the runtime's WaitGroup orders the two).
 type CycleState struct {
-	mu   sync.RWMutex
 	data map[StateKey]StateData
 }
 
@@ -28,23 +26,17 @@ func NewCycleState() *CycleState {
 
 // Read returns the data under key.
 func (c *CycleState) Read(key StateKey) (StateData, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
 	d, ok := c.data[key]
 	return d, ok
 }
 
 // Write stores data under key.
 func (c *CycleState) Write(key StateKey, d StateData) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.data[key] = d
 }
 
 // Clone copies the state, cloning each datum.
 func (c *CycleState) Clone() *CycleState {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
 	out := &CycleState{data: make(map[StateKey]StateData, len(c.data))}
 	for k, v := range c.data {
 		out.data[k] = v.Clone()

@@ -82,6 +82,9 @@ type NodeInfo struct {
 
 	// Ready is the node's Ready condition being True.
 	Ready bool
+	// Hypervisor is the node's api.LabelHypervisor label, "" if unset:
+	// read on every node by default spreading, so kept out of the map.
+	Hypervisor string
 	// UsageMilliCPU is the CPU the node's agent last measured, -1 if none.
 	UsageMilliCPU int64
 
@@ -127,6 +130,7 @@ func (n *NodeInfo) SetNode(node *api.Node) {
 	} else {
 		n.AllocPods = 110
 	}
+	n.Hypervisor = node.Labels[api.LabelHypervisor]
 	n.Ready = false
 	for _, c := range node.Status.Conditions {
 		if c.Type == api.NodeReady {
@@ -223,16 +227,22 @@ type Lister interface {
 type Snapshot struct {
 	nodes  []*NodeInfo
 	byName map[string]*NodeInfo
+	hv     *HypervisorCounts
 }
 
 // NewSnapshot returns a snapshot of these nodes (not copied).
 func NewSnapshot(nodes []*NodeInfo) *Snapshot {
-	s := &Snapshot{nodes: nodes, byName: make(map[string]*NodeInfo, len(nodes))}
+	s := &Snapshot{nodes: nodes, byName: make(map[string]*NodeInfo, len(nodes)), hv: NewHypervisorCounts()}
 	for _, n := range nodes {
 		s.byName[n.Name] = n
+		s.hv.Add(n)
 	}
 	return s
 }
+
+// HypervisorCounts counts the owned pods per hypervisor over the snapshot
+// (HypervisorCounter).
+func (s *Snapshot) HypervisorCounts() *HypervisorCounts { return s.hv }
 
 // List returns every node.
 func (s *Snapshot) List() []*NodeInfo { return s.nodes }

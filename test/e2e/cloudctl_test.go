@@ -65,7 +65,7 @@ func TestCLIAgainstCloudd(t *testing.T) {
 
 	out, _, code = cloudctl(t, bin, admin, "", "get", "pods", "-n", "demo")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[0], "NAME") || !strings.HasPrefix(lines[1], "web ") {
+	if code != 0 || len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") || !strings.HasPrefix(lines[1], "too-big ") || !strings.HasPrefix(lines[2], "web ") {
 		t.Fatalf("get pods: code %d\n%s", code, out)
 	}
 
