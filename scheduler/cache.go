@@ -302,10 +302,19 @@ func (c *Cache) touchLocked(name string, it *nodeItem) {
 type Snapshot struct {
 	list  []*nodeinfo.NodeInfo
 	index map[string]int
+	// hv counts each owner's pods per hypervisor over list, kept current
+	// as copies are replaced, for default spreading.
+	hv *nodeinfo.HypervisorCounts
 }
 
 // NewSnapshot returns an empty snapshot.
-func NewSnapshot() *Snapshot { return &Snapshot{index: map[string]int{}} }
+func NewSnapshot() *Snapshot {
+	return &Snapshot{index: map[string]int{}, hv: nodeinfo.NewHypervisorCounts()}
+}
+
+// HypervisorCounts counts the owned pods per hypervisor over the snapshot
+// (nodeinfo.HypervisorCounter).
+func (s *Snapshot) HypervisorCounts() *nodeinfo.HypervisorCounts { return s.hv }
 
 // List returns every node; callers must not change it.
 func (s *Snapshot) List() []*nodeinfo.NodeInfo { return s.list }
@@ -324,7 +333,9 @@ func (s *Snapshot) Get(name string) (*nodeinfo.NodeInfo, bool) {
 func (s *Snapshot) Clone() framework.StateData { return s }
 
 func (s *Snapshot) set(name string, n *nodeinfo.NodeInfo) {
+	s.hv.Add(n)
 	if i, ok := s.index[name]; ok {
+		s.hv.Remove(s.list[i])
 		s.list[i] = n
 		return
 	}
@@ -337,6 +348,7 @@ func (s *Snapshot) remove(name string) {
 	if !ok {
 		return
 	}
+	s.hv.Remove(s.list[i])
 	last := len(s.list) - 1
 	if i != last {
 		s.list[i] = s.list[last]
@@ -347,4 +359,7 @@ func (s *Snapshot) remove(name string) {
 	delete(s.index, name)
 }
 
-var _ nodeinfo.Lister = (*Snapshot)(nil)
+var (
+	_ nodeinfo.Lister            = (*Snapshot)(nil)
+	_ nodeinfo.HypervisorCounter = (*Snapshot)(nil)
+)

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -225,4 +226,48 @@ func TestCachePodBeforeItsNode(t *testing.T) {
 	if nodes, pods := c.Counts(); nodes != 1 || pods != 1 {
 		t.Fatalf("counts %d nodes %d pods", nodes, pods)
 	}
+}
+
+// TestSnapshotKeepsHypervisorCounts: the per-owner, per-hypervisor counts
+// the snapshot keeps for default spreading match a recount after pods are
+// assumed, bound, removed, and a node is relabelled and removed.
+func TestSnapshotKeepsHypervisorCounts(t *testing.T) {
+	c := NewCache(newFakeClock(), 0)
+	for i, hv := range []string{"hv1", "hv1", "hv2"} {
+		c.SetNode(testNode(fmt.Sprintf("n%d", i), hv, "8", "32Gi"))
+	}
+	owned := func(name, node string) *api.Pod {
+		p := boundPod(name, node, "100m")
+		p.OwnerReferences = []api.OwnerReference{{Kind: "ReplicaSet", Name: "web", UID: "rs-web"}}
+		return p
+	}
+	s := NewSnapshot()
+	check := func(step string) {
+		t.Helper()
+		c.UpdateSnapshot(s)
+		want := map[string]int{}
+		for _, n := range s.List() {
+			if k := n.OwnerCounts["rs-web"]; k > 0 {
+				want[n.Hypervisor] += k
+			}
+		}
+		if got := s.HypervisorCounts().Owner("rs-web"); fmt.Sprint(got) != fmt.Sprint(want) && !(len(got) == 0 && len(want) == 0) {
+			t.Fatalf("%s: counts %v, recount %v", step, got, want)
+		}
+	}
+	c.SetPod(owned("a", "n0"))
+	c.SetPod(owned("b", "n1"))
+	check("bound")
+	pending := owned("c", "")
+	if err := c.AssumePod(nodeinfo.NewPodInfo(pending), "n2"); err != nil {
+		t.Fatal(err)
+	}
+	check("assumed")
+	c.RemovePod("default/a")
+	check("removed")
+	relabeled := testNode("n1", "hv3", "8", "32Gi")
+	c.SetNode(relabeled)
+	check("relabelled")
+	c.RemoveNode("n2")
+	check("node removed")
 }

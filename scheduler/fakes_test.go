@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/scheduler/framework"
+	"github.com/cloudmgr/cloud/scheduler/nodeinfo"
+	"github.com/cloudmgr/cloud/scheduler/plugins"
 )
 
 // fakeClock is a Clock that moves only when told, and counts the timers
@@ -141,4 +144,9 @@ func (f *fakeAPI) counts() (binds, statuses, events int) {
 
 func apiError(code int, reason api.StatusReason) error {
 	return &api.Status{Status: "Failure", Code: int32(code), Reason: reason, Message: http.StatusText(code)}
+}
+
+// testProfile is the profile cloudd runs.
+func testProfile() framework.Profile[*api.Pod, *nodeinfo.NodeInfo] {
+	return plugins.NewPodProfile(plugins.Options{})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/cloudmgr/cloud/client"
 	"github.com/cloudmgr/cloud/scheduler/framework"
 	"github.com/cloudmgr/cloud/scheduler/nodeinfo"
+	"github.com/cloudmgr/cloud/scheduler/plugins"
 )
 
 // DefaultWorkers is how many bindings (and status and event writes) may be
@@ -239,6 +240,9 @@ func (s *Scheduler) scheduleOne(ctx context.Context) {
 	s.cache.UpdateSnapshot(s.snap)
 	state := framework.NewCycleState()
 	state.Write(nodeinfo.SnapshotKey, s.snap)
+	// One PodInfo per cycle: the plugins read it, and it is what is assumed.
+	pi := nodeinfo.NewPodInfo(pod)
+	plugins.SetPodInfo(state, pi)
 	res, err := s.fw.Schedule(ctx, state, pod, s.snap.List())
 	s.metrics.algorithm.Observe(time.Since(start).Seconds())
 	if err != nil {
@@ -252,7 +256,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context) {
 		s.queue.AddBackoff(e)
 		return
 	}
-	if err := s.cache.AssumePod(nodeinfo.NewPodInfo(pod), res.Selected); err != nil {
+	if err := s.cache.AssumePod(pi, res.Selected); err != nil {
 		s.log.Debug("assume failed", "pod", e.Key, "err", err)
 		s.metrics.attempts.WithLabelValues(ResultError).Inc()
 		s.queue.AddBackoff(e)

@@ -11,6 +11,7 @@ import (
 	"github.com/cloudmgr/cloud/apiserver"
 	"github.com/cloudmgr/cloud/client"
 	"github.com/cloudmgr/cloud/scheduler"
+	"github.com/cloudmgr/cloud/scheduler/plugins"
 )
 
 // startScheduler runs the pod scheduler in-process against the API server,
@@ -32,7 +33,7 @@ func startScheduler(ctx context.Context, o *options, srv *apiserver.Server, serv
 	}
 	s, err := scheduler.New(scheduler.Config{
 		Client:   c,
-		Profile:  podProfile(),
+		Profile:  plugins.NewPodProfile(plugins.Options{}),
 		Workers:  o.schedulerWorkers,
 		Registry: reg,
 		Log:      log.With("component", "scheduler"),
