@@ -122,7 +122,12 @@ func (c *Cache) SetPod(p *api.Pod) (freed bool) {
 			// update).
 			return false
 		}
-		freed = c.removeLocked(key)
+		old := ps.pi
+		c.removeLocked(key)
+		// Room is freed when the pod left its node or asks for less; a
+		// label change may satisfy a spread constraint elsewhere.
+		freed = ps.node != p.Spec.NodeName || pi.MilliCPU < old.MilliCPU || pi.Memory < old.Memory ||
+			len(pi.Ports) < len(old.Ports) || !maps.Equal(old.Pod.Labels, p.Labels)
 	}
 	it := c.itemLocked(p.Spec.NodeName)
 	it.info.AddPod(pi)
@@ -131,10 +136,21 @@ func (c *Cache) SetPod(p *api.Pod) (freed bool) {
 	return freed
 }
 
-// samePlacement reports whether two views of a pod weigh the same on a node.
+// samePlacement reports whether two views of a pod are the same to the
+// plugins and to preemption: requests, ports, owner, priority, labels,
+// being deleted, and start time (victims are chosen by it).
 func samePlacement(a, b *nodeinfo.PodInfo) bool {
 	return a.MilliCPU == b.MilliCPU && a.Memory == b.Memory && a.Priority == b.Priority && a.Owner == b.Owner &&
-		slices.Equal(a.Ports, b.Ports) && maps.Equal(a.Pod.Labels, b.Pod.Labels)
+		slices.Equal(a.Ports, b.Ports) && maps.Equal(a.Pod.Labels, b.Pod.Labels) &&
+		(a.Pod.DeletionTimestamp == nil) == (b.Pod.DeletionTimestamp == nil) &&
+		sameTime(a.Pod.Status.StartTime, b.Pod.Status.StartTime)
+}
+
+func sameTime(a, b *api.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(b.Time)
 }
 
 // RemovePod forgets a pod (deleted), bound or assumed; true if it freed room.

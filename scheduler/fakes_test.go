@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/client"
 	"github.com/cloudmgr/cloud/scheduler/framework"
 	"github.com/cloudmgr/cloud/scheduler/nodeinfo"
 	"github.com/cloudmgr/cloud/scheduler/plugins"
@@ -102,6 +103,7 @@ type fakeAPI struct {
 	binds    []string // "ns/name->node"
 	statuses []*api.Pod
 	events   []*api.Event
+	deleted  []string
 	// bindErrs are returned by the next Bind calls, in order.
 	bindErrs []error
 	bound    chan string
@@ -133,6 +135,13 @@ func (f *fakeAPI) Create(_ context.Context, obj api.Object) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.events = append(f.events, obj.(*api.Event))
+	return nil
+}
+
+func (f *fakeAPI) Delete(_ context.Context, _ *api.KindInfo, ns, name string, _ client.DeleteOptions, _ api.Object) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deleted = append(f.deleted, ns+"/"+name)
 	return nil
 }
 

@@ -47,6 +47,7 @@ func (s *Scheduler) onPod(p *api.Pod) {
 		// counts on its node (a terminal pod frees its room).
 		s.queue.Delete(key)
 		s.report.forget(key)
+		s.nominated.remove(key)
 		if s.cache.SetPod(p) {
 			s.queue.MoveAll()
 		}
@@ -54,8 +55,10 @@ func (s *Scheduler) onPod(p *api.Pod) {
 	}
 	if s.responsible(p) {
 		s.queue.Add(p)
+		s.nominated.observe(p)
 	} else {
 		s.queue.Delete(key)
+		s.nominated.remove(key)
 	}
 }
 
@@ -63,6 +66,7 @@ func (s *Scheduler) onPodDelete(p *api.Pod) {
 	key := PodKey(p)
 	s.queue.Delete(key)
 	s.report.forget(key)
+	s.nominated.remove(key)
 	if s.cache.RemovePod(key) {
 		s.queue.MoveAll()
 	}

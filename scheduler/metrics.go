@@ -18,6 +18,9 @@ type metrics struct {
 	e2e       prometheus.Histogram
 	algorithm prometheus.Histogram
 	binding   prometheus.Histogram
+	// preemptions counts pods that preempted others; victims the pods evicted.
+	preemptions prometheus.Counter
+	victims     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, q *Queue) (*metrics, error) {
@@ -38,13 +41,19 @@ func newMetrics(reg prometheus.Registerer, q *Queue) (*metrics, error) {
 			Name: "scheduler_binding_duration_seconds", Help: "Time the binding write takes.",
 			Buckets: buckets,
 		}),
+		preemptions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "scheduler_preemption_attempts_total", Help: "Pods that fit nowhere and were nominated to a node after preempting lower-priority pods.",
+		}),
+		victims: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "scheduler_preemption_victims_total", Help: "Pods evicted to make room for higher-priority pods.",
+		}),
 	}
 	length := func(part string, f func(a, b, u int) int) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "scheduler_pending_pods", Help: "Pods waiting in each part of the queue.", ConstLabels: prometheus.Labels{"queue": part},
 		}, func() float64 { return float64(f(q.Lengths())) })
 	}
-	cs := []prometheus.Collector{m.attempts, m.e2e, m.algorithm, m.binding,
+	cs := []prometheus.Collector{m.attempts, m.e2e, m.algorithm, m.binding, m.preemptions, m.victims,
 		length("active", func(a, _, _ int) int { return a }),
 		length("backoff", func(_, b, _ int) int { return b }),
 		length("unschedulable", func(_, _, u int) int { return u }),

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
-	"github.com/cloudmgr/cloud/client"
 )
 
 // Reason of the PodScheduled=False condition and of the event of a pod
@@ -99,38 +98,25 @@ func withUnschedulable(p *api.Pod, msg string, now api.Time) []api.PodCondition 
 	return out
 }
 
-// writeCondition writes PodScheduled=False through the status
-// subresource, conditional on the version the decision was made on; on a
-// conflict it tries again on the newest version the watch has, unless the
-// pod got bound meanwhile.
-func (s *Scheduler) writeCondition(ctx context.Context, pod *api.Pod, msg string) {
-	key := PodKey(pod)
-	for attempt := 0; attempt < 3; attempt++ {
-		cp := *pod
-		cp.Status.Conditions = withUnschedulable(pod, msg, api.Now())
-		err := s.writer.UpdateStatus(ctx, &cp)
-		switch {
-		case err == nil || client.IsNotFound(err):
-			return
-		case !client.IsConflict(err):
-			if ctx.Err() == nil {
-				s.log.Warn("write PodScheduled condition", "pod", key, "err", err)
-			}
-			s.report.unwrite(key, msg)
-			return
+// writeCondition writes PodScheduled=False (and the node the pod is
+// nominated to, if any) through the status subresource.
+func (s *Scheduler) writeCondition(ctx context.Context, pod *api.Pod, msg, nominated string) {
+	err := s.writeStatus(ctx, pod, func(st *api.PodStatus) {
+		st.Conditions = withUnschedulable(pod, msg, api.Now())
+		if nominated != "" {
+			st.NominatedNodeName = nominated
 		}
-		latest, ok := s.latest(key)
-		if !ok || latest.UID != pod.UID || latest.Spec.NodeName != "" || latest.ResourceVersion == pod.ResourceVersion {
-			s.report.unwrite(key, msg)
-			return
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("write PodScheduled condition", "pod", PodKey(pod), "err", err)
 		}
-		pod = latest
+		s.report.unwrite(PodKey(pod), msg)
 	}
-	s.report.unwrite(key, msg)
 }
 
-// recordEvent records a FailedScheduling event on the pod.
-func (s *Scheduler) recordEvent(ctx context.Context, pod *api.Pod, msg string) {
+// event records an event on a pod; failing to is logged, never fatal.
+func (s *Scheduler) event(ctx context.Context, pod *api.Pod, typ, reason, msg string) {
 	now := api.Now()
 	name := pod.Name
 	if len(name) > 200 {
@@ -140,11 +126,11 @@ func (s *Scheduler) recordEvent(ctx context.Context, pod *api.Pod, msg string) {
 		ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("%s.%x", name, time.Now().UnixNano()), Namespace: pod.Namespace},
 		InvolvedObject: api.ObjectReference{Kind: api.KindPod, APIVersion: api.APIVersionV1, Namespace: pod.Namespace,
 			Name: pod.Name, UID: pod.UID, ResourceVersion: pod.ResourceVersion},
-		Reason: ReasonFailedScheduling, Message: msg, Type: api.EventTypeWarning, Count: 1,
+		Reason: reason, Message: msg, Type: typ, Count: 1,
 		FirstTimestamp: now, LastTimestamp: now,
 		Source: api.EventSource{Component: s.cfg.Name}, ReportingComponent: s.cfg.Name,
 	}
 	if err := s.writer.Create(ctx, ev); err != nil && ctx.Err() == nil {
-		s.log.Warn("record event", "pod", PodKey(pod), "reason", ReasonFailedScheduling, "err", err)
+		s.log.Warn("record event", "pod", PodKey(pod), "reason", reason, "err", err)
 	}
 }

@@ -69,11 +69,13 @@ type Binder interface {
 	Bind(ctx context.Context, namespace, name, uid, node string) error
 }
 
-// Writer writes what the scheduler reports: a pod's status (its
-// PodScheduled condition) and Events. *client.Client is one.
+// Writer writes what the scheduler changes besides bindings: a pod's
+// status (its PodScheduled condition, the node it is nominated to),
+// Events, and the deletion of the pods it preempts. *client.Client is one.
 type Writer interface {
 	UpdateStatus(ctx context.Context, obj api.Object) error
 	Create(ctx context.Context, obj api.Object) error
+	Delete(ctx context.Context, k *api.KindInfo, namespace, name string, opts client.DeleteOptions, out api.Object) error
 }
 
 // Scheduler places the pods of its name on nodes, one cycle per pod, and
@@ -88,9 +90,14 @@ type Scheduler struct {
 	snap    *Snapshot
 	metrics *metrics
 	report  *reporter
-	binder  Binder
-	writer  Writer
-	jobs    chan func(context.Context)
+	// nominated holds the pods waiting for the pods they preempted to go.
+	nominated *nominator
+	// candidateBuf holds a cycle's nodes adjusted for nominations.
+	candidateBuf []*nodeinfo.NodeInfo
+	podKind      *api.KindInfo
+	binder       Binder
+	writer       Writer
+	jobs         chan func(context.Context)
 	// pods is the watch-fed cache of every pod, once Run started it: the
 	// latest version of a pod for retries.
 	pods *client.Cache
@@ -122,14 +129,16 @@ func New(cfg Config) (*Scheduler, error) {
 	cfg.Queue.Clock = cfg.Clock
 	s := &Scheduler{
 		cfg: cfg, log: cfg.Log, clock: cfg.Clock,
-		fw:     framework.New(cfg.Profile),
-		queue:  NewQueue(cfg.Queue),
-		cache:  NewCache(cfg.Clock, cfg.AssumeTTL),
-		snap:   NewSnapshot(),
-		report: newReporter(cfg.EventInterval),
-		binder: cfg.Binder, writer: cfg.Writer,
+		fw:        framework.New(cfg.Profile),
+		queue:     NewQueue(cfg.Queue),
+		cache:     NewCache(cfg.Clock, cfg.AssumeTTL),
+		snap:      NewSnapshot(),
+		report:    newReporter(cfg.EventInterval),
+		nominated: newNominator(),
+		binder:    cfg.Binder, writer: cfg.Writer,
 		jobs: make(chan func(context.Context), cfg.Workers*4),
 	}
+	s.podKind, _ = api.NewScheme().ByKind(api.APIVersionV1, api.KindPod)
 	if s.writer == nil && cfg.Client != nil {
 		s.writer = cfg.Client
 	}
@@ -243,12 +252,13 @@ func (s *Scheduler) scheduleOne(ctx context.Context) {
 	// One PodInfo per cycle: the plugins read it, and it is what is assumed.
 	pi := nodeinfo.NewPodInfo(pod)
 	plugins.SetPodInfo(state, pi)
-	res, err := s.fw.Schedule(ctx, state, pod, s.snap.List())
+	candidates := s.nominated.candidates(s.snap, pod, &s.candidateBuf)
+	res, err := s.fw.Schedule(ctx, state, pod, candidates)
 	s.metrics.algorithm.Observe(time.Since(start).Seconds())
 	if err != nil {
 		var fe *framework.FitError
 		if errors.As(err, &fe) {
-			s.unschedulable(ctx, e, fe)
+			s.unschedulable(ctx, e, pi, state, fe)
 			return
 		}
 		s.log.Warn("scheduling failed", "pod", e.Key, "err", err)
@@ -298,23 +308,33 @@ func (s *Scheduler) bind(ctx context.Context, e *QueuedPod, node string) {
 	s.metrics.attempts.WithLabelValues(ResultError).Inc()
 }
 
-// unschedulable parks a pod that fits nowhere and reports why: the
-// PodScheduled=False condition (written when its message changes) and a
-// FailedScheduling event (at most one per pod per EventInterval).
-func (s *Scheduler) unschedulable(ctx context.Context, e *QueuedPod, fe *framework.FitError) {
+// unschedulable handles a pod that fits nowhere: it tries preemption, parks
+// the pod, and reports why: the PodScheduled=False condition (written when
+// its message or the nomination changes) and a FailedScheduling event (at
+// most one per pod per EventInterval).
+func (s *Scheduler) unschedulable(ctx context.Context, e *QueuedPod, pi *nodeinfo.PodInfo, state *framework.CycleState, fe *framework.FitError) {
 	s.metrics.attempts.WithLabelValues(ResultUnschedulable).Inc()
 	pod, msg := e.Pod, fe.Error()
+	evict, preempted := s.preempt(ctx, state, pi, fe)
 	s.queue.AddUnschedulable(e) // e belongs to the queue from here on
 	writeCond, recordEvent := s.report.decide(pod, msg, s.clock.Now())
-	if !writeCond && !recordEvent {
+	nominated := ""
+	if preempted {
+		nominated, _ = s.nominated.nodeOfPod(pi.Key)
+		writeCond = writeCond || pod.Status.NominatedNodeName != nominated
+	}
+	if !writeCond && !recordEvent && !preempted {
 		return
 	}
 	job := func(jctx context.Context) {
+		if evict != nil {
+			evict(jctx)
+		}
 		if writeCond {
-			s.writeCondition(jctx, pod, msg)
+			s.writeCondition(jctx, pod, msg, nominated)
 		}
 		if recordEvent {
-			s.recordEvent(jctx, pod, msg)
+			s.event(jctx, pod, api.EventTypeWarning, ReasonFailedScheduling, msg)
 		}
 	}
 	select {

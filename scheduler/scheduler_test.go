@@ -180,3 +180,63 @@ func TestSchedulerReportsAnUnschedulablePodOnce(t *testing.T) {
 		t.Fatalf("bound %s", got)
 	}
 }
+
+func withPriority(p *api.Pod, prio int32) *api.Pod {
+	p.Spec.Priority = &prio
+	return p
+}
+
+// TestSchedulerPreempts: a high-priority pod that fits nowhere evicts the
+// fewest lower-priority pods, is nominated to their node, holds that room
+// against a lower-priority pod that arrives meanwhile, and is placed there
+// once the victims are gone.
+func TestSchedulerPreempts(t *testing.T) {
+	l := startLoop(t, testNode("n1", "hv1", "4", "8Gi"))
+	low := map[string]*api.Pod{}
+	for _, name := range []string{"low-a", "low-b", "low-c", "low-d"} {
+		p := withPriority(boundPod(name, "n1", "1"), 0)
+		low["default/"+name] = p
+		l.s.PodHandler().OnAdd(p)
+	}
+	high := withPriority(requestPod("high", "2", "1Gi"), 1000)
+	l.s.PodHandler().OnAdd(high)
+	waitFor(t, "two victims evicted", func() bool {
+		l.api.mu.Lock()
+		defer l.api.mu.Unlock()
+		return len(l.api.deleted) == 2
+	})
+	waitFor(t, "the nomination written", func() bool { _, s, _ := l.api.counts(); return s == 1 })
+	l.api.mu.Lock()
+	victims, st := append([]string(nil), l.api.deleted...), l.api.statuses[0]
+	l.api.mu.Unlock()
+	if st.Name != "high" || st.Status.NominatedNodeName != "n1" {
+		t.Fatalf("status written for %s nominated to %q, want high on n1", st.Name, st.Status.NominatedNodeName)
+	}
+	waitFor(t, "the Preempted events", func() bool {
+		l.api.mu.Lock()
+		defer l.api.mu.Unlock()
+		n := 0
+		for _, e := range l.api.events {
+			if e.Reason == ReasonPreempted {
+				n++
+			}
+		}
+		return n == 2
+	})
+	if _, placed := l.s.cache.NodeOf("default/high"); placed {
+		t.Fatal("the preemptor was placed before its victims left")
+	}
+
+	// The victims go (their node stopped them); before the preemptor's
+	// back-off ends, a low-priority pod arrives: the room is held.
+	for _, v := range victims {
+		l.s.PodHandler().OnDelete(low[v])
+	}
+	l.s.PodHandler().OnAdd(withPriority(requestPod("late", "1", "1Gi"), 0))
+	waitFor(t, "the late pod found unschedulable", func() bool { return l.attempts(ResultUnschedulable) == 2 })
+	l.clock.Step(time.Second)
+	if got := l.nextBind(t); got != "default/high->n1" {
+		t.Fatalf("bound %s, want high on n1", got)
+	}
+	l.noBind(t)
+}
