@@ -145,10 +145,11 @@ func (e *CondError) Unwrap() error {
 	return ErrNotFound
 }
 
-// Marker is a key that holds no object, written (or removed) in the same
-// transaction as an object, so that a Cond on it sees exactly the
-// committed objects: the name of the one default priority class, say.
-type Marker struct {
+// Side is another key written (or removed) in the same transaction as an
+// object, as raw bytes: a marker that a Cond of later writes looks at (the
+// name of the one default priority class), or a record that must change
+// together with the object.
+type Side struct {
 	Key   string
 	Value string
 	// Remove deletes the key instead of writing Value.
@@ -167,9 +168,9 @@ func condCmps(conds []Cond) []clientv3.Cmp {
 	return cmps
 }
 
-func markerOps(markers []Marker) []clientv3.Op {
-	ops := make([]clientv3.Op, len(markers))
-	for i, m := range markers {
+func sideOps(sides []Side) []clientv3.Op {
+	ops := make([]clientv3.Op, len(sides))
+	for i, m := range sides {
 		if m.Remove {
 			ops[i] = clientv3.OpDelete(m.Key)
 		} else {
@@ -207,14 +208,14 @@ func (s *Store) Create(ctx context.Context, key string, obj api.Object, conds ..
 	return s.CreateWith(ctx, key, obj, conds, nil)
 }
 
-// CreateWith is Create that also writes markers in the same transaction.
-func (s *Store) CreateWith(ctx context.Context, key string, obj api.Object, conds []Cond, markers []Marker) error {
+// CreateWith is Create that also makes side writes in the same transaction.
+func (s *Store) CreateWith(ctx context.Context, key string, obj api.Object, conds []Cond, sides []Side) error {
 	data, err := encode(obj)
 	if err != nil {
 		return err
 	}
 	cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}, condCmps(conds)...)
-	ops := append([]clientv3.Op{clientv3.OpPut(key, string(data))}, markerOps(markers)...)
+	ops := append([]clientv3.Op{clientv3.OpPut(key, string(data))}, sideOps(sides)...)
 	resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Else(condReads(conds)...).Commit()
 	if err != nil {
 		return fmt.Errorf("create %s: %w", key, err)
@@ -229,8 +230,9 @@ func (s *Store) CreateWith(ctx context.Context, key string, obj api.Object, cond
 	return nil
 }
 
-// Marker reads the value of a marker key; ok is false when it is absent.
-func (s *Store) Marker(ctx context.Context, key string) (value string, ok bool, err error) {
+// Raw reads the value of a key that holds no object, such as a marker;
+// ok is false when it is absent.
+func (s *Store) Raw(ctx context.Context, key string) (value string, ok bool, err error) {
 	resp, err := s.client.Get(ctx, key)
 	if err != nil {
 		return "", false, fmt.Errorf("get %s: %w", key, err)
@@ -272,17 +274,17 @@ func (s *Store) Update(ctx context.Context, key string, obj api.Object, expected
 	return s.UpdateIf(ctx, key, obj, expectedRev, nil, nil)
 }
 
-// UpdateIf is Update that also requires conds and writes markers, all in
+// UpdateIf is Update that also requires conds and makes side writes, all in
 // the same transaction: a binding stores the pod only while its node
 // exists. The failures are checked in this order: a missing object is
 // ErrNotFound, a changed one ErrConflict, a failed condition a *CondError.
-func (s *Store) UpdateIf(ctx context.Context, key string, obj api.Object, expectedRev int64, conds []Cond, markers []Marker) error {
+func (s *Store) UpdateIf(ctx context.Context, key string, obj api.Object, expectedRev int64, conds []Cond, sides []Side) error {
 	data, err := encode(obj)
 	if err != nil {
 		return err
 	}
 	cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", expectedRev)}, condCmps(conds)...)
-	ops := append([]clientv3.Op{clientv3.OpPut(key, string(data))}, markerOps(markers)...)
+	ops := append([]clientv3.Op{clientv3.OpPut(key, string(data))}, sideOps(sides)...)
 	reads := append([]clientv3.Op{clientv3.OpGet(key, clientv3.WithKeysOnly())}, condReads(conds)...)
 	resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Else(reads...).Commit()
 	if err != nil {
