@@ -40,7 +40,7 @@ func TestSchedulerRole(t *testing.T) {
 	}
 	event := &api.Event{ObjectMeta: api.ObjectMeta{Namespace: "team-a", GenerateName: "web."},
 		InvolvedObject: api.ObjectReference{Kind: "Pod", Namespace: "team-a", Name: "web"},
-		Type: api.EventTypeWarning, Reason: "FailedScheduling", Message: "0/1 nodes are available: 1 Insufficient cpu."}
+		Type:           api.EventTypeWarning, Reason: "FailedScheduling", Message: "0/1 nodes are available: 1 Insufficient cpu."}
 
 	allowed := []struct {
 		name string
@@ -123,7 +123,10 @@ func TestSchedulerRole(t *testing.T) {
 		}},
 		{"get secret", func() error { _, err := client.For[api.Secret](s).Get(ctx, "team-a", "creds"); return err }},
 		{"list tenants", func() error { _, _, err := client.For[api.Tenant](s).List(ctx, "", client.ListOptions{}); return err }},
-		{"list events", func() error { _, _, err := client.For[api.Event](s).List(ctx, "team-a", client.ListOptions{}); return err }},
+		{"list events", func() error {
+			_, _, err := client.For[api.Event](s).List(ctx, "team-a", client.ListOptions{})
+			return err
+		}},
 		{"list leases", func() error {
 			_, _, err := client.For[api.Lease](s).List(ctx, api.NamespaceNodeLease, client.ListOptions{})
 			return err
