@@ -15,6 +15,7 @@ const (
 	ErrorTypeInvalid      ErrorType = "FieldValueInvalid"
 	ErrorTypeNotSupported ErrorType = "FieldValueNotSupported"
 	ErrorTypeDuplicate    ErrorType = "FieldValueDuplicate"
+	ErrorTypeNotFound     ErrorType = "FieldValueNotFound" // a reference to an object that does not exist
 	ErrorTypeForbidden    ErrorType = "FieldValueForbidden"
 	ErrorTypeUnknown      ErrorType = "FieldValueUnknown" // a field the schema does not have
 	ErrorTypeTypeInvalid  ErrorType = "FieldValueTypeInvalid"
@@ -44,6 +45,8 @@ func (e *FieldError) Error() string {
 		b.WriteString("unknown field")
 	case ErrorTypeDuplicate:
 		b.WriteString("Duplicate value")
+	case ErrorTypeNotFound:
+		b.WriteString("Not found")
 	case ErrorTypeForbidden:
 		b.WriteString("Forbidden")
 	case ErrorTypeNotSupported:

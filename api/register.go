@@ -62,6 +62,7 @@ func NewScheme() *Scheme {
 			Validate:         func(o Object) ErrorList { return ValidatePod(o.(*Pod)) },
 			ValidateUpdate:   func(n, o Object) ErrorList { return ValidatePodUpdate(n.(*Pod), o.(*Pod)) },
 			PrepareForCreate: func(o Object) { o.(*Pod).Status = PodStatus{Phase: PodPending} },
+			PrepareForUpdate: func(n, o Object) { PreparePodForUpdate(n.(*Pod), o.(*Pod)) },
 		},
 		&KindInfo{
 			Group: GroupCore, Version: VersionCore, Kind: KindNode,
@@ -129,6 +130,22 @@ func NewScheme() *Scheme {
 			Validate: func(o Object) ErrorList { return ValidateLease(o.(*Lease)) },
 			ValidateUpdate: func(n, o Object) ErrorList {
 				return ValidateObjectMetaUpdate(&n.(*Lease).ObjectMeta, &o.(*Lease).ObjectMeta)
+			},
+		},
+		&KindInfo{
+			Group: GroupScheduling, Version: VersionScheduling, Kind: KindPriorityClass,
+			Resource: "priorityclasses", Singular: "priorityclass", ShortNames: []string{"pc"},
+			Namespaced: false,
+			New: func() Object {
+				return &PriorityClass{TypeMeta: TypeMeta{APIVersion: APIVersionScheduling, Kind: KindPriorityClass}}
+			},
+			NewList: func() ObjectList {
+				return &PriorityClassList{TypeMeta: TypeMeta{APIVersion: APIVersionScheduling, Kind: KindPriorityClass + "List"}}
+			},
+			Default:  func(o Object) { DefaultPriorityClass(o.(*PriorityClass)) },
+			Validate: func(o Object) ErrorList { return ValidatePriorityClass(o.(*PriorityClass)) },
+			ValidateUpdate: func(n, o Object) ErrorList {
+				return ValidatePriorityClassUpdate(n.(*PriorityClass), o.(*PriorityClass))
 			},
 		},
 		&KindInfo{

@@ -35,6 +35,9 @@ type KindInfo struct {
 	// PrepareForCreate clears or sets what users may not choose on create,
 	// such as the status (nil: nothing).
 	PrepareForCreate func(Object)
+	// PrepareForUpdate carries over from the stored object what an update
+	// of the main resource may leave out, before defaulting (nil: nothing).
+	PrepareForUpdate func(newObj, oldObj Object)
 }
 
 // APIVersion is "v1" for the core group and "group/version" otherwise.

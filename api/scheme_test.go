@@ -20,6 +20,7 @@ func TestSchemeKinds(t *testing.T) {
 		"Node":           {"v1", "nodes", false},
 		"NodePool":       {"iaas.cloudmgr.dev/v1alpha1", "nodepools", false},
 		"Pod":            {"v1", "pods", true},
+		"PriorityClass":  {"scheduling.cloudmgr.dev/v1", "priorityclasses", false},
 		"Secret":         {"v1", "secrets", true},
 		"Tenant":         {"v1", "tenants", false},
 		"VirtualMachine": {"iaas.cloudmgr.dev/v1alpha1", "virtualmachines", true},

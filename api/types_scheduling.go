@@ -221,8 +221,14 @@ func (r NodeSelectorRequirement) matches(v string, has bool) bool {
 	return false
 }
 
-// KindPriorityClass is the kind of PriorityClass objects.
-const KindPriorityClass = "PriorityClass"
+// The scheduling group holds priority classes.
+const (
+	GroupScheduling      = "scheduling.cloudmgr.dev"
+	VersionScheduling    = "v1"
+	APIVersionScheduling = GroupScheduling + "/" + VersionScheduling
+	// KindPriorityClass is the kind of PriorityClass objects.
+	KindPriorityClass = "PriorityClass"
+)
 
 // PriorityClass names a pod priority: pods that set priorityClassName get
 // its value as spec.priority when they are created. Cluster-scoped.

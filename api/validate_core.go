@@ -65,6 +65,7 @@ func validatePodSpec(s *PodSpec, p fieldPath) ErrorList {
 	for i := range s.Tolerations {
 		errs = append(errs, validateToleration(&s.Tolerations[i], p.child("tolerations").index(i))...)
 	}
+	errs = append(errs, validatePodScheduling(s, p)...)
 	for i, ref := range s.ImagePullSecrets {
 		rp := p.child("imagePullSecrets").index(i).child("name")
 		if ref.Name == "" {

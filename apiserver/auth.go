@@ -2,9 +2,7 @@ package apiserver
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -32,6 +30,11 @@ const (
 	// RoleJoin is a single-use, short-lived token that may only be
 	// exchanged for a node credential.
 	RoleJoin Role = "join"
+	// RoleScheduler is the control plane's scheduler: it reads pods, nodes
+	// and priority classes everywhere, binds pods, writes their scheduling
+	// status (conditions, nominated node), records events and deletes the
+	// pods it preempts. Nothing else.
+	RoleScheduler Role = "scheduler"
 )
 
 // LabelTenant on a Namespace names the tenant that owns it.
@@ -197,18 +200,11 @@ func (a *authenticator) forget() {
 // IssueToken mints a token for spec and stores its hash. The token itself is
 // returned once and never stored or logged.
 func (s *Server) IssueToken(ctx context.Context, spec TokenSpec) (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("random token: %w", err)
+	token, rec, err := newTokenRecord(spec)
+	if err != nil {
+		return "", err
 	}
-	token := "cm_" + base64.RawURLEncoding.EncodeToString(b)
-	key := tokenKey(token)
-	rec := &tokenRecord{
-		TypeMeta:   api.TypeMeta{APIVersion: "v1", Kind: "Token"},
-		ObjectMeta: api.ObjectMeta{Name: key[len(tokenPrefix):], CreationTimestamp: api.Now()},
-		Spec:       spec,
-	}
-	if err := s.store.Create(ctx, key, rec); err != nil {
+	if err := s.store.Create(ctx, tokenKey(token), rec); err != nil {
 		return "", fmt.Errorf("store token: %w", err)
 	}
 	return token, nil

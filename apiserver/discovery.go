@@ -48,6 +48,10 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request, _ *Identity) 
 				out.Resources = append(out.Resources, api.APIResource{Name: k.Resource + "/status", Namespaced: k.Namespaced,
 					Kind: k.Kind, Verbs: []string{"get", "update"}})
 			}
+			if k.Kind == api.KindPod {
+				out.Resources = append(out.Resources, api.APIResource{Name: k.Resource + "/binding", Namespaced: true,
+					Kind: api.KindBinding, Verbs: []string{"create"}})
+			}
 		}
 		writeJSON(w, http.StatusOK, out)
 	}

@@ -2,6 +2,8 @@ package apiserver_test
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cloudmgr/cloud/api"
@@ -28,6 +30,9 @@ func TestDiscovery(t *testing.T) {
 	if _, ok := found["pods/status"]; !ok {
 		t.Fatal("no pods/status subresource in discovery")
 	}
+	if b, ok := found["pods/binding"]; !ok || !slices.Equal(b.Verbs, []string{"create"}) {
+		t.Fatalf("pods/binding in discovery: %+v", b)
+	}
 	var iaas api.APIResourceList
 	if err := env.Admin.Do(ctx, "GET", "/apis/iaas.cloudmgr.dev/v1alpha1", nil, nil, &iaas); err != nil {
 		t.Fatal(err)
@@ -41,8 +46,20 @@ func TestDiscovery(t *testing.T) {
 	if err := env.Admin.Do(ctx, "GET", "/apis", nil, nil, &groups); err != nil {
 		t.Fatal(err)
 	}
-	if len(groups.Groups) != 3 || groups.Groups[0].Name != "coordination.cloudmgr.dev" || groups.Groups[1].Name != "iaas.cloudmgr.dev" || groups.Groups[2].Name != "images.cloudmgr.dev" {
-		t.Fatalf("groups: %+v", groups)
+	var names []string
+	for _, g := range groups.Groups {
+		names = append(names, g.Name)
+	}
+	if want := "coordination.cloudmgr.dev iaas.cloudmgr.dev images.cloudmgr.dev scheduling.cloudmgr.dev"; strings.Join(names, " ") != want {
+		t.Fatalf("groups %v, want %s", names, want)
+	}
+	var sched api.APIResourceList
+	if err := env.Admin.Do(ctx, "GET", "/apis/scheduling.cloudmgr.dev/v1", nil, nil, &sched); err != nil {
+		t.Fatal(err)
+	}
+	if len(sched.Resources) != 1 || sched.Resources[0].Name != "priorityclasses" || sched.Resources[0].Namespaced ||
+		!slices.Equal(sched.Resources[0].ShortNames, []string{"pc"}) {
+		t.Fatalf("scheduling discovery: %+v", sched)
 	}
 	if err := env.Admin.Do(ctx, "GET", "/apis/nope.dev/v1", nil, nil, nil); err == nil {
 		t.Fatal("unknown group version answered")

@@ -193,6 +193,11 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, q *request, id *
 		if err := validate(q.kind, obj); err != nil {
 			return err
 		}
+		if p, ok := obj.(*api.Pod); ok {
+			if err := s.admitPod(r.Context(), id, q.kind, p); err != nil {
+				return err
+			}
+		}
 		if q.kind.Kind == "Tenant" {
 			return s.createTenant(r.Context(), w, q, obj.(*api.Tenant))
 		}
@@ -201,8 +206,11 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, q *request, id *
 			conds = append(conds, store.Cond{Key: "/registry/namespaces/" + m.Namespace},
 				store.Cond{Key: terminatingKey(m.Namespace), Absent: true})
 		}
-		err := s.store.Create(r.Context(), storeKey(q.kind, m.Namespace, m.Name), obj, conds...)
+		moreConds, sides := writeConds(obj, nil)
+		err := s.store.CreateWith(r.Context(), storeKey(q.kind, m.Namespace, m.Name), obj, append(conds, moreConds...), sides)
 		switch {
+		case isDefaultTaken(err):
+			return s.errDefaultTaken(r.Context(), q.kind, m.Name)
 		case errors.Is(err, store.ErrAlreadyExists) && generated && attempt < 5:
 			continue // an unlucky draw: draw again
 		case errors.Is(err, store.ErrNotFound):
@@ -272,7 +280,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, q *request, id *
 		if wantRev != 0 && curRev != wantRev {
 			return fmt.Errorf("%s: %w", key, store.ErrConflict)
 		}
-		next, err := s.merge(q, in, cur)
+		next, err := s.merge(q, id, in, cur)
 		if errors.Is(err, errDeleteNow) {
 			// Store the change first (watchers see the finalizer go), then
 			// remove the object as of that state.
@@ -287,7 +295,11 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, q *request, id *
 		} else if err != nil {
 			return err
 		} else {
-			err = s.store.Update(r.Context(), key, next, curRev)
+			conds, sides := writeConds(next, cur)
+			err = s.store.UpdateIf(r.Context(), key, next, curRev, conds, sides)
+			if isDefaultTaken(err) {
+				return s.errDefaultTaken(r.Context(), q.kind, q.name)
+			}
 			stored = next
 		}
 		if errors.Is(err, store.ErrConflict) && wantRev == 0 {
@@ -305,15 +317,23 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, q *request, id *
 }
 
 // merge computes the object to store from the request body and the stored
-// state: the status subresource changes only status, the main resource
+// state: the status subresource changes only status (and for the
+// scheduler only a pod's conditions and nominated node), the main resource
 // everything but status and server-owned metadata.
-func (s *Server) merge(q *request, in, cur api.Object) (api.Object, error) {
+func (s *Server) merge(q *request, id *Identity, in, cur api.Object) (api.Object, error) {
 	k := q.kind
 	var next api.Object
-	if q.sub == "status" {
+	switch {
+	case q.sub == "status" && id.Role == RoleScheduler:
+		next = cur
+		if p, ok := next.(*api.Pod); ok {
+			inPod := in.(*api.Pod)
+			p.Status.Conditions, p.Status.NominatedNodeName = inPod.Status.Conditions, inPod.Status.NominatedNodeName
+		}
+	case q.sub == "status":
 		next = cur
 		setField(next, "Status", getField(in, "Status"))
-	} else {
+	default:
 		next = in
 		nm, cm := next.GetObjectMeta(), cur.GetObjectMeta()
 		nm.UID, nm.CreationTimestamp = cm.UID, cm.CreationTimestamp
@@ -322,8 +342,14 @@ func (s *Server) merge(q *request, in, cur api.Object) (api.Object, error) {
 		if k.HasStatus {
 			setField(next, "Status", getField(cur, "Status"))
 		}
+		if k.PrepareForUpdate != nil {
+			k.PrepareForUpdate(next, cur)
+		}
 		if k.Default != nil {
 			k.Default(next)
+		}
+		if err := admitPodUpdate(k, id, next, cur); err != nil {
+			return nil, err
 		}
 		if !fieldEqual(next, cur, "Spec") {
 			nm.Generation++
@@ -455,7 +481,11 @@ func (s *Server) remove(ctx context.Context, k *api.KindInfo, name, key string, 
 			}
 		}
 	}
-	return s.store.Delete(ctx, key, rev, out)
+	also, err := s.deletePrefixes(ctx, k, name)
+	if err != nil {
+		return err
+	}
+	return s.store.Delete(ctx, key, rev, out, also...)
 }
 
 // terminatingPrefix holds the marker of a namespace being deleted; creates

@@ -15,7 +15,7 @@ type request struct {
 	kind *api.KindInfo
 	ns   string // namespace of the object or collection ("" for all / cluster)
 	name string
-	sub  string // subresource: "status", "token"
+	sub  string // subresource: "status", "token", "binding"
 }
 
 // authNamespace is the namespace authorization looks at: for a Namespace
@@ -78,6 +78,10 @@ func (s *Server) parse(r *http.Request) (*request, error) {
 		if q.kind.Kind != "Tenant" {
 			return nil, errNotFoundPath(r.URL.Path)
 		}
+	case "binding":
+		if q.kind.Kind != api.KindPod {
+			return nil, errNotFoundPath(r.URL.Path)
+		}
 	default:
 		return nil, errNotFoundPath(r.URL.Path)
 	}
@@ -85,7 +89,7 @@ func (s *Server) parse(r *http.Request) (*request, error) {
 	if err != nil {
 		return nil, err
 	}
-	if q.sub == "token" && verb != "create" {
+	if (q.sub == "token" || q.sub == "binding") && verb != "create" {
 		return nil, errMethod(r.Method)
 	}
 	if q.sub == "status" && verb != "get" && verb != "update" {
@@ -143,9 +147,15 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, id *Identity) 
 		}
 	}()
 	var acc access
-	if id.Role == RoleNode {
+	switch {
+	case id.Role == RoleNode:
 		err = s.authorizeNode(r.Context(), id, q, r)
-	} else {
+	case id.Role == RoleScheduler:
+		err = authorizeScheduler(id, q)
+	case q.sub == "binding" && id.Role != RoleAdmin:
+		// Tenants place no pods: the scheduler (or an administrator) does.
+		err = forbiddenSub(id, q)
+	default:
 		acc, err = s.authorize(r.Context(), id, q.verb, q.kind, q.authNamespace())
 	}
 	if err != nil {
@@ -160,9 +170,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, id *Identity) 
 	case "watch":
 		err = s.watch(rec, r, q, acc)
 	case "create":
-		if q.sub == "token" {
+		switch q.sub {
+		case "token":
 			err = s.tenantToken(rec, r, q)
-		} else {
+		case "binding":
+			err = s.bind(rec, r, q)
+		default:
 			err = s.create(rec, r, q, id)
 		}
 	case "update":

@@ -83,6 +83,9 @@ type Server struct {
 
 	// tunnels are the nodes' reverse tunnels, for log and exec.
 	tunnels *tunnels
+
+	// priorities caches the priority classes for pod admission.
+	priorities *priorityClasses
 }
 
 // New builds a server; it does not listen yet.
@@ -141,6 +144,8 @@ func New(cfg Config) (*Server, error) {
 		watchTTL:  cfg.WatchTimeout,
 		stopping:  make(chan struct{}),
 		tunnels:   newTunnels(),
+
+		priorities: newPriorityClasses(cfg.Store, cfg.Log),
 	}, nil
 }
 
@@ -241,8 +246,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 // Bootstrap creates what must exist from the first start: the default
-// namespace, and the namespace of the nodes' leases.
+// namespace, the namespace of the nodes' leases, and the system priority
+// classes.
 func (s *Server) Bootstrap(ctx context.Context) error {
+	if err := s.bootstrapPriorityClasses(ctx); err != nil {
+		return err
+	}
 	k, _ := s.scheme.ByKind("v1", "Namespace")
 	for _, name := range systemNamespaces {
 		ns := k.New().(*api.Namespace)
@@ -268,6 +277,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Conf
 	for _, k := range s.scheme.Kinds() {
 		s.cacherFor(k)
 	}
+	s.priorities.start(s.bgCtx)
 	defer s.bgCancel()
 	// Tunnels are hijacked connections, which Shutdown does not wait for.
 	defer s.tunnels.closeAll()

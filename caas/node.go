@@ -14,12 +14,15 @@ import (
 	"github.com/cloudmgr/cloud/client"
 )
 
-// Label keys the agent puts on its Node.
+// Label keys the agent puts on its Node besides the well-known ones the
+// scheduler reads (api.LabelHostname, the node name; api.LabelHypervisor;
+// api.LabelZone).
 const (
-	LabelHostname   = "cloudmgr.dev/hostname"
-	LabelHypervisor = "cloudmgr.dev/hypervisor"
-	LabelOS         = "cloudmgr.dev/os"
-	LabelArch       = "cloudmgr.dev/arch"
+	// LabelMachineHostname is the machine's own host name, which need not
+	// be the node name.
+	LabelMachineHostname = "cloudmgr.dev/hostname"
+	LabelOS              = "cloudmgr.dev/os"
+	LabelArch            = "cloudmgr.dev/arch"
 )
 
 // RuntimeProbe tells whether the container runtime answers. The node is
@@ -60,10 +63,14 @@ type NodeConfig struct {
 	// RuntimeVersion is reported as the node's container runtime.
 	RuntimeVersion string
 	NodeIP         string
-	Hypervisor     string            // label value, when the node runs on a known hypervisor
-	Labels         map[string]string // extra labels
-	Reserved       api.ResourceList  // kept back from allocatable for the system
-	Version        string
+	// Hypervisor is the physical host the node (a VM) runs on, and Zone
+	// its failure zone: the topology.cloud/hypervisor and
+	// topology.kubernetes.io/zone labels, when known.
+	Hypervisor string
+	Zone       string
+	Labels     map[string]string // extra labels
+	Reserved   api.ResourceList  // kept back from allocatable for the system
+	Version    string
 	// StateDir is watched for disk pressure.
 	StateDir string
 	// HeartbeatInterval is how often the lease is renewed and conditions
@@ -156,12 +163,22 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // desired is the Node as this agent describes it.
 func (a *NodeAgent) desired() *api.Node {
 	labels := map[string]string{
-		LabelHostname: a.machine.Hostname,
-		LabelOS:       runtime.GOOS,
-		LabelArch:     runtime.GOARCH,
+		LabelOS:   runtime.GOOS,
+		LabelArch: runtime.GOARCH,
+	}
+	// A node name may be longer than a label value can be (253 against
+	// 63 characters): such a node goes without the label rather than
+	// without registering.
+	for k, v := range map[string]string{api.LabelHostname: a.cfg.Name, LabelMachineHostname: a.machine.Hostname} {
+		if len(api.IsValidLabelValue(v)) == 0 {
+			labels[k] = v
+		}
 	}
 	if a.cfg.Hypervisor != "" {
-		labels[LabelHypervisor] = a.cfg.Hypervisor
+		labels[api.LabelHypervisor] = a.cfg.Hypervisor
+	}
+	if a.cfg.Zone != "" {
+		labels[api.LabelZone] = a.cfg.Zone
 	}
 	for k, v := range a.cfg.Labels {
 		labels[k] = v

@@ -74,7 +74,7 @@ func TestNodeAgentRegistersAndHeartbeats(t *testing.T) {
 		}
 	}()
 	cfg := caas.NodeConfig{
-		Name: "worker-1", Hypervisor: "hv-a", Labels: map[string]string{"pool": "private"},
+		Name: "worker-1", Hypervisor: "hv-a", Zone: "zone-1", Labels: map[string]string{"pool": "private"},
 		Reserved: api.ResourceList{"cpu": api.MustParseQuantity("500m"), "memory": api.MustParseQuantity("256Mi")},
 		Version:  "test", StateDir: t.TempDir(), HeartbeatInterval: 100 * time.Millisecond, StatusEvery: time.Hour,
 	}
@@ -102,8 +102,13 @@ func TestNodeAgentRegistersAndHeartbeats(t *testing.T) {
 	if mem.Value() <= 0 || mem.Value()-amem.Value() != 256<<20 {
 		t.Errorf("memory capacity %s allocatable %s, want a 256Mi reserve", mem.String(), amem.String())
 	}
-	if n.Labels[caas.LabelHypervisor] != "hv-a" || n.Labels["pool"] != "private" || n.Labels[caas.LabelHostname] == "" {
-		t.Errorf("labels %v", n.Labels)
+	for k, want := range map[string]string{api.LabelHypervisor: "hv-a", api.LabelZone: "zone-1", api.LabelHostname: "worker-1", "pool": "private"} {
+		if got := n.Labels[k]; got != want {
+			t.Errorf("label %s = %q, want %q (labels %v)", k, got, want, n.Labels)
+		}
+	}
+	if n.Labels[caas.LabelMachineHostname] == "" || n.Labels["cloudmgr.dev/hypervisor"] != "" {
+		t.Errorf("labels %v: want the machine's host name and no cloudmgr.dev/hypervisor", n.Labels)
 	}
 	if n.Status.NodeInfo.KernelVersion == "" || n.Status.NodeInfo.KubeletVersion != "test" || len(n.Status.Addresses) == 0 {
 		t.Errorf("node info %+v addresses %v", n.Status.NodeInfo, n.Status.Addresses)

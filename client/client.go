@@ -189,6 +189,13 @@ func IsConflict(err error) bool { return reason(err) == api.StatusReasonConflict
 // IsAlreadyExists reports a 409 caused by a create of an existing name.
 func IsAlreadyExists(err error) bool { return reason(err) == api.StatusReasonAlreadyExists }
 
+// IsInvalid reports a 422: the object (or a binding's target) broke a
+// validation or admission rule; the Status causes name the fields.
+func IsInvalid(err error) bool { return reason(err) == api.StatusReasonInvalid }
+
+// IsForbidden reports a 403: the caller may not do this.
+func IsForbidden(err error) bool { return Code(err) == http.StatusForbidden }
+
 // IsGone reports a 410: a watch revision too old; relist.
 func IsGone(err error) bool { return Code(err) == http.StatusGone }
 

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/cloudmgr/cloud/api"
@@ -113,8 +114,9 @@ func (s *Store) List(ctx context.Context, prefix string, newObj func() api.Objec
 	}
 }
 
-// Cond is a precondition of Create on another key, checked in the same
-// transaction: the namespace must exist, say, and must not be terminating.
+// Cond is a precondition of a write on another key, checked in the same
+// transaction: the namespace must exist, say, and must not be terminating,
+// or the node a pod is bound to must exist.
 type Cond struct {
 	Key    string
 	Absent bool // the key must not exist (by default it must)
@@ -123,43 +125,122 @@ type Cond struct {
 // ErrPresent: a key that a Cond requires to be absent exists.
 var ErrPresent = errors.New("a key that must be absent exists")
 
+// CondError is a Cond that did not hold. It wraps ErrNotFound (a required
+// key is missing) or ErrPresent (a forbidden key exists), so callers that
+// only need the kind of failure match those, and callers that must tell
+// which key failed read Key.
+type CondError struct {
+	Key    string
+	Absent bool
+}
+
+// Error names the key, as the other store errors do.
+func (e *CondError) Error() string { return e.Key + ": " + e.Unwrap().Error() }
+
+// Unwrap returns ErrPresent or ErrNotFound.
+func (e *CondError) Unwrap() error {
+	if e.Absent {
+		return ErrPresent
+	}
+	return ErrNotFound
+}
+
+// Side is another key written (or removed) in the same transaction as an
+// object, as raw bytes: a marker that a Cond of later writes looks at (the
+// name of the one default priority class), or a record that must change
+// together with the object.
+type Side struct {
+	Key   string
+	Value string
+	// Remove deletes the key instead of writing Value.
+	Remove bool
+}
+
+func condCmps(conds []Cond) []clientv3.Cmp {
+	cmps := make([]clientv3.Cmp, len(conds))
+	for i, c := range conds {
+		if c.Absent {
+			cmps[i] = clientv3.Compare(clientv3.CreateRevision(c.Key), "=", 0)
+		} else {
+			cmps[i] = clientv3.Compare(clientv3.CreateRevision(c.Key), ">", 0)
+		}
+	}
+	return cmps
+}
+
+func sideOps(sides []Side) []clientv3.Op {
+	ops := make([]clientv3.Op, len(sides))
+	for i, m := range sides {
+		if m.Remove {
+			ops[i] = clientv3.OpDelete(m.Key)
+		} else {
+			ops[i] = clientv3.OpPut(m.Key, m.Value)
+		}
+	}
+	return ops
+}
+
+// failedCond finds the condition that failed from the count-only reads of
+// a failed transaction (one per condition); nil if all held.
+func failedCond(conds []Cond, resps []*etcdserverpb.ResponseOp) error {
+	for i, c := range conds {
+		exists := resps[i].GetResponseRange().Count > 0
+		if exists == c.Absent {
+			return &CondError{Key: c.Key, Absent: c.Absent}
+		}
+	}
+	return nil
+}
+
+func condReads(conds []Cond) []clientv3.Op {
+	ops := make([]clientv3.Op, len(conds))
+	for i, c := range conds {
+		ops[i] = clientv3.OpGet(c.Key, clientv3.WithCountOnly())
+	}
+	return ops
+}
+
 // Create stores obj at key if the key is free and every condition holds,
-// all in one transaction. A missing required key is ErrNotFound and a
-// present forbidden one ErrPresent, both naming the key; a taken key is
+// all in one transaction. A failed condition is a *CondError (wrapping
+// ErrNotFound or ErrPresent) naming its key; a taken key is
 // ErrAlreadyExists. On success obj carries its new resourceVersion.
 func (s *Store) Create(ctx context.Context, key string, obj api.Object, conds ...Cond) error {
+	return s.CreateWith(ctx, key, obj, conds, nil)
+}
+
+// CreateWith is Create that also makes side writes in the same transaction.
+func (s *Store) CreateWith(ctx context.Context, key string, obj api.Object, conds []Cond, sides []Side) error {
 	data, err := encode(obj)
 	if err != nil {
 		return err
 	}
-	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}
-	var elseOps []clientv3.Op
-	for _, c := range conds {
-		if c.Absent {
-			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(c.Key), "=", 0))
-		} else {
-			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(c.Key), ">", 0))
-		}
-		elseOps = append(elseOps, clientv3.OpGet(c.Key, clientv3.WithCountOnly()))
-	}
-	resp, err := s.client.Txn(ctx).If(cmps...).Then(clientv3.OpPut(key, string(data))).Else(elseOps...).Commit()
+	cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}, condCmps(conds)...)
+	ops := append([]clientv3.Op{clientv3.OpPut(key, string(data))}, sideOps(sides)...)
+	resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Else(condReads(conds)...).Commit()
 	if err != nil {
 		return fmt.Errorf("create %s: %w", key, err)
 	}
 	if !resp.Succeeded {
-		for i, r := range resp.Responses {
-			exists := r.GetResponseRange().Count > 0
-			switch c := conds[i]; {
-			case !c.Absent && !exists:
-				return fmt.Errorf("%s: %w", c.Key, ErrNotFound)
-			case c.Absent && exists:
-				return fmt.Errorf("%s: %w", c.Key, ErrPresent)
-			}
+		if err := failedCond(conds, resp.Responses); err != nil {
+			return err
 		}
 		return fmt.Errorf("%s: %w", key, ErrAlreadyExists)
 	}
 	obj.GetObjectMeta().ResourceVersion = strconv.FormatInt(resp.Header.Revision, 10)
 	return nil
+}
+
+// Raw reads the value of a key that holds no object, such as a marker;
+// ok is false when it is absent.
+func (s *Store) Raw(ctx context.Context, key string) (value string, ok bool, err error) {
+	resp, err := s.client.Get(ctx, key)
+	if err != nil {
+		return "", false, fmt.Errorf("get %s: %w", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return "", false, nil
+	}
+	return string(resp.Kvs[0].Value), true, nil
 }
 
 // Mark writes a key that holds no object, such as the marker of a
@@ -190,23 +271,37 @@ func (s *Store) GetWithCreateRevision(ctx context.Context, key string, out api.O
 // A different revision is ErrConflict, a missing key ErrNotFound. On success
 // obj carries its new resourceVersion.
 func (s *Store) Update(ctx context.Context, key string, obj api.Object, expectedRev int64) error {
+	return s.UpdateIf(ctx, key, obj, expectedRev, nil, nil)
+}
+
+// UpdateIf is Update that also requires conds and makes side writes, all in
+// the same transaction: a binding stores the pod only while its node
+// exists. The failures are checked in this order: a missing object is
+// ErrNotFound, a changed one ErrConflict, a failed condition a *CondError.
+func (s *Store) UpdateIf(ctx context.Context, key string, obj api.Object, expectedRev int64, conds []Cond, sides []Side) error {
 	data, err := encode(obj)
 	if err != nil {
 		return err
 	}
-	resp, err := s.client.Txn(ctx).
-		If(clientv3.Compare(clientv3.ModRevision(key), "=", expectedRev)).
-		Then(clientv3.OpPut(key, string(data))).
-		Else(clientv3.OpGet(key, clientv3.WithCountOnly())).
-		Commit()
+	cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", expectedRev)}, condCmps(conds)...)
+	ops := append([]clientv3.Op{clientv3.OpPut(key, string(data))}, sideOps(sides)...)
+	reads := append([]clientv3.Op{clientv3.OpGet(key, clientv3.WithKeysOnly())}, condReads(conds)...)
+	resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Else(reads...).Commit()
 	if err != nil {
 		return fmt.Errorf("update %s: %w", key, err)
 	}
 	if !resp.Succeeded {
-		if resp.Responses[0].GetResponseRange().Count == 0 {
+		kvs := resp.Responses[0].GetResponseRange().Kvs
+		switch {
+		case len(kvs) == 0:
 			return fmt.Errorf("%s: %w", key, ErrNotFound)
+		case kvs[0].ModRevision != expectedRev:
+			return fmt.Errorf("%s: %w", key, ErrConflict)
 		}
-		return fmt.Errorf("%s: %w", key, ErrConflict)
+		if err := failedCond(conds, resp.Responses[1:]); err != nil {
+			return err
+		}
+		return fmt.Errorf("%s: %w", key, ErrConflict) // not reached: some comparison failed
 	}
 	obj.GetObjectMeta().ResourceVersion = strconv.FormatInt(resp.Header.Revision, 10)
 	return nil

@@ -28,6 +28,11 @@ type Env struct {
 	Scheme     *api.Scheme
 	// Admin is a client acting as the admin.
 	Admin *client.Client
+	// SchedulerToken is a token of the scheduler role
+	// (apiserver.RoleScheduler), as cloudd gives its in-process scheduler.
+	SchedulerToken string
+	// Scheduler is a client acting as the scheduler.
+	Scheduler *client.Client
 	// Dir is the data dir (etcd, pki).
 	Dir string
 
@@ -90,15 +95,20 @@ func Start(t testing.TB, opts Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	schedToken, err := srv.SchedulerToken(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(runCtx, ln, tlsConfig, 5*time.Second) }()
 	env := &Env{
-		URL: "https://" + ln.Addr().String(), CAPEM: certs.CAPEM, AdminToken: token,
+		URL: "https://" + ln.Addr().String(), CAPEM: certs.CAPEM, AdminToken: token, SchedulerToken: schedToken,
 		Server: srv, Store: st, Etcd: e, Scheme: scheme, Dir: dir,
 		cancel: cancel, done: done,
 	}
 	env.Admin = env.Client(t, token)
+	env.Scheduler = env.Client(t, schedToken)
 	t.Cleanup(func() {
 		if err := env.Stop(); err != nil {
 			t.Errorf("server shutdown: %v", err)

@@ -179,7 +179,8 @@ func applyOne(ctx context.Context, c *client.Client, m manifest) (string, error)
 
 // mergeLive returns the object to PUT: the manifest, on top of the
 // metadata the server owns (uid, resourceVersion for the compare-and-swap,
-// creation time, finalizers, owners) and, for a pod, the node it is bound to.
+// creation time, finalizers, owners) and, for a pod, the node it is bound to
+// and the priority the server resolved when it was created.
 func mergeLive(k *api.KindInfo, want, live api.Object) (api.Object, error) {
 	desired, err := deepCopy(k, want)
 	if err != nil {
@@ -195,8 +196,12 @@ func mergeLive(k *api.KindInfo, want, live api.Object) (api.Object, error) {
 	if len(mine.OwnerReferences) > 0 {
 		dm.OwnerReferences = mine.OwnerReferences
 	}
-	if dp, ok := desired.(*api.Pod); ok && dp.Spec.NodeName == "" {
-		dp.Spec.NodeName = live.(*api.Pod).Spec.NodeName
+	if dp, ok := desired.(*api.Pod); ok {
+		lp := live.(*api.Pod)
+		if dp.Spec.NodeName == "" {
+			dp.Spec.NodeName = lp.Spec.NodeName
+		}
+		api.PreparePodForUpdate(dp, lp)
 	}
 	return desired, nil
 }

@@ -102,6 +102,8 @@ func (o *describeOptions) describe(ctx context.Context, c *client.Client, k *api
 		d.node(v)
 	case *api.Secret:
 		d.secret(k, v)
+	case *api.PriorityClass:
+		d.priorityClass(v)
 	default:
 		if err := d.generic(k, obj); err != nil {
 			return err

@@ -14,6 +14,9 @@ func (d *describer) pod(p *api.Pod) {
 	if p.Spec.Priority != nil {
 		d.line(0, "Priority:\t%d", *p.Spec.Priority)
 	}
+	if p.Spec.PriorityClassName != "" {
+		d.line(0, "Priority Class Name:\t%s", p.Spec.PriorityClassName)
+	}
 	node := orNone(p.Spec.NodeName)
 	if p.Spec.NodeName != "" && p.Status.HostIP != "" {
 		node += "/" + p.Status.HostIP
@@ -40,16 +43,14 @@ func (d *describer) pod(p *api.Pod) {
 		d.line(0, "Message:\t%s", p.Status.Message)
 	}
 	d.line(0, "IP:\t%s", p.Status.PodIP)
-	d.containers(p)
-	if len(p.Status.Conditions) > 0 {
-		d.line(0, "Conditions:")
-		d.line(1, "Type\tStatus")
-		for _, c := range p.Status.Conditions {
-			d.line(1, "%s \t%s ", c.Type, c.Status)
-		}
+	if p.Status.NominatedNodeName != "" {
+		d.line(0, "NominatedNodeName:\t%s", p.Status.NominatedNodeName)
 	}
+	d.containers(p)
+	d.podConditions(p.Status.Conditions)
 	d.stringMap(0, "Node-Selectors", p.Spec.NodeSelector)
 	d.tolerations(p.Spec.Tolerations)
+	d.topologySpread(p.Spec.TopologySpreadConstraints)
 }
 
 // containers writes the Containers section of a pod.

@@ -63,6 +63,8 @@ func columnsFor(k *api.KindInfo) columnSet {
 		return hypervisorColumns()
 	case api.KindImage:
 		return imageColumns()
+	case api.KindPriorityClass:
+		return priorityClassColumns()
 	}
 	return columnSet{
 		headers: []string{"NAME", "AGE"},

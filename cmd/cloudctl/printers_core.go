@@ -23,7 +23,7 @@ func namespaceColumns() columnSet {
 func podColumns() columnSet {
 	return columnSet{
 		headers: []string{"NAME", "READY", "STATUS", "RESTARTS", "AGE"},
-		wide:    []string{"IP", "NODE"},
+		wide:    []string{"IP", "NODE", "NOMINATED NODE"},
 		row: func(obj api.Object, now time.Time) ([]string, []string) {
 			p := obj.(*api.Pod)
 			ready, restarts := 0, 0
@@ -43,6 +43,7 @@ func podColumns() columnSet {
 				}, []string{
 					orNone(p.Status.PodIP),
 					orNone(p.Spec.NodeName),
+					orNone(p.Status.NominatedNodeName),
 				}
 		},
 	}

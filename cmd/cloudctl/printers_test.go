@@ -55,7 +55,7 @@ func samplePods() []api.Object {
 
 	pending := &api.Pod{ObjectMeta: testMeta("dev", "db", 51*time.Hour)}
 	pending.Spec.Containers = []api.Container{{Name: "db"}}
-	pending.Status = api.PodStatus{Phase: api.PodPending, Reason: "Unschedulable"}
+	pending.Status = api.PodStatus{Phase: api.PodPending, Reason: "Unschedulable", NominatedNodeName: "node-4"}
 
 	deleting := &api.Pod{ObjectMeta: testMeta("dev", "old", 45*24*time.Hour)}
 	deleting.Spec.Containers = []api.Container{{Name: "old"}}
@@ -87,10 +87,10 @@ job                 0/1     ExitCode:3         0          4h
 
 func TestPodTableWideAllNamespacesLabels(t *testing.T) {
 	got := printAll(t, "po", printOptions{output: outputWide, withNamespace: true, showLabels: true}, samplePods()[:3]...)
-	want := `NAMESPACE   NAME                READY   STATUS             RESTARTS   AGE     IP         NODE     LABELS
-default     web                 2/2     Running            3          5s      10.1.0.5   node-1   app=web,tier=front
-default     batch-worker-7f9c   0/1     CrashLoopBackOff   12         3m20s   <none>     <none>   <none>
-dev         db                  0/1     Unschedulable      0          2d3h    <none>     <none>   <none>
+	want := `NAMESPACE   NAME                READY   STATUS             RESTARTS   AGE     IP         NODE     NOMINATED NODE   LABELS
+default     web                 2/2     Running            3          5s      10.1.0.5   node-1   <none>           app=web,tier=front
+default     batch-worker-7f9c   0/1     CrashLoopBackOff   12         3m20s   <none>     <none>   <none>           <none>
+dev         db                  0/1     Unschedulable      0          2d3h    <none>     <none>   node-4           <none>
 `
 	if got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)

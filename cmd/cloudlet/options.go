@@ -31,6 +31,7 @@ type options struct {
 	nodeName     string
 	nodeIP       string
 	hypervisor   string
+	zone         string
 	labels       []string
 	reserveCPU   string
 	reserveMem   string
@@ -58,7 +59,8 @@ func (o *options) bind(cmd *cobra.Command) {
 	f.StringVar(&o.stateDir, "state-dir", "/var/lib/cloudlet", "where the node credential and state are kept")
 	f.StringVar(&o.nodeName, "node-name", strings.ToLower(host), "name of the Node")
 	f.StringVar(&o.nodeIP, "node-ip", "", "address to report (default: the first non-loopback IPv4 address)")
-	f.StringVar(&o.hypervisor, "hypervisor", "", "hypervisor this node runs on, set as the cloudmgr.dev/hypervisor label")
+	f.StringVar(&o.hypervisor, "hypervisor", "", "physical host (hypervisor) this node runs on, set as the topology.cloud/hypervisor label: the scheduler spreads replicas across hypervisors")
+	f.StringVar(&o.zone, "zone", "", "failure zone of this node, set as the topology.kubernetes.io/zone label")
 	f.StringSliceVar(&o.labels, "labels", nil, "extra node labels, key=value,...")
 	f.StringVar(&o.reserveCPU, "reserve-cpu", "100m", "CPU kept back from allocatable for the system")
 	f.StringVar(&o.reserveMem, "reserve-memory", "256Mi", "memory kept back from allocatable for the system")
@@ -142,7 +144,7 @@ func (o *options) run(ctx context.Context, errOut io.Writer) error {
 	probe := &lateProbe{}
 	hostIP := caas.Addresses(o.nodeIP, "")[0].Address
 	agent, err := caas.NewNodeAgent(c, caas.NodeConfig{
-		Name: cred.NodeName, NodeIP: o.nodeIP, Hypervisor: o.hypervisor, Labels: labels, Reserved: reserved,
+		Name: cred.NodeName, NodeIP: o.nodeIP, Hypervisor: o.hypervisor, Zone: o.zone, Labels: labels, Reserved: reserved,
 		Version: version, StateDir: o.stateDir, HeartbeatInterval: o.heartbeat, StatusEvery: o.statusPeriod,
 	}, probe, log)
 	if err != nil {

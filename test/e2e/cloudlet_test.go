@@ -76,12 +76,12 @@ func TestCloudletJoins(t *testing.T) {
 	state := t.TempDir()
 	cleanupCloudletNamespace(t, sock, ns, state)
 	common := []string{"--state-dir", state, "--containerd", sock, "--snapshotter", snapshotter, "--containerd-namespace", ns,
-		"--node-name", "edge-1", "--heartbeat-interval", "200ms", "--hypervisor", "hv-1"}
+		"--node-name", "edge-1", "--heartbeat-interval", "200ms", "--hypervisor", "hv-1", "--zone", "zone-a"}
 	args := append([]string{"--server", "https://" + address, "--ca-file", filepath.Join(dir, "pki", "ca.crt"), "--join-token", token}, common...)
 	cmd, log := startCloudlet(t, bin, args...)
 	c := adminClient(t, dir)
 	n := waitReady(t, c, "edge-1", log)
-	if n.Labels["cloudmgr.dev/hypervisor"] != "hv-1" {
+	if n.Labels[api.LabelHypervisor] != "hv-1" || n.Labels[api.LabelZone] != "zone-a" || n.Labels[api.LabelHostname] != "edge-1" {
 		t.Errorf("labels %v", n.Labels)
 	}
 	st, err := os.Stat(filepath.Join(state, "credential.json"))
