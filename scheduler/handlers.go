@@ -1,9 +1,7 @@
 package scheduler
 
 import (
-	"context"
 	"maps"
-	"net/http"
 	"slices"
 
 	"github.com/cloudmgr/cloud/api"
@@ -123,28 +121,4 @@ func nodeReady(n *api.Node) bool {
 		}
 	}
 	return false
-}
-
-// updateBinder binds a pod by setting spec.nodeName with an update
-// conditional on the resourceVersion of the newest version the watch has
-// seen; the API allows spec.nodeName to change only while it is empty. It
-// serves until the API has a binding subresource.
-type updateBinder struct {
-	c      *client.Client
-	latest func(key string) (*api.Pod, bool)
-}
-
-// Bind implements Binder.
-func (b *updateBinder) Bind(ctx context.Context, namespace, name, uid, node string) error {
-	p, ok := b.latest(namespace + "/" + name)
-	if !ok {
-		return &api.Status{Status: "Failure", Code: http.StatusNotFound, Reason: api.StatusReasonNotFound, Message: "pods " + name + " not found"}
-	}
-	if p.UID != uid || p.Spec.NodeName != "" {
-		return &api.Status{Status: "Failure", Code: http.StatusConflict, Reason: api.StatusReasonConflict,
-			Message: "pod " + namespace + "/" + name + " was replaced or bound meanwhile"}
-	}
-	cp := *p
-	cp.Spec.NodeName = node
-	return b.c.Update(ctx, &cp)
 }

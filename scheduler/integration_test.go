@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,7 +42,7 @@ func replica(name, owner, cpu string) *api.Pod {
 // startScheduler runs a scheduler against the server until the test ends.
 func startScheduler(t *testing.T, env *apiservertest.Env) {
 	t.Helper()
-	s, err := New(Config{Client: env.Admin, Profile: testProfile(), Workers: 8})
+	s, err := New(Config{Client: env.Scheduler, Profile: testProfile(), Workers: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func TestUnschedulablePodSaysWhyAndIsPlacedWhenANodeComes(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if cond.Status != api.ConditionFalse || cond.Reason != ReasonUnschedulable || cond.Message != want {
+	if cond.Status != api.ConditionFalse || cond.Reason != api.PodReasonUnschedulable || cond.Message != want {
 		t.Fatalf("condition %+v, want False/Unschedulable %q", cond, want)
 	}
 	events, _, err := client.For[api.Event](env.Admin).List(ctx, "default", client.ListOptions{FieldSelector: "involvedObject.name=big,reason=FailedScheduling"})
@@ -225,5 +226,90 @@ func TestUnschedulablePodSaysWhyAndIsPlacedWhenANodeComes(t *testing.T) {
 	}
 	if got := waitBound(t, env.Admin, []string{"big"}); got["big"] != "hv4-large" {
 		t.Fatalf("placed on %s, want hv4-large", got["big"])
+	}
+}
+
+// TestPreemptionThroughTheAPI: a pod of a high priority class that fits
+// nowhere evicts the fewest lower-priority pods from a node (they get a
+// deletionTimestamp; their node agent, played by the test, then removes
+// them) and is bound there; the other pods stay.
+func TestPreemptionThroughTheAPI(t *testing.T) {
+	env := apiservertest.Start(t, apiservertest.Options{})
+	ctx := context.Background()
+	pods := client.For[api.Pod](env.Admin)
+	if _, err := client.For[api.Node](env.Admin).Create(ctx, simNode("hv0-n0", "hv0", "4", "16Gi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.For[api.PriorityClass](env.Admin).Create(ctx, &api.PriorityClass{ObjectMeta: api.ObjectMeta{Name: "critical"}, Value: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	startScheduler(t, env)
+	var low []string
+	for i := range 4 {
+		name := fmt.Sprintf("low-%d", i)
+		low = append(low, name)
+		if _, err := pods.Create(ctx, replica(name, "batch", "1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitBound(t, env.Admin, low)
+	high := replica("urgent", "urgent", "2")
+	high.Spec.PriorityClassName = "critical"
+	if _, err := pods.Create(ctx, high); err != nil {
+		t.Fatal(err)
+	}
+
+	// The node agent's part: pods marked for deletion stop and go.
+	zero := int64(0)
+	deadline := time.Now().Add(30 * time.Second)
+	evicted := map[string]bool{}
+	for len(evicted) < 2 {
+		list, _, err := pods.List(ctx, "default", client.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range list {
+			if p.DeletionTimestamp != nil && !evicted[p.Name] {
+				evicted[p.Name] = true
+				if err := pods.Delete(ctx, "default", p.Name, client.DeleteOptions{GracePeriodSeconds: &zero}); err != nil && !client.IsNotFound(err) {
+					t.Fatal(err)
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pods evicted after 30s, want 2", len(evicted))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := waitBound(t, env.Admin, []string{"urgent"}); got["urgent"] != "hv0-n0" {
+		t.Fatalf("urgent bound to %q", got["urgent"])
+	}
+	list, _, err := pods.List(ctx, "default", client.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, p := range list {
+		if p.Name != "urgent" {
+			if evicted[p.Name] || p.DeletionTimestamp != nil {
+				t.Fatalf("pod %s evicted but still there (deleting: %v)", p.Name, p.DeletionTimestamp != nil)
+			}
+			kept = append(kept, p.Name)
+		}
+	}
+	if len(kept) != 2 {
+		t.Fatalf("kept %v, want two of the four low-priority pods", kept)
+	}
+	events, _, err := client.For[api.Event](env.Admin).List(ctx, "default", client.ListOptions{FieldSelector: "reason=Preempted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 2 {
+		t.Fatalf("%d Preempted events, want 2", len(events))
+	}
+	for _, e := range events {
+		if !evicted[e.InvolvedObject.Name] || !strings.Contains(e.Message, "default/urgent") {
+			t.Fatalf("event %s on %s: %q", e.Reason, e.InvolvedObject.Name, e.Message)
+		}
 	}
 }

@@ -9,12 +9,9 @@ import (
 	"github.com/cloudmgr/cloud/api"
 )
 
-// Reason of the PodScheduled=False condition and of the event of a pod
-// that fits on no node.
-const (
-	ReasonUnschedulable    = "Unschedulable"
-	ReasonFailedScheduling = "FailedScheduling"
-)
+// ReasonFailedScheduling is the reason of the event of a pod that fits on
+// no node (its PodScheduled=False condition has api.PodReasonUnschedulable).
+const ReasonFailedScheduling = "FailedScheduling"
 
 // reporter remembers, per pending pod, the last condition message written
 // and when the last event was recorded, so that a pod retried often costs
@@ -36,7 +33,7 @@ func (r *reporter) decide(p *api.Pod, msg string, now time.Time) (writeCond, rec
 	key := PodKey(p)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c := podScheduledCondition(p); c == nil || c.Status != api.ConditionFalse || c.Reason != ReasonUnschedulable || c.Message != msg {
+	if c := api.PodConditionByType(&p.Status, api.PodScheduled); c == nil || c.Status != api.ConditionFalse || c.Reason != api.PodReasonUnschedulable || c.Message != msg {
 		writeCond = r.written[key] != msg
 	}
 	if writeCond {
@@ -67,42 +64,12 @@ func (r *reporter) forget(key string) {
 	delete(r.events, key)
 }
 
-func podScheduledCondition(p *api.Pod) *api.PodCondition {
-	for i := range p.Status.Conditions {
-		if p.Status.Conditions[i].Type == api.PodScheduled {
-			return &p.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
-// withUnschedulable returns the pod's conditions with PodScheduled set to
-// False, reason Unschedulable, and msg (a new slice; p is not changed).
-func withUnschedulable(p *api.Pod, msg string, now api.Time) []api.PodCondition {
-	out := make([]api.PodCondition, 0, len(p.Status.Conditions)+1)
-	found := false
-	for _, c := range p.Status.Conditions {
-		if c.Type == api.PodScheduled {
-			found = true
-			if c.Status != api.ConditionFalse {
-				c.LastTransitionTime = now
-			}
-			c.Status, c.Reason, c.Message, c.LastProbeTime = api.ConditionFalse, ReasonUnschedulable, msg, now
-		}
-		out = append(out, c)
-	}
-	if !found {
-		out = append(out, api.PodCondition{Type: api.PodScheduled, Status: api.ConditionFalse, Reason: ReasonUnschedulable,
-			Message: msg, LastProbeTime: now, LastTransitionTime: now})
-	}
-	return out
-}
-
 // writeCondition writes PodScheduled=False (and the node the pod is
 // nominated to, if any) through the status subresource.
 func (s *Scheduler) writeCondition(ctx context.Context, pod *api.Pod, msg, nominated string) {
 	err := s.writeStatus(ctx, pod, func(st *api.PodStatus) {
-		st.Conditions = withUnschedulable(pod, msg, api.Now())
+		api.SetPodCondition(st, api.PodCondition{Type: api.PodScheduled, Status: api.ConditionFalse,
+			Reason: api.PodReasonUnschedulable, Message: msg, LastProbeTime: api.Now()})
 		if nominated != "" {
 			st.NominatedNodeName = nominated
 		}

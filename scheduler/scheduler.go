@@ -42,8 +42,8 @@ type Config struct {
 	// Workers is the number of goroutines writing bindings, conditions and
 	// events (default DefaultWorkers).
 	Workers int
-	// Binder writes bindings (default: an update of the pod's
-	// spec.nodeName through Client, conditional on its resourceVersion).
+	// Binder writes bindings (default: Client, through the pods/binding
+	// subresource).
 	Binder Binder
 	// Writer writes pod status and events (default: Client).
 	Writer Writer
@@ -143,7 +143,7 @@ func New(cfg Config) (*Scheduler, error) {
 		s.writer = cfg.Client
 	}
 	if s.binder == nil && cfg.Client != nil {
-		s.binder = &updateBinder{c: cfg.Client, latest: s.latest}
+		s.binder = cfg.Client
 	}
 	if s.binder == nil || s.writer == nil {
 		return nil, errors.New("scheduler: a Client, or a Binder and a Writer, is required")

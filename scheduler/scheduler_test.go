@@ -143,8 +143,8 @@ func TestSchedulerReportsAnUnschedulablePodOnce(t *testing.T) {
 	st, ev := l.api.statuses[0], l.api.events[0]
 	l.api.mu.Unlock()
 	const want = "0/1 nodes are available: 1 Insufficient cpu."
-	c := podScheduledCondition(st)
-	if c == nil || c.Status != api.ConditionFalse || c.Reason != ReasonUnschedulable || c.Message != want {
+	c := api.PodConditionByType(&st.Status, api.PodScheduled)
+	if c == nil || c.Status != api.ConditionFalse || c.Reason != api.PodReasonUnschedulable || c.Message != want {
 		t.Fatalf("condition %+v, want PodScheduled=False Unschedulable %q", c, want)
 	}
 	if ev.Reason != ReasonFailedScheduling || ev.Type != api.EventTypeWarning || ev.Message != want || ev.InvolvedObject.Name != "big" {
