@@ -85,6 +85,9 @@ type NodeInfo struct {
 	// Hypervisor is the node's api.LabelHypervisor label, "" if unset:
 	// read on every node by default spreading, so kept out of the map.
 	Hypervisor string
+	// Unschedulable is the node's spec.unschedulable (cordoned): read on
+	// every node by a filter, so kept here rather than behind Node.
+	Unschedulable bool
 	// UsageMilliCPU is the CPU the node's agent last measured, -1 if none.
 	UsageMilliCPU int64
 
@@ -131,6 +134,7 @@ func (n *NodeInfo) SetNode(node *api.Node) {
 		n.AllocPods = 110
 	}
 	n.Hypervisor = node.Labels[api.LabelHypervisor]
+	n.Unschedulable = node.Spec.Unschedulable
 	n.Ready = false
 	for _, c := range node.Status.Conditions {
 		if c.Type == api.NodeReady {

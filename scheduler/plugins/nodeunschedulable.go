@@ -23,7 +23,7 @@ func (NodeUnschedulable) Name() string { return "NodeUnschedulable" }
 
 // Filter rejects a cordoned node.
 func (NodeUnschedulable) Filter(_ context.Context, _ *framework.CycleState, pod *api.Pod, n *nodeinfo.NodeInfo) *framework.Status {
-	if n.Node == nil || !n.Node.Spec.Unschedulable || tolerates(pod.Spec.Tolerations, &unschedulableTaint) {
+	if !n.Unschedulable || tolerates(pod.Spec.Tolerations, &unschedulableTaint) {
 		return nil
 	}
 	return framework.NewStatus(framework.UnschedulableAndUnresolvable, ReasonNodeUnschedulable)
