@@ -224,6 +224,18 @@ func (c *Cache) NodeOf(key string) (string, bool) {
 	return ps.node, true
 }
 
+// PlacedUID returns the uid of the pod of that key bound or assumed on a
+// node.
+func (c *Cache) PlacedUID(key string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ps := c.pods[key]
+	if ps == nil {
+		return "", false
+	}
+	return ps.pi.Pod.UID, true
+}
+
 // Counts returns the number of known nodes and of pods placed on them.
 func (c *Cache) Counts() (nodes, pods int) {
 	c.mu.Lock()
@@ -321,11 +333,25 @@ type Snapshot struct {
 	// hv counts each owner's pods per hypervisor over list, kept current
 	// as copies are replaced, for default spreading.
 	hv *nodeinfo.HypervisorCounts
+	// keys counts the pods of each key over list (nodeinfo.PodKeyIndex).
+	keys map[string]int
 }
 
 // NewSnapshot returns an empty snapshot.
 func NewSnapshot() *Snapshot {
-	return &Snapshot{index: map[string]int{}, hv: nodeinfo.NewHypervisorCounts()}
+	return &Snapshot{index: map[string]int{}, hv: nodeinfo.NewHypervisorCounts(), keys: map[string]int{}}
+}
+
+// HoldsPod reports whether a node of the snapshot holds a pod of that key
+// (nodeinfo.PodKeyIndex).
+func (s *Snapshot) HoldsPod(key string) bool { return s.keys[key] > 0 }
+
+func (s *Snapshot) countKeys(n *nodeinfo.NodeInfo, d int) {
+	for _, pi := range n.Pods {
+		if s.keys[pi.Key] += d; s.keys[pi.Key] <= 0 {
+			delete(s.keys, pi.Key)
+		}
+	}
 }
 
 // HypervisorCounts counts the owned pods per hypervisor over the snapshot
@@ -350,8 +376,10 @@ func (s *Snapshot) Clone() framework.StateData { return s }
 
 func (s *Snapshot) set(name string, n *nodeinfo.NodeInfo) {
 	s.hv.Add(n)
+	s.countKeys(n, 1)
 	if i, ok := s.index[name]; ok {
 		s.hv.Remove(s.list[i])
+		s.countKeys(s.list[i], -1)
 		s.list[i] = n
 		return
 	}
@@ -365,6 +393,7 @@ func (s *Snapshot) remove(name string) {
 		return
 	}
 	s.hv.Remove(s.list[i])
+	s.countKeys(s.list[i], -1)
 	last := len(s.list) - 1
 	if i != last {
 		s.list[i] = s.list[last]
@@ -378,4 +407,5 @@ func (s *Snapshot) remove(name string) {
 var (
 	_ nodeinfo.Lister            = (*Snapshot)(nil)
 	_ nodeinfo.HypervisorCounter = (*Snapshot)(nil)
+	_ nodeinfo.PodKeyIndex       = (*Snapshot)(nil)
 )

@@ -1,12 +1,15 @@
 package scheduler
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/scheduler/framework"
 	"github.com/cloudmgr/cloud/scheduler/nodeinfo"
+	"github.com/cloudmgr/cloud/scheduler/plugins"
 )
 
 func testNode(name, hypervisor string, cpu, memory string) *api.Node {
@@ -270,4 +273,44 @@ func TestSnapshotKeepsHypervisorCounts(t *testing.T) {
 	check("relabelled")
 	c.RemoveNode("n2")
 	check("node removed")
+}
+
+// TestSnapshotIndexesPodKeys: the snapshot knows which pod keys its nodes
+// hold, so DuplicatePodName skips its per-node look-up when no node holds
+// the pod's key, and still rejects the node holding another incarnation.
+func TestSnapshotIndexesPodKeys(t *testing.T) {
+	c := NewCache(newFakeClock(), 0)
+	c.SetNode(testNode("n0", "hv1", "8", "32Gi"))
+	c.SetNode(testNode("n1", "hv1", "8", "32Gi"))
+	old := boundPod("web", "n0", "100m")
+	old.UID = "uid-old"
+	c.SetPod(old)
+	s := NewSnapshot()
+	c.UpdateSnapshot(s)
+	if !s.HoldsPod("default/web") || s.HoldsPod("default/api") {
+		t.Fatal("the key index is wrong")
+	}
+	dup := plugins.DuplicatePodName{}
+	run := func(p *api.Pod) (skipped bool, onN0 *framework.Status) {
+		st := framework.NewCycleState()
+		st.Write(nodeinfo.SnapshotKey, s)
+		if pre := dup.PreFilter(context.Background(), st, p); pre.IsSkip() {
+			return true, nil
+		}
+		n0, _ := s.Get("n0")
+		return false, dup.Filter(context.Background(), st, p, n0)
+	}
+	if skipped, _ := run(requestPod("api", "1", "1Gi")); !skipped {
+		t.Fatal("DuplicatePodName looked at every node for a pod whose key no node holds")
+	}
+	again := requestPod("web", "1", "1Gi")
+	again.UID = "uid-new"
+	if skipped, st := run(again); skipped || st.IsSuccess() {
+		t.Fatalf("another incarnation of web was let onto n0 (skipped %v, %v)", skipped, st)
+	}
+	c.RemovePod("default/web")
+	c.UpdateSnapshot(s)
+	if s.HoldsPod("default/web") {
+		t.Fatal("a removed pod's key is still indexed")
+	}
 }

@@ -239,7 +239,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	if _, placed := s.cache.NodeOf(e.Key); placed {
+	if uid, placed := s.cache.PlacedUID(e.Key); placed && uid == e.Pod.UID {
 		// An old event queued a pod this scheduler has already placed.
 		s.queue.Done(e)
 		return

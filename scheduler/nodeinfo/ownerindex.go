@@ -58,3 +58,11 @@ func (h *HypervisorCounts) Owner(owner string) map[string]int { return h.owners[
 type HypervisorCounter interface {
 	HypervisorCounts() *HypervisorCounts
 }
+
+// PodKeyIndex is the optional extension of a Lister that knows whether any
+// of its nodes holds a pod of a key ("namespace/name"; found by type
+// assertion), so that a filter looking for another pod of the same name
+// can skip the nodes of a cycle for which none does.
+type PodKeyIndex interface {
+	HoldsPod(key string) bool
+}

@@ -22,9 +22,15 @@ type DuplicatePodName struct{ pods *podInfoCache }
 // Name is the plugin's name.
 func (DuplicatePodName) Name() string { return "DuplicatePodName" }
 
-// PreFilter computes the pod's key once for the cycle.
+// PreFilter computes the pod's key once for the cycle, and skips the
+// filter when the snapshot knows that no node holds a pod of that key
+// (nodeinfo.PodKeyIndex): the usual case, which then costs no look-up per
+// node.
 func (d DuplicatePodName) PreFilter(_ context.Context, s *framework.CycleState, pod *api.Pod) *framework.Status {
-	d.pods.get(s, pod, true)
+	pi := d.pods.get(s, pod, true)
+	if idx, ok := nodeinfo.SnapshotFrom(s).(nodeinfo.PodKeyIndex); ok && !idx.HoldsPod(pi.Key) {
+		return framework.NewStatus(framework.Skip)
+	}
 	return nil
 }
 
