@@ -18,24 +18,32 @@ import (
 // (IsNotFound) when the pod is gone; a 422 (IsInvalid) naming target.name
 // when the node does not exist.
 func (c *Client) BindPod(ctx context.Context, namespace, name, uid, node string) (*api.Pod, error) {
+	var out api.Pod
+	if err := c.bind(ctx, namespace, name, uid, node, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Bind is BindPod for callers that need only the outcome: the answer is
+// not decoded (the scheduler binds thousands of pods a second).
+func (c *Client) Bind(ctx context.Context, namespace, name, uid, node string) error {
+	return c.bind(ctx, namespace, name, uid, node, nil)
+}
+
+func (c *Client) bind(ctx context.Context, namespace, name, uid, node string, out *api.Pod) error {
 	k, err := c.KindOf(&api.Pod{})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	b := &api.Binding{
 		TypeMeta:   api.TypeMeta{APIVersion: api.APIVersionV1, Kind: api.KindBinding},
 		ObjectMeta: api.ObjectMeta{Namespace: namespace, Name: name, UID: uid},
 		Target:     api.ObjectReference{Kind: api.KindNode, Name: node},
 	}
-	var out api.Pod
-	if err := c.Do(ctx, http.MethodPost, k.Path(namespace, name)+"/binding", nil, b, &out); err != nil {
-		return nil, err
+	var sink any
+	if out != nil {
+		sink = out
 	}
-	return &out, nil
-}
-
-// Bind is BindPod for callers that need only the outcome.
-func (c *Client) Bind(ctx context.Context, namespace, name, uid, node string) error {
-	_, err := c.BindPod(ctx, namespace, name, uid, node)
-	return err
+	return c.Do(ctx, http.MethodPost, k.Path(namespace, name)+"/binding", nil, b, sink)
 }
