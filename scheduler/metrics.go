@@ -24,7 +24,7 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer, q *Queue) (*metrics, error) {
-	buckets := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+	buckets := []float64{.0001, .00025, .0005, .001, .0025, .005, .0075, .01, .015, .02, .03, .05, .075, .1, .15, .25, .5, 1, 2.5, 5, 10, 30, 60}
 	m := &metrics{
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scheduler_schedule_attempts_total", Help: "Scheduling attempts by result: scheduled (bound), unschedulable, error (a failed bind included).",

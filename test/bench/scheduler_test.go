@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/client"
 	"github.com/cloudmgr/cloud/test"
@@ -199,7 +202,64 @@ func BenchmarkScheduler(b *testing.B) {
 		nodes, hypervisors, placed, pods, creators, workers, created.Round(time.Millisecond), elapsed.Round(time.Millisecond))
 	fmt.Printf("scheduler: throughput average %.0f pods/s, per-second samples p50 %.0f p99 %.0f (%d samples); latency created->bound p50 %.1f ms p99 %.1f ms max %.1f ms; cloudd peak RSS %.0f MiB, %.2f cores (load generator %.2f cores)\n",
 		st.average, st.perSecondP50, st.perSecondP99, st.samples, ms(st.latencyP50), ms(st.latencyP99), ms(st.latencyMax), float64(peak)/1024, cores, benchCores)
+	if inside, err := schedulerMetrics(ctx, cfg); err != nil {
+		b.Errorf("scheduler metrics: %v", err)
+	} else {
+		fmt.Printf("scheduler: inside cloudd: %s\n", inside)
+	}
 	fmt.Printf("scheduler: %.0f pods/s, p99 %.0f ms, %d nodes, %d pods\n", st.average, ms(st.latencyP99), nodes, pods)
+}
+
+// schedulerMetrics reads cloudd's /metrics and describes the scheduler's
+// histograms over the whole run (the pods placed first included): queue to
+// bound (e2e), one cycle's filtering and scoring (algorithm), and the
+// binding write, each as its mean and the upper bounds of the buckets
+// holding p50 and p99.
+func schedulerMetrics(ctx context.Context, cfg client.Config) (string, error) {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(cfg.CAData)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := http.NewRequestWithContext(ctx, "GET", cfg.Server+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+cfg.Token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("/metrics: %s", resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	for _, h := range []struct{ name, label string }{
+		{"scheduler_e2e_scheduling_duration_seconds", "queued->bound"},
+		{"scheduler_scheduling_algorithm_duration_seconds", "cycle"},
+		{"scheduler_binding_duration_seconds", "binding write"},
+	} {
+		f := fams[h.name]
+		if f == nil || len(f.GetMetric()) == 0 || f.GetMetric()[0].GetHistogram() == nil {
+			return "", fmt.Errorf("no histogram %s", h.name)
+		}
+		hist := f.GetMetric()[0].GetHistogram()
+		n := float64(hist.GetSampleCount())
+		if n == 0 {
+			continue
+		}
+		quantile := func(q float64) string {
+			for _, bk := range hist.GetBucket() {
+				if float64(bk.GetCumulativeCount()) >= q*n {
+					return fmt.Sprintf("<=%gms", bk.GetUpperBound()*1000)
+				}
+			}
+			return "beyond the last bucket"
+		}
+		parts = append(parts, fmt.Sprintf("%s mean %.2f ms, p50 %s, p99 %s", h.label, hist.GetSampleSum()/n*1000, quantile(0.5), quantile(0.99)))
+	}
+	return strings.Join(parts, "; "), nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
