@@ -65,7 +65,7 @@ NODES ?= 5000
 PODS ?= 10000
 PLACED ?= 1000
 CREATORS ?= 16
-WORKERS ?= 32
+WORKERS ?= 64
 CPUPROFILE ?=
 bench-scheduler:
 	@mkdir -p $(RUN)

@@ -71,7 +71,7 @@ func BenchmarkScheduler(b *testing.B) {
 	pods := envInt(b, envSchedPods, 200)
 	placed := envInt(b, envSchedPlaced, 50)
 	creators := envInt(b, envSchedCreators, 16)
-	workers := envInt(b, envSchedWorkers, 32)
+	workers := envInt(b, envSchedWorkers, 64)
 	if nodes < 1 || pods < 1 || creators < 1 || workers < 1 {
 		b.Fatalf("need at least one node, pod, creator and worker (%d, %d, %d, %d)", nodes, pods, creators, workers)
 	}
