@@ -3,7 +3,9 @@
 // the cluster changes), a watch-fed cache of nodes and the pods on them
 // from which each scheduling cycle takes an incremental snapshot, and the
 // loop that runs the placement framework (scheduler/framework) over that
-// snapshot and binds pods through the API on a pool of goroutines.
+// snapshot and binds pods through the API on a pool of goroutines; a pod
+// that fits nowhere may preempt lower-priority pods (scheduler/preempt) and
+// is told why through its PodScheduled condition and an event.
 package scheduler
 
 import "time"
