@@ -225,3 +225,35 @@ func BenchmarkSchedule5000(b *testing.B) {
 		}
 	}
 }
+
+// Candidates added group by group (say, hypervisor by hypervisor) must all
+// be represented in a sample that stops early.
+func TestSampleSpansGroupedCandidates(t *testing.T) {
+	fw := framework.New(framework.Profile[int, *cand]{
+		Filters: []framework.FilterPlugin[int, *cand]{fits{}},
+		Scores:  []framework.WeightedScore[int, *cand]{{Plugin: groupScore{}, Weight: 1}},
+	})
+	cs := cluster(5000, func(int) int { return 10 })
+	// Five groups of 1,000 contiguous candidates; the scorer prefers group 4
+	// and the search stops at 500 feasible candidates.
+	for range 50 {
+		res, err := fw.Schedule(context.Background(), framework.NewCycleState(), 1, cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var i int
+		fmt.Sscanf(res.Selected, "n%d", &i)
+		if i/1000 != 4 {
+			t.Fatalf("selected %s of group %d: the 500-candidate sample missed group 4", res.Selected, i/1000)
+		}
+	}
+}
+
+type groupScore struct{}
+
+func (groupScore) Name() string { return "Group" }
+func (groupScore) Score(_ context.Context, _ *framework.CycleState, _ int, c *cand) (int64, *framework.Status) {
+	var i int
+	fmt.Sscanf(c.name, "n%d", &i)
+	return int64(i / 1000), nil
+}

@@ -145,18 +145,44 @@ type rejection struct {
 	status *Status
 }
 
+// walkStride is the step of the walk over n candidates: coprime with n, so
+// the walk visits each once, and near n/φ, so that a sample that stops
+// early is spread over the whole list rather than one run of it. Lists are
+// in the order candidates were added, often pool by pool or host by host;
+// a contiguous sample would then look at one hypervisor only, and spreading
+// over hypervisors would fail on large clusters (Kubernetes interleaves
+// zones in its node tree for the same reason).
+func walkStride(n int) int {
+	if n <= 2 {
+		return 1
+	}
+	for s := n * 618 / 1000; s > 1; s-- {
+		if gcd(s, n) == 1 {
+			return s
+		}
+	}
+	return 1
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
 // findFeasible filters candidates from a random offset with Parallelism
 // workers, stopping once NumToFind candidates fit. It returns the
 // rejections of the candidates evaluated that did not fit.
 func (f *Framework[T, N]) findFeasible(ctx context.Context, s *CycleState, item T, candidates []N, skip map[string]bool) ([]N, []rejection, int, error) {
 	n := len(candidates)
 	want := f.NumToFind(n)
-	start := rand.IntN(n)
+	start, stride := rand.IntN(n), walkStride(n)
 	if len(f.p.Filters) == len(skip) {
 		// Nothing filters: take want candidates from the start.
 		out := make([]N, 0, want)
 		for i := 0; i < want; i++ {
-			out = append(out, candidates[(start+i)%n])
+			out = append(out, candidates[(start+i*stride)%n])
 		}
 		return out, nil, want, nil
 	}
@@ -185,7 +211,7 @@ func (f *Framework[T, N]) findFeasible(ctx context.Context, s *CycleState, item 
 			}
 			local = local[:0]
 			for j := from; j < min(from+chunk, n); j++ {
-				i := (start + j) % n
+				i := (start + j*stride) % n
 				st := f.RunFilters(ctx, s, item, candidates[i], skip)
 				switch {
 				case st.IsSuccess():
