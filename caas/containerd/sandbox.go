@@ -83,9 +83,9 @@ func (r *Runtime) runningNetNS(ctx context.Context, podUID string) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("list the pod's containers: %w", err)
 	}
-	var host unix.Stat_t
-	if err := unix.Stat("/proc/self/ns/net", &host); err != nil {
-		return "", fmt.Errorf("host network namespace: %w", err)
+	host, err := hostNetNS()
+	if err != nil {
+		return "", err
 	}
 	for _, ctr := range ctrs {
 		task, err := ctr.Task(ctx, nil)
@@ -106,6 +106,19 @@ func (r *Runtime) runningNetNS(ctx context.Context, podUID string) (string, erro
 	return "", nil
 }
 
+// hostNetNS stats the network namespace the agent's threads run in. It
+// reads the calling thread's own (/proc/thread-self), not /proc/self,
+// which is the main thread's and may have been left in another namespace.
+func hostNetNS() (unix.Stat_t, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var host unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &host); err != nil {
+		return host, fmt.Errorf("host network namespace: %w", err)
+	}
+	return host, nil
+}
+
 func (r *Runtime) netnsPath(podUID string) string {
 	return filepath.Join(r.cfg.StateDir, "netns", podUID)
 }
@@ -117,12 +130,27 @@ func isNetNS(path string) bool {
 }
 
 // newNetNS creates a network namespace on a thread of its own, binds it
-// onto path and brings its loopback up. The thread is left locked so Go
-// discards it instead of reusing it in the wrong namespace.
+// onto path and brings its loopback up, then moves the thread back to the
+// namespace it came from. If that fails the thread is left locked, so Go
+// discards it instead of reusing it in the wrong namespace. Going back
+// matters: when the goroutine happens to run on the main thread, a locked
+// exit wedges that thread in the pod's namespace for good, and /proc/self
+// (the main thread) then names the pod's namespace instead of the host's.
 func newNetNS(path string) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- fmt.Errorf("network namespace of the thread: %w", err)
+			return
+		}
+		defer func() {
+			if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
+				runtime.UnlockOSThread()
+			}
+			unix.Close(orig)
+		}()
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 			errc <- fmt.Errorf("unshare network namespace: %w", err)
 			return
