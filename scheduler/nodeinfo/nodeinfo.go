@@ -88,6 +88,8 @@ type NodeInfo struct {
 	// Unschedulable is the node's spec.unschedulable (cordoned): read on
 	// every node by a filter, so kept here rather than behind Node.
 	Unschedulable bool
+	// Taints is the node's spec.taints, kept here for the same reason.
+	Taints []api.Taint
 	// UsageMilliCPU is the CPU the node's agent last measured, -1 if none.
 	UsageMilliCPU int64
 
@@ -135,6 +137,7 @@ func (n *NodeInfo) SetNode(node *api.Node) {
 	}
 	n.Hypervisor = node.Labels[api.LabelHypervisor]
 	n.Unschedulable = node.Spec.Unschedulable
+	n.Taints = node.Spec.Taints
 	n.Ready = false
 	for _, c := range node.Status.Conditions {
 		if c.Type == api.NodeReady {

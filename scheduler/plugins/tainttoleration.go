@@ -22,11 +22,8 @@ func (TaintToleration) Name() string { return "TaintToleration" }
 
 // Filter rejects a node with an untolerated NoSchedule or NoExecute taint.
 func (TaintToleration) Filter(_ context.Context, _ *framework.CycleState, pod *api.Pod, n *nodeinfo.NodeInfo) *framework.Status {
-	if n.Node == nil {
-		return nil
-	}
-	for i := range n.Node.Spec.Taints {
-		t := &n.Node.Spec.Taints[i]
+	for i := range n.Taints {
+		t := &n.Taints[i]
 		if t.Effect != api.TaintEffectNoSchedule && t.Effect != api.TaintEffectNoExecute {
 			continue
 		}
@@ -40,11 +37,8 @@ func (TaintToleration) Filter(_ context.Context, _ *framework.CycleState, pod *a
 // PreScore skips scoring when no feasible node has a PreferNoSchedule taint.
 func (TaintToleration) PreScore(_ context.Context, _ *framework.CycleState, _ *api.Pod, feasible []*nodeinfo.NodeInfo) *framework.Status {
 	for _, n := range feasible {
-		if n.Node == nil {
-			continue
-		}
-		for i := range n.Node.Spec.Taints {
-			if n.Node.Spec.Taints[i].Effect == api.TaintEffectPreferNoSchedule {
+		for i := range n.Taints {
+			if n.Taints[i].Effect == api.TaintEffectPreferNoSchedule {
 				return nil
 			}
 		}
@@ -55,12 +49,9 @@ func (TaintToleration) PreScore(_ context.Context, _ *framework.CycleState, _ *a
 // Score counts the node's PreferNoSchedule taints the pod does not
 // tolerate; NormalizeScore turns fewer into higher.
 func (TaintToleration) Score(_ context.Context, _ *framework.CycleState, pod *api.Pod, n *nodeinfo.NodeInfo) (int64, *framework.Status) {
-	if n.Node == nil {
-		return 0, nil
-	}
 	var count int64
-	for i := range n.Node.Spec.Taints {
-		t := &n.Node.Spec.Taints[i]
+	for i := range n.Taints {
+		t := &n.Taints[i]
 		if t.Effect == api.TaintEffectPreferNoSchedule && !tolerates(pod.Spec.Tolerations, t) {
 			count++
 		}

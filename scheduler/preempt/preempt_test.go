@@ -79,6 +79,7 @@ func on(n *nodeinfo.NodeInfo, pods ...*api.Pod) *nodeinfo.NodeInfo {
 
 func taint(n *nodeinfo.NodeInfo) *nodeinfo.NodeInfo {
 	n.Node.Spec.Taints = []api.Taint{{Key: "dedicated", Effect: api.TaintEffectNoSchedule}}
+	n.SetNode(n.Node)
 	return n
 }
 
