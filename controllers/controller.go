@@ -29,7 +29,9 @@ type Reconciler interface {
 type ReconcilerFunc func(ctx context.Context, key string) (Result, error)
 
 // Reconcile calls f.
-func (f ReconcilerFunc) Reconcile(ctx context.Context, key string) (Result, error) { return f(ctx, key) }
+func (f ReconcilerFunc) Reconcile(ctx context.Context, key string) (Result, error) {
+	return f(ctx, key)
+}
 
 // Controller runs a Reconciler over the keys of its queue with a number of
 // workers; a key is never reconciled by two workers at once.
