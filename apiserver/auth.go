@@ -35,6 +35,10 @@ const (
 	// status (conditions, nominated node), records events and deletes the
 	// pods it preempts. Nothing else.
 	RoleScheduler Role = "scheduler"
+	// RoleController is the control plane's controller manager: it reads
+	// everything but secrets and writes workloads, pods, events, and the
+	// state of namespaces and nodes (see authorizeController).
+	RoleController Role = "system:controller-manager"
 )
 
 // LabelTenant on a Namespace names the tenant that owns it.

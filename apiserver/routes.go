@@ -152,6 +152,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, id *Identity) 
 		err = s.authorizeNode(r.Context(), id, q, r)
 	case id.Role == RoleScheduler:
 		err = authorizeScheduler(id, q)
+	case id.Role == RoleController:
+		err = authorizeController(id, q)
 	case q.sub == "binding" && id.Role != RoleAdmin:
 		// Tenants place no pods: the scheduler (or an administrator) does.
 		err = forbiddenSub(id, q)
