@@ -132,7 +132,10 @@ func TestControllerRole(t *testing.T) {
 			return err
 		}},
 		{"delete node", func() error { return nodes.Delete(ctx, "", "node-1", client.DeleteOptions{}) }},
-		{"create namespace", func() error { _, err := nss.Create(ctx, &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "x"}}); return err }},
+		{"create namespace", func() error {
+			_, err := nss.Create(ctx, &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "x"}})
+			return err
+		}},
 		{"create priority class", func() error {
 			_, err := client.For[api.PriorityClass](c).Create(ctx, &api.PriorityClass{ObjectMeta: api.ObjectMeta{Name: "high"}, Value: 1000})
 			return err
