@@ -112,6 +112,9 @@ func (o *options) load(v *viper.Viper) error {
 	o.usageInterval = v.GetDuration("usage-interval")
 	o.scheduler = v.GetBool("scheduler")
 	o.schedulerWorkers = v.GetInt("scheduler-workers")
+	o.controllers = v.GetBool("controllers")
+	o.leaderElect = v.GetBool("leader-elect")
+	o.leaderTTL = v.GetDuration("leader-elect-ttl")
 	if o.dataDir == "" {
 		return errors.New("--data-dir is required")
 	}

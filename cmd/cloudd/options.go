@@ -33,6 +33,9 @@ type options struct {
 
 	scheduler        bool
 	schedulerWorkers int
+	controllers      bool
+	leaderElect      bool
+	leaderTTL        time.Duration
 }
 
 func (o *options) bind(cmd *cobra.Command, v *viper.Viper) {
@@ -60,5 +63,8 @@ func (o *options) bind(cmd *cobra.Command, v *viper.Viper) {
 	f.Duration("usage-interval", 10*time.Second, "how often the in-process node measures CPU and memory use and writes it to its Node (at least 1s)")
 	f.Bool("scheduler", true, "run the pod scheduler in-process (through the API, with a credential of its own)")
 	f.Int("scheduler-workers", 64, "bindings (and status writes) the scheduler has in flight at once, so their store round trips overlap")
+	f.Bool("controllers", true, "run the workload and cluster controllers in-process (through the API, with a credential of their own)")
+	f.Bool("leader-elect", true, "run the scheduler and the controllers only while this cloudd leads among those sharing the etcd cluster (with an embedded etcd it always does)")
+	f.Duration("leader-elect-ttl", 5*time.Second, "lease of the leader in etcd: how long a dead leader blocks the others at most (whole seconds, at least 1s)")
 	_ = v.BindPFlags(f)
 }

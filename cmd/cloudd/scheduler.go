@@ -16,14 +16,12 @@ import (
 
 // startScheduler runs the pod scheduler in-process against the API server,
 // through the client with a credential of the scheduler role (which
-// replaces the one of the previous start), exactly as a separate process
-// would: every binding passes authentication, authorization and
-// validation. The returned channel yields Run's result once ctx ends and
-// the bindings in flight are done.
+// replaces, and so revokes, the one of the previous start or of the
+// previous leader), exactly as a separate process would: every binding
+// passes authentication, authorization and validation. The returned
+// channel yields Run's result once ctx ends and the bindings in flight are
+// done.
 func startScheduler(ctx context.Context, o *options, srv *apiserver.Server, serverURL string, caPEM []byte, reg prometheus.Registerer, log *slog.Logger) (<-chan error, error) {
-	if o.schedulerWorkers < 1 {
-		return nil, fmt.Errorf("--scheduler-workers %d: must be at least 1", o.schedulerWorkers)
-	}
 	token, err := srv.SchedulerToken(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler credential: %w", err)

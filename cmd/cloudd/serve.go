@@ -88,7 +88,8 @@ func serve(ctx context.Context, o *options, errOut io.Writer) error {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	// The API serves until the components acting through it have stopped
-	// (the scheduler's bindings in flight land): it stops last.
+	// (the scheduler's bindings in flight land): it stops last; etcd stops
+	// after it (the leader's lease is revoked on the way out).
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServing()
 	if o.compactEvery > 0 {
@@ -97,13 +98,12 @@ func serve(ctx context.Context, o *options, errOut io.Writer) error {
 	serverURL := scheme + "://" + clientAddress(ln.Addr())
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(serveCtx, ln, tlsConfig, o.shutdownGrace) }()
-	var schedDone <-chan error
+	cp := &controlPlane{o: o, srv: srv, etcd: etcd, serverURL: serverURL, caPEM: caPEM, reg: reg, log: log}
+	var cpDone <-chan struct{}
 	stopComponents := func() {
 		stop()
-		if schedDone != nil {
-			if err := <-schedDone; err != nil {
-				log.Warn("scheduler stopped", "err", err)
-			}
+		if cpDone != nil {
+			<-cpDone
 		}
 	}
 	shutdown := func() error {
@@ -117,13 +117,14 @@ func serve(ctx context.Context, o *options, errOut io.Writer) error {
 			return err
 		}
 	}
-	if o.scheduler {
-		if schedDone, err = startScheduler(runCtx, o, srv, serverURL, caPEM, reg, log); err != nil {
+	if cp.enabled() {
+		if cpDone, err = cp.start(runCtx); err != nil {
 			_ = shutdown()
 			return err
 		}
 	}
-	log.Info("cloudd ready", "version", version, "url", serverURL, "admin-config", adminPath, "scheduler", o.scheduler)
+	log.Info("cloudd ready", "version", version, "url", serverURL, "admin-config", adminPath, "scheduler", o.scheduler,
+		"controllers", o.controllers, "leader-elect", o.leaderElect)
 
 	select {
 	case err := <-etcdErr:
