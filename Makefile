@@ -51,6 +51,7 @@ bench: setup deps
 	go test -run '^$$' -bench 'Create' -benchtime 5000x -count $(BENCH_COUNT) -timeout 30m ./test/bench/
 	go test -run '^$$' -bench 'WatchFanout' -benchtime 200x -count $(BENCH_COUNT) -timeout 30m ./test/bench/
 	go test -run '^$$' -bench 'PodStartup' -benchtime 100x -count $(BENCH_COUNT) -timeout 30m ./test/bench/
+	go test -run '^$$' -bench 'LeaderFailover' -benchtime 3x -count $(BENCH_COUNT) -timeout 30m ./test/bench/
 	CLOUDMGR_BENCH_PODS=100,250 go test -run '^$$' -bench 'PodsPerNode' -benchtime 1x -count $(BENCH_COUNT) -timeout 60m ./test/bench/
 
 # The scheduler's figures: cloudd (embedded etcd, scheduler on) in its own
