@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/client"
@@ -152,6 +153,9 @@ func (o *getOptions) fetch(ctx context.Context, c *client.Client, r resourceRequ
 			printError(o.root.errOut, err)
 			return nil, false
 		}
+		if r.kind.Kind == api.KindEvent {
+			sortEvents(objs)
+		}
 		return objs, true
 	}
 	ok = true
@@ -191,4 +195,14 @@ func (o *getOptions) noResources(reqs []resourceRequest, ns string) {
 		}
 	}
 	fmt.Fprintln(o.root.errOut, "No resources found")
+}
+
+// sortEvents orders a list of events by when they last happened, oldest
+// first, as `kubectl events` does: the newest end up next to the prompt.
+func sortEvents(objs []api.Object) {
+	sort.SliceStable(objs, func(i, j int) bool {
+		a, aok := objs[i].(*api.Event)
+		b, bok := objs[j].(*api.Event)
+		return aok && bok && eventLastSeen(a).Before(eventLastSeen(b).Time)
+	})
 }

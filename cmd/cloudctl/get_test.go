@@ -194,3 +194,28 @@ func TestGetWatch(t *testing.T) {
 		t.Errorf("watch query %q", q)
 	}
 }
+
+// TestGetEventsSortedByLastSeen: events print oldest first, as kubectl
+// events does, whatever order the server lists them in.
+func TestGetEventsSortedByLastSeen(t *testing.T) {
+	ev := func(name, reason string, ago time.Duration) *api.Event {
+		return &api.Event{TypeMeta: api.TypeMeta{APIVersion: "v1", Kind: "Event"},
+			ObjectMeta:     api.ObjectMeta{Namespace: "dev", Name: name, CreationTimestamp: realAgo(time.Hour)},
+			InvolvedObject: api.ObjectReference{Kind: "ReplicaSet", Name: "web-1"},
+			Type:           api.EventTypeNormal, Reason: reason, Message: reason + " pod", LastTimestamp: realAgo(ago)}
+	}
+	f := newFakeAPI(t, map[string]http.HandlerFunc{
+		"GET /api/v1/namespaces/dev/events": listOf("Event", "7", ev("a", "SuccessfulDelete", 10*time.Second), ev("b", "SuccessfulCreate", 2*time.Minute)),
+	})
+	cfg := writeConfig(t, f.URL, "dev")
+	out, errOut, code := runCLI(t, "--config", cfg, "get", "events")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := "LAST SEEN   TYPE     REASON             OBJECT             MESSAGE\n" +
+		"2m          Normal   SuccessfulCreate   replicaset/web-1   SuccessfulCreate pod\n" +
+		"10s         Normal   SuccessfulDelete   replicaset/web-1   SuccessfulDelete pod\n"
+	if out != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out, want)
+	}
+}
