@@ -154,3 +154,17 @@ func (e *Env) Tenant(t testing.TB, name string) *client.Client {
 	}
 	return e.Client(t, tok.Token)
 }
+
+// ControllerManager returns a client acting with a fresh token of the
+// controller-manager role (apiserver.RoleController), as cloudd gives its
+// in-process controllers: run a controllers.Manager on it so integration
+// tests fail on what the role forbids. Each call revokes the token of the
+// previous one.
+func (e *Env) ControllerManager(t testing.TB) *client.Client {
+	t.Helper()
+	tok, err := e.Server.ControllerToken(context.Background())
+	if err != nil {
+		t.Fatalf("controller-manager token: %v", err)
+	}
+	return e.Client(t, tok)
+}
