@@ -78,7 +78,7 @@ func finishRunning(ctx context.Context, t *testing.T, c *controllerstest.Cluster
 		}
 		for i := range p.Status.ContainerStatuses {
 			p.Status.ContainerStatuses[i].Ready = false
-			p.Status.ContainerStatuses[i].State = api.ContainerState{Terminated: &api.ContainerStateTerminated{ExitCode: code, Reason: "SimulatedExit"}}
+			p.Status.ContainerStatuses[i].State = api.ContainerState{Terminated: &api.ContainerStateTerminated{ExitCode: code, Reason: "SimulatedExit", FinishedAt: api.Now()}}
 		}
 		if _, err := client.For[api.Pod](c.Admin).UpdateStatus(ctx, p); err != nil {
 			t.Fatalf("simulated agent: %v", err)
@@ -145,6 +145,7 @@ func TestJobBackoffLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The second pod comes after the back-off of 10s.
 	for range 2 {
 		waitFor(t, func() bool { return countRunning(podsOf(ctx, t, c, j)) == 1 }, "a pod running")
 		finishRunning(ctx, t, c, j, 1, api.PodFailed)

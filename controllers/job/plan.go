@@ -1,8 +1,9 @@
 // Package job is the Job controller: it runs a Job's pods, up to
 // parallelism at a time, until completions of them have succeeded; it
 // fails the Job when its pods fail more than backoffLimit times or it runs
-// past activeDeadlineSeconds, and deletes finished Jobs (with their pods)
-// once their TTL has passed.
+// past activeDeadlineSeconds, replaces failed pods after an exponential
+// back-off (10s doubled per failed pod, at most 6 minutes), and deletes
+// finished Jobs (with their pods) once their TTL has passed.
 package job
 
 import (
@@ -49,6 +50,60 @@ type podCounts struct {
 	active    []*api.Pod
 	succeeded int32
 	failed    int32
+	// failedPods counts pods in phase Failed (restarts aside), and
+	// lastFailure is when the latest of them finished.
+	failedPods  int32
+	lastFailure time.Time
+}
+
+// Back-off before replacing failed pods, as in Kubernetes: 10s doubled for
+// each failed pod, at most 6 minutes.
+const (
+	BackoffBase = 10 * time.Second
+	BackoffMax  = 6 * time.Minute
+)
+
+// backoffWait is how long to wait still before creating a pod to replace
+// failed ones (0: create now).
+func backoffWait(c podCounts, now time.Time) time.Duration {
+	if c.failedPods == 0 {
+		return 0
+	}
+	d := BackoffBase
+	for i := int32(1); i < c.failedPods && d < BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, BackoffMax)
+	return max(0, c.lastFailure.Add(d).Sub(now))
+}
+
+// finishedAt is when a pod finished: its containers' latest termination,
+// else its Ready condition's last change, else its creation.
+func finishedAt(p *api.Pod) time.Time {
+	var t time.Time
+	for _, cs := range p.Status.ContainerStatuses {
+		if term := cs.State.Terminated; term != nil && term.FinishedAt.After(t) {
+			t = term.FinishedAt.Time
+		}
+	}
+	if t.IsZero() {
+		for _, c := range p.Status.Conditions {
+			if c.Type == api.PodReady && c.LastTransitionTime.After(t) {
+				t = c.LastTransitionTime.Time
+			}
+		}
+	}
+	if t.IsZero() {
+		t = p.CreationTimestamp.Time
+	}
+	return t
+}
+
+func minPositive(a, b time.Duration) time.Duration {
+	if a <= 0 || b < a {
+		return b
+	}
+	return a
 }
 
 func isActive(p *api.Pod) bool {
@@ -68,6 +123,10 @@ func countPods(j *api.Job, pods []*api.Pod) podCounts {
 			c.succeeded++
 		case p.Status.Phase == api.PodFailed:
 			c.failed++
+			c.failedPods++
+			if t := finishedAt(p); t.After(c.lastFailure) {
+				c.lastFailure = t
+			}
 		case isActive(p):
 			c.active = append(c.active, p)
 		}
@@ -171,6 +230,13 @@ func plan(j *api.Job, pods []*api.Pod, now time.Time) Plan {
 	active := int32(len(counts.active))
 	switch {
 	case active < want:
+		if wait := backoffWait(counts, now); wait > 0 {
+			// Failed pods are replaced after an exponential back-off, so
+			// that a crashing job does not churn pods.
+			p.RequeueAfter = minPositive(p.RequeueAfter, wait)
+			want = active
+			break
+		}
 		p.Create = int(want - active)
 	case active > want:
 		p.Delete = counts.active[:active-want]
