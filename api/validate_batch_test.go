@@ -136,3 +136,46 @@ func TestValidateCronJob(t *testing.T) {
 		t.Fatalf("valid: %v", errs)
 	}
 }
+
+func TestDecodeBatchManifests(t *testing.T) {
+	s := NewScheme()
+	cronYAML := []byte(`apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: report
+  namespace: dev
+spec:
+  schedule: "15 6 * * mon-fri"
+  timeZone: Europe/Berlin
+  concurrencyPolicy: Forbid
+  startingDeadlineSeconds: 300
+  successfulJobsHistoryLimit: 5
+  jobTemplate:
+    spec:
+      backoffLimit: 2
+      activeDeadlineSeconds: 600
+      ttlSecondsAfterFinished: 3600
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers:
+          - name: report
+            image: busybox
+`)
+	obj, k, err := s.Decode(cronYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cj := obj.(*CronJob)
+	if k.Kind != KindCronJob || *cj.Spec.TimeZone != "Europe/Berlin" || *cj.Spec.StartingDeadlineSeconds != 300 ||
+		*cj.Spec.JobTemplate.Spec.TTLSecondsAfterFinished != 3600 || cj.Spec.JobTemplate.Spec.Template.Spec.RestartPolicy != RestartPolicyOnFailure {
+		t.Fatalf("decoded %+v", cj.Spec)
+	}
+	if errs := ValidateCronJob(cj); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	_, _, err = s.Decode([]byte("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: x\nspec:\n  completion: 3\n"))
+	if err == nil || !strings.Contains(err.Error(), "spec.completion") {
+		t.Fatalf("unknown field accepted: %v", err)
+	}
+}

@@ -158,3 +158,28 @@ func TestJobNameIsDeterministic(t *testing.T) {
 		t.Fatalf("name depends on the zone")
 	}
 }
+
+// TestPlanAcrossDST: in New York on 2026-03-08 02:30 does not exist, so a
+// 02:30 daily run is skipped that day; the run of the 9th is due at 02:30
+// EDT (06:30 UTC), one hour earlier in UTC than before the change.
+func TestPlanAcrossDST(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tz := "America/New_York"
+	before := time.Date(2026, 3, 7, 2, 30, 0, 0, ny) // 07:30 UTC
+	cj := mkCronJob("30 2 * * *", func(cj *api.CronJob) { cj.Spec.TimeZone = &tz }, lastScheduled(before))
+	// On the 8th at 12:00 UTC nothing is due: the 8th had no 02:30.
+	p := plan(cj, nil, time.Date(2026, 3, 8, 12, 0, 0, 0, time.UTC))
+	if !p.Create.IsZero() {
+		t.Fatalf("ran at %v on a day without 02:30", p.Create)
+	}
+	if want := time.Date(2026, 3, 9, 6, 30, 0, 0, time.UTC).Sub(time.Date(2026, 3, 8, 12, 0, 0, 0, time.UTC)); p.RequeueAfter != want {
+		t.Fatalf("requeue after %v, want %v", p.RequeueAfter, want)
+	}
+	p = plan(cj, nil, time.Date(2026, 3, 9, 6, 30, 5, 0, time.UTC))
+	if want := time.Date(2026, 3, 9, 6, 30, 0, 0, time.UTC); !p.Create.Equal(want) {
+		t.Fatalf("create %v, want %v", p.Create, want)
+	}
+}
