@@ -80,6 +80,10 @@ func TestCronJobOnFakeClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Periods counted from the creation time (in case a 5-minute boundary
+	// passed since base was taken).
+	base = cj.CreationTimestamp.Truncate(5 * time.Minute)
+	clk.Set(base.Add(time.Minute))
 	n := 0
 	poke := func() {
 		t.Helper()
