@@ -149,6 +149,32 @@ func NewScheme() *Scheme {
 			},
 		},
 		&KindInfo{
+			Group: GroupBatch, Version: VersionBatch, Kind: KindJob,
+			Resource: "jobs", Singular: "job",
+			Namespaced: true, HasStatus: true,
+			New: func() Object { return &Job{TypeMeta: TypeMeta{APIVersion: APIVersionBatch, Kind: KindJob}} },
+			NewList: func() ObjectList {
+				return &JobList{TypeMeta: TypeMeta{APIVersion: APIVersionBatch, Kind: KindJob + "List"}}
+			},
+			Default:          func(o Object) { DefaultJob(o.(*Job)) },
+			Validate:         func(o Object) ErrorList { return ValidateJob(o.(*Job)) },
+			ValidateUpdate:   func(n, o Object) ErrorList { return ValidateJobUpdate(n.(*Job), o.(*Job)) },
+			PrepareForCreate: func(o Object) { PrepareJobForCreate(o.(*Job)) },
+		},
+		&KindInfo{
+			Group: GroupBatch, Version: VersionBatch, Kind: KindCronJob,
+			Resource: "cronjobs", Singular: "cronjob", ShortNames: []string{"cj"},
+			Namespaced: true, HasStatus: true,
+			New: func() Object { return &CronJob{TypeMeta: TypeMeta{APIVersion: APIVersionBatch, Kind: KindCronJob}} },
+			NewList: func() ObjectList {
+				return &CronJobList{TypeMeta: TypeMeta{APIVersion: APIVersionBatch, Kind: KindCronJob + "List"}}
+			},
+			Default:          func(o Object) { DefaultCronJob(o.(*CronJob)) },
+			Validate:         func(o Object) ErrorList { return ValidateCronJob(o.(*CronJob)) },
+			ValidateUpdate:   func(n, o Object) ErrorList { return ValidateCronJobUpdate(n.(*CronJob), o.(*CronJob)) },
+			PrepareForCreate: func(o Object) { o.(*CronJob).Status = CronJobStatus{} },
+		},
+		&KindInfo{
 			Group: GroupIaaS, Version: VersionIaaS, Kind: KindNodePool,
 			Resource: "nodepools", Singular: "nodepool", ShortNames: []string{"np"},
 			Namespaced: false, HasStatus: true,

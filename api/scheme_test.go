@@ -12,7 +12,9 @@ func TestSchemeKinds(t *testing.T) {
 		resource   string
 		namespaced bool
 	}{
+		"CronJob":        {"batch/v1", "cronjobs", true},
 		"Event":          {"v1", "events", true},
+		"Job":            {"batch/v1", "jobs", true},
 		"Hypervisor":     {"iaas.cloudmgr.dev/v1alpha1", "hypervisors", false},
 		"Image":          {"images.cloudmgr.dev/v1", "images", false},
 		"Lease":          {"coordination.cloudmgr.dev/v1", "leases", true},

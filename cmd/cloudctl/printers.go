@@ -65,6 +65,10 @@ func columnsFor(k *api.KindInfo) columnSet {
 		return imageColumns()
 	case api.KindPriorityClass:
 		return priorityClassColumns()
+	case api.KindJob:
+		return jobColumns()
+	case api.KindCronJob:
+		return cronJobColumns()
 	}
 	return columnSet{
 		headers: []string{"NAME", "AGE"},
