@@ -2,16 +2,19 @@ package main
 
 import (
 	"github.com/cloudmgr/cloud/controllers"
+	"github.com/cloudmgr/cloud/controllers/cronjob"
+	"github.com/cloudmgr/cloud/controllers/job"
 )
 
 // controllerSetups are the controllers cloudd runs while it leads: each
 // registers its caches' handlers and its controllers on a fresh Manager
 // (one per term of leadership; a Manager runs once). A controller package
-// plugs in by appending its Setup here, e.g.
-//
-//	func(m *controllers.Manager) error { return replicaset.Setup(m, replicaset.Options{}) },
+// plugs in by appending its Setup here.
 //
 // The Manager acts through the API with the controller-manager role
 // (apiserver.RoleController); its Recorder (controllers.NewRecorder)
 // writes Events as "controller-manager".
-var controllerSetups = []func(m *controllers.Manager) error{}
+var controllerSetups = []func(m *controllers.Manager) error{
+	func(m *controllers.Manager) error { return job.Setup(m, nil) },
+	func(m *controllers.Manager) error { return cronjob.Setup(m, nil) },
+}
