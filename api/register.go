@@ -160,6 +160,7 @@ func NewScheme() *Scheme {
 			Validate:         func(o Object) ErrorList { return ValidateJob(o.(*Job)) },
 			ValidateUpdate:   func(n, o Object) ErrorList { return ValidateJobUpdate(n.(*Job), o.(*Job)) },
 			PrepareForCreate: func(o Object) { PrepareJobForCreate(o.(*Job)) },
+			PrepareForUpdate: func(n, o Object) { PrepareJobForUpdate(n.(*Job), o.(*Job)) },
 		},
 		&KindInfo{
 			Group: GroupBatch, Version: VersionBatch, Kind: KindCronJob,

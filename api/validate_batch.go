@@ -6,6 +6,24 @@ import (
 	"time"
 )
 
+// PrepareJobForUpdate keeps what the server set when the job was created
+// (its controller-uid selector and the labels it put on the pod template)
+// when an update, such as re-applying the original manifest, omits them.
+func PrepareJobForUpdate(j, old *Job) {
+	if j.Spec.Selector == nil {
+		j.Spec.Selector = old.Spec.Selector
+	}
+	for _, k := range []string{LabelControllerUID, LabelJobName} {
+		v, ok := old.Spec.Template.Labels[k]
+		if _, set := j.Spec.Template.Labels[k]; ok && !set {
+			if j.Spec.Template.Labels == nil {
+				j.Spec.Template.Labels = map[string]string{}
+			}
+			j.Spec.Template.Labels[k] = v
+		}
+	}
+}
+
 // PrepareJobForCreate gives a job without a manual selector the selector
 // controller-uid=<its UID>, and puts that label (and job-name) on its pod
 // template, as Kubernetes does. It runs after the server set the UID.

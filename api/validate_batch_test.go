@@ -179,3 +179,25 @@ spec:
 		t.Fatalf("unknown field accepted: %v", err)
 	}
 }
+
+// Re-applying a job's manifest (no selector, no server labels) keeps what
+// the server set at create, so the update validates.
+func TestPrepareJobForUpdateKeepsServerSelector(t *testing.T) {
+	old := &Job{ObjectMeta: ObjectMeta{Name: "j", Namespace: "default", UID: "u1"}}
+	old.Spec.Template.Spec.Containers = []Container{{Name: "c", Image: "busybox"}}
+	PrepareJobForCreate(old)
+	DefaultJob(old)
+	again := &Job{ObjectMeta: ObjectMeta{Name: "j", Namespace: "default", UID: "u1"}}
+	again.Spec.Template.Spec.Containers = []Container{{Name: "c", Image: "busybox"}}
+	DefaultJob(again)
+	if errs := ValidateJob(again); len(errs) == 0 {
+		t.Fatal("a job without selector validated before preparation: the test proves nothing")
+	}
+	PrepareJobForUpdate(again, old)
+	if errs := ValidateJob(again); len(errs) > 0 {
+		t.Fatalf("prepared update invalid: %v", errs)
+	}
+	if again.Spec.Selector.MatchLabels[LabelControllerUID] != "u1" || again.Spec.Template.Labels[LabelJobName] != "j" {
+		t.Fatalf("server-set selector or labels lost: %+v %v", again.Spec.Selector, again.Spec.Template.Labels)
+	}
+}

@@ -201,7 +201,9 @@ func mergeLive(k *api.KindInfo, want, live api.Object) (api.Object, error) {
 		if dp.Spec.NodeName == "" {
 			dp.Spec.NodeName = lp.Spec.NodeName
 		}
-		api.PreparePodForUpdate(dp, lp)
+	}
+	if k.PrepareForUpdate != nil {
+		k.PrepareForUpdate(desired, live)
 	}
 	return desired, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -167,10 +168,26 @@ func validateManifest(m manifest) error {
 	if m.kind.Default != nil {
 		m.kind.Default(m.obj)
 	}
-	if m.kind.Validate != nil {
-		if errs := m.kind.Validate(m.obj); len(errs) > 0 {
-			return fmt.Errorf("%s: %s %q is invalid: %w", m.where(), m.kind.Kind, m.obj.GetObjectMeta().Name, errs)
+	if m.kind.Validate == nil {
+		return nil
+	}
+	// The server prepares a new object before validating it (a Job gets its
+	// controller-uid selector): check a prepared copy, so what the server
+	// fills in is not reported missing.
+	obj := m.obj
+	if m.kind.PrepareForCreate != nil {
+		raw, err := json.Marshal(m.obj)
+		if err != nil {
+			return fmt.Errorf("%s: %w", m.where(), err)
 		}
+		obj = m.kind.New()
+		if err := json.Unmarshal(raw, obj); err != nil {
+			return fmt.Errorf("%s: %w", m.where(), err)
+		}
+		m.kind.PrepareForCreate(obj)
+	}
+	if errs := m.kind.Validate(obj); len(errs) > 0 {
+		return fmt.Errorf("%s: %s %q is invalid: %w", m.where(), m.kind.Kind, m.obj.GetObjectMeta().Name, errs)
 	}
 	return nil
 }
