@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
@@ -363,7 +362,7 @@ func (s *Server) merge(q *request, id *Identity, in, cur api.Object) (api.Object
 			return nil, invalid(k, next.GetObjectMeta().Name, errs)
 		}
 	}
-	if nm := next.GetObjectMeta(); q.sub == "" && nm.DeletionTimestamp != nil && len(nm.Finalizers) == 0 && !awaitsTermination(next) {
+	if nm := next.GetObjectMeta(); q.sub == "" && nm.DeletionTimestamp != nil && len(nm.Finalizers) == 0 && (!awaitsTermination(next) || forced(nm)) {
 		return next, errDeleteNow
 	}
 	return next, nil
@@ -397,17 +396,27 @@ func awaitsTermination(obj api.Object) bool {
 	return ok && p.Spec.NodeName != "" && p.Status.Phase != api.PodSucceeded && p.Status.Phase != api.PodFailed
 }
 
+// forced is true for an object whose deletion grace period is 0: a node
+// confirmed its pod stopped, or a user forced the delete, while finalizers
+// held it; it goes once they do.
+func forced(m *api.ObjectMeta) bool {
+	return m.DeletionGracePeriodSeconds != nil && *m.DeletionGracePeriodSeconds == 0
+}
+
 func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) error {
 	if q.kind.Kind == "Namespace" && slices.Contains(systemNamespaces, q.name) {
 		return errForbidden("namespaces %q is forbidden: this namespace may not be deleted", q.name)
 	}
-	var grace *int64
-	if g := r.URL.Query().Get("gracePeriodSeconds"); g != "" {
-		n, err := strconv.ParseInt(g, 10, 64)
-		if err != nil || n < 0 {
-			return errBadRequest("gracePeriodSeconds: must be a non-negative integer")
-		}
-		grace = &n
+	grace, policy, err := s.deleteOptions(w, r)
+	if err != nil {
+		return err
+	}
+	finalizer := ""
+	switch policy {
+	case api.DeletePropagationOrphan:
+		finalizer = api.FinalizerOrphanDependents
+	case api.DeletePropagationForeground:
+		finalizer = api.FinalizerDeleteDependents
 	}
 	ctx := r.Context()
 	key := storeKey(q.kind, q.ns, q.name)
@@ -427,8 +436,8 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) erro
 		m := cur.GetObjectMeta()
 		rev, _ := api.ParseResourceVersion(m.ResourceVersion)
 		graceful := awaitsTermination(cur) && (grace == nil || *grace > 0)
-		if len(m.Finalizers) > 0 || graceful {
-			err := s.markDeleted(ctx, key, cur, rev, grace)
+		if len(m.Finalizers) > 0 || graceful || finalizer != "" {
+			err := s.markDeleted(ctx, key, cur, rev, grace, finalizer)
 			if errors.Is(err, store.ErrConflict) {
 				if err := backoff(ctx, attempt); err != nil {
 					return err
@@ -545,8 +554,10 @@ func (s *Server) removeNamespace(ctx context.Context, name string, out api.Objec
 }
 
 // markDeleted sets the deletion timestamp and grace period of an object
-// that cannot go at once; a shorter grace period shortens a pending one.
-func (s *Server) markDeleted(ctx context.Context, key string, obj api.Object, rev int64, grace *int64) error {
+// that cannot go at once, adding finalizer (the garbage collector's orphan
+// or foregroundDeletion) unless it is "" or already there; a shorter grace
+// period shortens a pending one.
+func (s *Server) markDeleted(ctx context.Context, key string, obj api.Object, rev int64, grace *int64, finalizer string) error {
 	m := obj.GetObjectMeta()
 	g := int64(0)
 	if p, ok := obj.(*api.Pod); ok {
@@ -558,8 +569,21 @@ func (s *Server) markDeleted(ctx context.Context, key string, obj api.Object, re
 	if grace != nil {
 		g = *grace
 	}
-	if m.DeletionTimestamp != nil && (m.DeletionGracePeriodSeconds == nil || *m.DeletionGracePeriodSeconds <= g) {
+	added := false
+	if finalizer != "" && !m.HasFinalizer(finalizer) {
+		// One propagation policy at a time: a later orphan replaces a
+		// pending foreground deletion and the reverse, as Kubernetes.
+		m.Finalizers = slices.DeleteFunc(m.Finalizers, func(f string) bool {
+			return f == api.FinalizerOrphanDependents || f == api.FinalizerDeleteDependents
+		})
+		m.Finalizers = append(m.Finalizers, finalizer)
+		added = true
+	}
+	if !added && m.DeletionTimestamp != nil && (m.DeletionGracePeriodSeconds == nil || *m.DeletionGracePeriodSeconds <= g) {
 		return nil // already being deleted, no sooner
+	}
+	if m.DeletionGracePeriodSeconds != nil && *m.DeletionGracePeriodSeconds < g {
+		g = *m.DeletionGracePeriodSeconds
 	}
 	if m.DeletionTimestamp == nil {
 		now := api.NewTime(time.Now())
