@@ -97,7 +97,10 @@ func TestBackgroundDeletesDependents(t *testing.T) {
 	e.pod("child-2", nil, refTo(parent, false))
 	e.pod("shared", nil, refTo(parent, false), refTo(other, false))
 	e.pod("unowned", nil)
-	waitFor(t, func() bool { p, _ := e.pods.Get(ctx, "default", "child-1"); return p != nil && p.Status.Phase == api.PodRunning }, "child-1 Running")
+	waitFor(t, func() bool {
+		p, _ := e.pods.Get(ctx, "default", "child-1")
+		return p != nil && p.Status.Phase == api.PodRunning
+	}, "child-1 Running")
 
 	if err := e.secrets.Delete(ctx, "default", "parent", client.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -149,7 +152,10 @@ func TestForegroundWaitsForBlockingDependents(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.podGone("follower")
-	waitFor(t, func() bool { p, _ := e.pods.Get(ctx, "default", "blocker"); return p != nil && p.DeletionTimestamp != nil }, "blocker marked")
+	waitFor(t, func() bool {
+		p, _ := e.pods.Get(ctx, "default", "blocker")
+		return p != nil && p.DeletionTimestamp != nil
+	}, "blocker marked")
 	s, err := e.secrets.Get(ctx, "default", "parent")
 	if err != nil || s.DeletionTimestamp == nil || !slices.Contains(s.Finalizers, api.FinalizerDeleteDependents) {
 		t.Fatalf("owner while a blocking dependent remains: %v, %+v", err, s)
