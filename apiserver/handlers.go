@@ -362,7 +362,7 @@ func (s *Server) merge(q *request, id *Identity, in, cur api.Object) (api.Object
 			return nil, invalid(k, next.GetObjectMeta().Name, errs)
 		}
 	}
-	if nm := next.GetObjectMeta(); q.sub == "" && nm.DeletionTimestamp != nil && len(nm.Finalizers) == 0 && (!awaitsTermination(next) || forced(nm)) {
+	if nm := next.GetObjectMeta(); q.sub == "" && nm.DeletionTimestamp != nil && len(nm.Finalizers) == 0 && !heldByNamespaceFinalizers(next) && (!awaitsTermination(next) || forced(nm)) {
 		return next, errDeleteNow
 	}
 	return next, nil
@@ -422,7 +422,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) erro
 	key := storeKey(q.kind, q.ns, q.name)
 	if q.kind.Kind == "Namespace" {
 		out := q.kind.New()
-		if err := s.removeNamespace(ctx, q.name, out); err != nil {
+		if err := s.terminateNamespace(ctx, q.name, out); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, out)
@@ -472,7 +472,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) erro
 func (s *Server) remove(ctx context.Context, k *api.KindInfo, name, key string, rev int64, out api.Object) error {
 	switch k.Kind {
 	case "Namespace":
-		return s.removeNamespace(ctx, name, out)
+		return s.purgeNamespace(ctx, name, out)
 	case "Tenant":
 		// Tokens first: if anything below fails, the tenant is still there
 		// to delete again, and can no longer act meanwhile.
@@ -485,7 +485,7 @@ func (s *Server) remove(ctx context.Context, k *api.KindInfo, name, key string, 
 		}
 		nsKind, _ := s.scheme.ByKind("v1", "Namespace")
 		for ns := range owned {
-			if err := s.removeNamespace(ctx, ns, nsKind.New()); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := s.terminateNamespace(ctx, ns, nsKind.New()); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("delete namespace %s of tenant %s: %w", ns, name, err)
 			}
 		}
@@ -502,56 +502,6 @@ func (s *Server) remove(ctx context.Context, k *api.KindInfo, name, key string, 
 func terminatingPrefix(ns string) string { return "/registry/terminating/" + ns + "/" }
 
 func terminatingKey(ns string) string { return terminatingPrefix(ns) + "marker" }
-
-// removeNamespace deletes a namespace as Kubernetes does: it is marked
-// Terminating (new objects in it are refused from then on), its objects are
-// deleted one by one, each change with a revision of its own so watchers can
-// resume anywhere, and then the namespace goes, unless finalizers hold it:
-// then out is the terminating namespace and removing the last finalizer
-// comes back here. Repeating it after a failure finishes the job.
-func (s *Server) removeNamespace(ctx context.Context, name string, out api.Object) error {
-	key := "/registry/namespaces/" + name
-	if err := s.store.Get(ctx, key, &api.Namespace{}); err != nil {
-		return err
-	}
-	if err := s.store.Mark(ctx, terminatingKey(name)); err != nil {
-		return err
-	}
-	marked, err := s.store.GuaranteedUpdate(ctx, key, func() api.Object { return &api.Namespace{} }, func(cur api.Object) (api.Object, error) {
-		ns := cur.(*api.Namespace)
-		if ns.DeletionTimestamp != nil && ns.Status.Phase == api.NamespaceTerminating {
-			return nil, nil
-		}
-		if ns.DeletionTimestamp == nil {
-			now := api.Now()
-			ns.DeletionTimestamp = &now
-		}
-		ns.Status.Phase = api.NamespaceTerminating
-		return ns, nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range s.scheme.Kinds() {
-		if !k.Namespaced {
-			continue
-		}
-		items, _, err := s.store.List(ctx, storePrefix(k, name), k.New, nil)
-		if err != nil {
-			return err
-		}
-		for _, o := range items {
-			err := s.store.Delete(ctx, storeKey(k, name, o.GetObjectMeta().Name), 0, k.New())
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("delete %s %s/%s: %w", k.Resource, name, o.GetObjectMeta().Name, err)
-			}
-		}
-	}
-	if ns := marked.(*api.Namespace); len(ns.Finalizers) > 0 {
-		return s.store.Get(ctx, key, out)
-	}
-	return s.store.Delete(ctx, key, 0, out, terminatingPrefix(name))
-}
 
 // markDeleted sets the deletion timestamp and grace period of an object
 // that cannot go at once, adding finalizer (the garbage collector's orphan

@@ -147,3 +147,13 @@ func newTokenRecord(spec TokenSpec) (string, *tokenRecord, error) {
 		Spec:       spec,
 	}, nil
 }
+
+// ControllersUser is the user name of the in-process controllers.
+const ControllersUser = "system:controllers"
+
+// ControllersToken returns a fresh admin credential for the controllers
+// cloudd runs in-process (namespace, garbage collector); like
+// SchedulerToken it replaces the one issued at the previous start.
+func (s *Server) ControllersToken(ctx context.Context) (string, error) {
+	return s.replaceToken(ctx, "controllers", TokenSpec{Role: RoleAdmin, User: ControllersUser})
+}

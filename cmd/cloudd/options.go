@@ -32,6 +32,7 @@ type options struct {
 	usageInterval      time.Duration
 
 	scheduler        bool
+	controllers      bool
 	schedulerWorkers int
 }
 
@@ -59,6 +60,7 @@ func (o *options) bind(cmd *cobra.Command, v *viper.Viper) {
 	f.StringSlice("insecure-registry", []string{"127.0.0.1:5055"}, "registry hosts pulled from over plain HTTP by the in-process node")
 	f.Duration("usage-interval", 10*time.Second, "how often the in-process node measures CPU and memory use and writes it to its Node (at least 1s)")
 	f.Bool("scheduler", true, "run the pod scheduler in-process (through the API, with a credential of its own)")
+	f.Bool("controllers", true, "run the controllers in-process (namespace deletion, garbage collection), through the API with a credential of their own")
 	f.Int("scheduler-workers", 64, "bindings (and status writes) the scheduler has in flight at once, so their store round trips overlap")
 	_ = v.BindPFlags(f)
 }

@@ -98,8 +98,12 @@ func serve(ctx context.Context, o *options, errOut io.Writer) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(serveCtx, ln, tlsConfig, o.shutdownGrace) }()
 	var schedDone <-chan error
+	var ctrlDone <-chan struct{}
 	stopComponents := func() {
 		stop()
+		if ctrlDone != nil {
+			<-ctrlDone
+		}
 		if schedDone != nil {
 			if err := <-schedDone; err != nil {
 				log.Warn("scheduler stopped", "err", err)
@@ -123,7 +127,13 @@ func serve(ctx context.Context, o *options, errOut io.Writer) error {
 			return err
 		}
 	}
-	log.Info("cloudd ready", "version", version, "url", serverURL, "admin-config", adminPath, "scheduler", o.scheduler)
+	if o.controllers {
+		if ctrlDone, err = startControllers(runCtx, srv, serverURL, caPEM, log); err != nil {
+			_ = shutdown()
+			return err
+		}
+	}
+	log.Info("cloudd ready", "version", version, "url", serverURL, "admin-config", adminPath, "scheduler", o.scheduler, "controllers", o.controllers)
 
 	select {
 	case err := <-etcdErr:
