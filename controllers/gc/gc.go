@@ -76,11 +76,13 @@ func (c *Collector) Reconcile(ctx context.Context, uid string) (controllers.Resu
 		return controllers.Result{}, nil
 	}
 	if len(p.Absent) > 0 && (p.Delete || len(p.RemoveOwners) > 0) {
-		gone, err := c.confirmAbsent(ctx, n, p.Absent)
-		if err != nil {
+		v, err := c.confirmAbsent(ctx, n, p.Absent)
+		switch {
+		case err != nil:
 			return controllers.Result{}, err
-		}
-		if !gone {
+		case v == ownerUnknown:
+			return controllers.Result{}, nil // looked at again when the graph changes
+		case v == ownerPresent:
 			// An owner the caches have not seen yet exists: look again soon.
 			return controllers.Result{RequeueAfter: time.Second}, nil
 		}
@@ -126,16 +128,24 @@ func (c *Collector) Reconcile(ctx context.Context, uid string) (controllers.Resu
 	return controllers.Result{}, nil
 }
 
-// confirmAbsent reads each owner the graph does not know from the API:
-// true when every one is gone (not found, or found with another uid).
-// Owners of kinds the API does not serve count as present: the collector
-// cannot tell, so it leaves their dependents alone.
-func (c *Collector) confirmAbsent(ctx context.Context, n Node, owners []api.OwnerReference) (bool, error) {
+// verdict is what a live read says of owners the graph does not know.
+type verdict int
+
+const (
+	ownersGone   verdict = iota // not found, or found with another uid
+	ownerPresent                // the caches lag behind
+	ownerUnknown                // of a kind the API does not serve
+)
+
+// confirmAbsent reads each owner the graph does not know from the API.
+// Owners of kinds the API does not serve are unknown: the collector cannot
+// tell whether they exist, so it leaves their dependents alone.
+func (c *Collector) confirmAbsent(ctx context.Context, n Node, owners []api.OwnerReference) (verdict, error) {
 	for _, o := range owners {
 		k, ok := c.scheme.ByKind(o.APIVersion, o.Kind)
 		if !ok {
 			c.log.Warn("owner of an unknown kind; keeping the dependent", "kind", n.Kind, "namespace", n.Namespace, "name", n.Name, "ownerKind", o.Kind, "ownerAPIVersion", o.APIVersion)
-			return false, nil
+			return ownerUnknown, nil
 		}
 		ns := ""
 		if k.Namespaced {
@@ -149,12 +159,12 @@ func (c *Collector) confirmAbsent(ctx context.Context, n Node, owners []api.Owne
 		switch {
 		case client.IsNotFound(err):
 		case err != nil:
-			return false, fmt.Errorf("read owner %s %s: %w", o.Kind, o.Name, err)
+			return 0, fmt.Errorf("read owner %s %s: %w", o.Kind, o.Name, err)
 		case cur.GetObjectMeta().UID == o.UID:
-			return false, nil
+			return ownerPresent, nil
 		}
 	}
-	return true, nil
+	return ownersGone, nil
 }
 
 // delete deletes the object r names, unless it is gone or another object

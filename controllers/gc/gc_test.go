@@ -97,6 +97,7 @@ func TestBackgroundDeletesDependents(t *testing.T) {
 	e.pod("child-2", nil, refTo(parent, false))
 	e.pod("shared", nil, refTo(parent, false), refTo(other, false))
 	e.pod("unowned", nil)
+	e.pod("foreign", nil, api.OwnerReference{APIVersion: "example.com/v1", Kind: "Widget", Name: "w", UID: "not-served"})
 	waitFor(t, func() bool {
 		p, _ := e.pods.Get(ctx, "default", "child-1")
 		return p != nil && p.Status.Phase == api.PodRunning
@@ -112,7 +113,7 @@ func TestBackgroundDeletesDependents(t *testing.T) {
 		return err == nil && len(p.OwnerReferences) == 1 && p.OwnerReferences[0].UID == other.UID
 	}, "shared pod keeping only its live owner")
 	time.Sleep(200 * time.Millisecond) // give a wrong deletion the chance to happen
-	for _, n := range []string{"shared", "unowned"} {
+	for _, n := range []string{"shared", "unowned", "foreign"} {
 		if p, err := e.pods.Get(ctx, "default", n); err != nil || p.DeletionTimestamp != nil {
 			t.Errorf("pod %s: %v, deletionTimestamp %v; want it kept", n, err, p.DeletionTimestamp)
 		}
@@ -187,4 +188,21 @@ func TestOrphanKeepsDependents(t *testing.T) {
 	if err != nil || p.DeletionTimestamp != nil || len(p.OwnerReferences) != 0 {
 		t.Fatalf("orphaned pod: %v, deletionTimestamp %v, owners %v", err, p.DeletionTimestamp, p.OwnerReferences)
 	}
+}
+
+// TestClusterScopedOwner: a namespaced dependent of a cluster-scoped owner
+// goes with it.
+func TestClusterScopedOwner(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	pcs := client.For[api.PriorityClass](e.c.Admin)
+	pc, err := pcs.Create(ctx, &api.PriorityClass{ObjectMeta: api.ObjectMeta{Name: "owner"}, Value: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.pod("child", nil, api.OwnerReference{APIVersion: pc.APIVersion, Kind: pc.Kind, Name: pc.Name, UID: pc.UID})
+	if err := pcs.Delete(ctx, "", "owner", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.podGone("child")
 }
