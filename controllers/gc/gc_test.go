@@ -206,3 +206,24 @@ func TestClusterScopedOwner(t *testing.T) {
 	}
 	e.podGone("child")
 }
+
+// TestForegroundChain: a foreground deletion reaches through dependents of
+// dependents (a pod owning a pod) and the owner goes last.
+func TestForegroundChain(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	parent := e.owner("parent")
+	mid := e.pod("mid", nil, refTo(parent, true))
+	block := true
+	e.pod("leaf", nil, api.OwnerReference{APIVersion: "v1", Kind: "Pod", Name: mid.Name, UID: mid.UID, BlockOwnerDeletion: &block})
+	waitFor(t, func() bool { p, _ := e.pods.Get(ctx, "default", "leaf"); return p != nil && p.Status.Phase == api.PodRunning }, "leaf Running")
+	if err := e.secrets.Delete(ctx, "default", "parent", client.DeleteOptions{PropagationPolicy: api.DeletePropagationForeground}); err != nil {
+		t.Fatal(err)
+	}
+	e.secretGone("parent")
+	for _, n := range []string{"leaf", "mid"} {
+		if _, err := e.pods.Get(ctx, "default", n); !client.IsNotFound(err) {
+			t.Errorf("pod %s once the owner went: %v, want gone before it", n, err)
+		}
+	}
+}
