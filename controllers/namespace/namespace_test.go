@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/apiserver/apiservertest"
 	"github.com/cloudmgr/cloud/client"
 	"github.com/cloudmgr/cloud/controllers/controllerstest"
 )
@@ -84,4 +85,35 @@ func TestNamespaceWaitsForPodsOnNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { _, err := nss.Get(ctx, "", "shop"); return client.IsNotFound(err) }, "namespace gone")
+}
+
+// TestNamespaceReportsFinalizers: an object held by a finalizer keeps the
+// namespace, and the condition names the finalizer, until it goes.
+func TestNamespaceReportsFinalizers(t *testing.T) {
+	env := apiservertest.Start(t, apiservertest.Options{})
+	ctx := context.Background()
+	nss, secrets := client.For[api.Namespace](env.Admin), client.For[api.Secret](env.Admin)
+	if _, err := nss.Create(ctx, &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "held"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secrets.Create(ctx, &api.Secret{ObjectMeta: api.ObjectMeta{Namespace: "held", Name: "s", Finalizers: []string{"example.com/keep"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nss.Delete(ctx, "", "held", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		ns, _ := nss.Get(ctx, "", "held")
+		cond := condition(ns, api.NamespaceFinalizersRemaining)
+		return cond != nil && cond.Status == api.ConditionTrue && strings.Contains(cond.Message, "example.com/keep has 1 resource instances")
+	}, "the finalizer reported")
+	s, err := secrets.Get(ctx, "held", "s")
+	if err != nil || s.DeletionTimestamp == nil {
+		t.Fatalf("secret: %v %+v, want it marked", err, s)
+	}
+	s.Finalizers = nil
+	if _, err := secrets.Update(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { _, err := nss.Get(ctx, "", "held"); return client.IsNotFound(err) }, "namespace gone")
 }
