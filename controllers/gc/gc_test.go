@@ -216,7 +216,10 @@ func TestForegroundChain(t *testing.T) {
 	mid := e.pod("mid", nil, refTo(parent, true))
 	block := true
 	e.pod("leaf", nil, api.OwnerReference{APIVersion: "v1", Kind: "Pod", Name: mid.Name, UID: mid.UID, BlockOwnerDeletion: &block})
-	waitFor(t, func() bool { p, _ := e.pods.Get(ctx, "default", "leaf"); return p != nil && p.Status.Phase == api.PodRunning }, "leaf Running")
+	waitFor(t, func() bool {
+		p, _ := e.pods.Get(ctx, "default", "leaf")
+		return p != nil && p.Status.Phase == api.PodRunning
+	}, "leaf Running")
 	if err := e.secrets.Delete(ctx, "default", "parent", client.DeleteOptions{PropagationPolicy: api.DeletePropagationForeground}); err != nil {
 		t.Fatal(err)
 	}
