@@ -133,3 +133,48 @@ func FormatResourceVersion(rev int64) string {
 	}
 	return strconv.FormatInt(rev, 10)
 }
+
+// DeletionPropagation says what becomes of an object's dependents (the
+// objects whose ownerReferences name it) when the object is deleted.
+type DeletionPropagation string
+
+// Propagation policies, as Kubernetes.
+const (
+	// DeletePropagationOrphan keeps the dependents and removes their
+	// references to the owner, then the owner goes.
+	DeletePropagationOrphan DeletionPropagation = "Orphan"
+	// DeletePropagationBackground removes the owner at once; the garbage
+	// collector then deletes the dependents.
+	DeletePropagationBackground DeletionPropagation = "Background"
+	// DeletePropagationForeground keeps the owner (marked for deletion)
+	// until its dependents with blockOwnerDeletion are gone.
+	DeletePropagationForeground DeletionPropagation = "Foreground"
+)
+
+// Finalizers the garbage collector honors.
+const (
+	// FinalizerOrphanDependents holds an owner until its dependents no
+	// longer reference it.
+	FinalizerOrphanDependents = "orphan"
+	// FinalizerDeleteDependents holds an owner until its blocking
+	// dependents are deleted.
+	FinalizerDeleteDependents = "foregroundDeletion"
+)
+
+// DeleteOptions is the optional body of a DELETE request; the query
+// parameters gracePeriodSeconds and propagationPolicy override it.
+type DeleteOptions struct {
+	TypeMeta           `json:",inline"`
+	GracePeriodSeconds *int64               `json:"gracePeriodSeconds,omitempty"`
+	PropagationPolicy  *DeletionPropagation `json:"propagationPolicy,omitempty"`
+}
+
+// HasFinalizer reports whether m carries finalizer f.
+func (m *ObjectMeta) HasFinalizer(f string) bool {
+	for _, x := range m.Finalizers {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}

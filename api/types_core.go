@@ -50,9 +50,41 @@ const (
 	NamespaceTerminating NamespacePhase = "Terminating"
 )
 
+// FinalizerKubernetes is the spec finalizer the API server puts on a
+// namespace being deleted; the namespace controller removes it once the
+// namespace's contents are gone.
+const FinalizerKubernetes = "kubernetes"
+
 // NamespaceStatus is the observed state of a namespace.
 type NamespaceStatus struct {
 	Phase NamespacePhase `json:"phase,omitempty"`
+	// Conditions report the progress of a deletion.
+	Conditions []NamespaceCondition `json:"conditions,omitempty"`
+}
+
+// NamespaceConditionType names a namespace condition.
+type NamespaceConditionType string
+
+// Namespace condition types, as Kubernetes.
+const (
+	// NamespaceContentRemaining is True while objects remain in a
+	// terminating namespace; its message counts them per resource.
+	NamespaceContentRemaining NamespaceConditionType = "NamespaceContentRemaining"
+	// NamespaceFinalizersRemaining is True while objects of the namespace
+	// are held by finalizers; its message names them.
+	NamespaceFinalizersRemaining NamespaceConditionType = "NamespaceFinalizersRemaining"
+	// NamespaceDeletionContentFailure is True when deleting the contents
+	// failed; the controller retries.
+	NamespaceDeletionContentFailure NamespaceConditionType = "NamespaceDeletionContentFailure"
+)
+
+// NamespaceCondition is one aspect of a namespace's state.
+type NamespaceCondition struct {
+	Type               NamespaceConditionType `json:"type"`
+	Status             ConditionStatus        `json:"status"`
+	LastTransitionTime Time                   `json:"lastTransitionTime,omitzero"`
+	Reason             string                 `json:"reason,omitempty"`
+	Message            string                 `json:"message,omitempty"`
 }
 
 // NamespaceList is a list of namespaces.

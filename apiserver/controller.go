@@ -19,12 +19,14 @@ var infrastructureGroups = map[string]bool{
 }
 
 // authorizeController applies the controller manager's rules. It may get,
-// list and watch every kind but Secrets (it never needs their contents);
-// create, update and delete workload objects (kinds of groups outside
-// infrastructureGroups) and their status, pods and their status, events;
-// update and delete namespaces and their status (namespace deletion); and
-// update nodes and their status (node lifecycle: conditions, taints,
-// cordon). It may not touch tokens, tenants or secrets, create or delete
+// list and watch every kind (the garbage collector follows owner references
+// on all of them, Secrets included); create, update and delete workload
+// objects (kinds of groups outside infrastructureGroups) and their status,
+// pods and their status, events; delete any namespaced object (namespace
+// deletion, garbage collection), but never create or change a Secret or
+// another infrastructure object; update and delete namespaces and their
+// status; and update nodes and their status (node lifecycle: conditions,
+// taints, cordon). It may not touch tokens or tenants, create or delete
 // nodes, nor bind pods (the scheduler does).
 func authorizeController(id *Identity, q *request) error {
 	read := q.verb == "get" || q.verb == "list" || q.verb == "watch"
@@ -33,7 +35,9 @@ func authorizeController(id *Identity, q *request) error {
 	}
 	switch q.kind.Kind {
 	case api.KindSecret:
-		// Forbidden even to read.
+		if read || q.verb == "delete" {
+			return nil
+		}
 	case api.KindTenant:
 		if read {
 			return nil
@@ -49,7 +53,7 @@ func authorizeController(id *Identity, q *request) error {
 			return nil
 		}
 	default:
-		if read || !infrastructureGroups[q.kind.Group] {
+		if read || !infrastructureGroups[q.kind.Group] || q.verb == "delete" && q.kind.Namespaced {
 			return nil
 		}
 	}

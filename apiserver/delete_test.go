@@ -3,8 +3,10 @@ package apiserver_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/apiserver/apiservertest"
@@ -73,9 +75,9 @@ func TestFinalizersHoldDeletion(t *testing.T) {
 }
 
 // TestNamespaceWithFinalizerTakesItsContents: deleting a namespace held by
-// a finalizer removes its objects at once (as the Kubernetes namespace
-// controller does) and keeps the namespace Terminating until the finalizer
-// goes.
+// a finalizer has the namespace controller remove its objects and its own
+// "kubernetes" finalizer, and keeps the namespace Terminating until the
+// other finalizer goes.
 func TestNamespaceWithFinalizerTakesItsContents(t *testing.T) {
 	env := apiservertest.Start(t, apiservertest.Options{})
 	ctx := context.Background()
@@ -85,12 +87,17 @@ func TestNamespaceWithFinalizerTakesItsContents(t *testing.T) {
 	}
 	createPod(t, env.Admin, "shop", "web")
 	deleteObj[api.Namespace](t, env.Admin, "", "shop", client.DeleteOptions{})
-	if got := podNames(t, env.Admin, "shop"); len(got) != 0 {
-		t.Fatalf("pods of the terminating namespace: %v, want none", got)
-	}
-	ns, err := nss.Get(ctx, "", "shop")
-	if err != nil {
-		t.Fatal(err)
+	var ns *api.Namespace
+	eventually(t, 10*time.Second, "the namespace emptied and its kubernetes finalizer gone", func() bool {
+		var err error
+		ns, err = nss.Get(ctx, "", "shop")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(podNames(t, env.Admin, "shop")) == 0 && len(ns.Spec.Finalizers) == 0
+	})
+	if ns.Status.Phase != api.NamespaceTerminating {
+		t.Fatalf("phase %q, want Terminating", ns.Status.Phase)
 	}
 	ns.Finalizers = nil
 	if _, err := nss.Update(ctx, ns); err != nil {
@@ -214,7 +221,8 @@ func TestBoundPodDeletion(t *testing.T) {
 }
 
 // TestDeleteNamespace: "default" cannot be deleted; any other namespace
-// goes with everything in it.
+// is marked Terminating and goes with everything in it once the namespace
+// controller emptied it.
 func TestDeleteNamespace(t *testing.T) {
 	env := apiservertest.Start(t, apiservertest.Options{})
 	ctx := context.Background()
@@ -244,12 +252,14 @@ func TestDeleteNamespace(t *testing.T) {
 	}
 
 	out := deleteObj[api.Namespace](t, env.Admin, "", "shop", client.DeleteOptions{})
-	if out.Name != "shop" {
+	if out.Name != "shop" || out.Status.Phase != api.NamespaceTerminating || out.DeletionTimestamp == nil ||
+		!slices.Equal(out.Spec.Finalizers, []string{api.FinalizerKubernetes}) {
 		t.Errorf("answer to the delete: %+v", out)
 	}
-	if _, err := nss.Get(ctx, "", "shop"); !client.IsNotFound(err) {
-		t.Fatalf("get namespace: %v, want 404", err)
-	}
+	eventually(t, 10*time.Second, "namespace shop gone", func() bool {
+		_, err := nss.Get(ctx, "", "shop")
+		return client.IsNotFound(err)
+	})
 	if got := podNames(t, env.Admin, ""); strings.Join(got, ",") != "default/keep,shopping/cart" {
 		t.Errorf("pods after the delete: %v", got)
 	}

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
@@ -363,7 +362,7 @@ func (s *Server) merge(q *request, id *Identity, in, cur api.Object) (api.Object
 			return nil, invalid(k, next.GetObjectMeta().Name, errs)
 		}
 	}
-	if nm := next.GetObjectMeta(); q.sub == "" && nm.DeletionTimestamp != nil && len(nm.Finalizers) == 0 && !awaitsTermination(next) {
+	if nm := next.GetObjectMeta(); q.sub == "" && nm.DeletionTimestamp != nil && len(nm.Finalizers) == 0 && !heldByNamespaceFinalizers(next) && (!awaitsTermination(next) || forced(nm)) {
 		return next, errDeleteNow
 	}
 	return next, nil
@@ -397,23 +396,33 @@ func awaitsTermination(obj api.Object) bool {
 	return ok && p.Spec.NodeName != "" && p.Status.Phase != api.PodSucceeded && p.Status.Phase != api.PodFailed
 }
 
+// forced is true for an object whose deletion grace period is 0: a node
+// confirmed its pod stopped, or a user forced the delete, while finalizers
+// held it; it goes once they do.
+func forced(m *api.ObjectMeta) bool {
+	return m.DeletionGracePeriodSeconds != nil && *m.DeletionGracePeriodSeconds == 0
+}
+
 func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) error {
 	if q.kind.Kind == "Namespace" && slices.Contains(systemNamespaces, q.name) {
 		return errForbidden("namespaces %q is forbidden: this namespace may not be deleted", q.name)
 	}
-	var grace *int64
-	if g := r.URL.Query().Get("gracePeriodSeconds"); g != "" {
-		n, err := strconv.ParseInt(g, 10, 64)
-		if err != nil || n < 0 {
-			return errBadRequest("gracePeriodSeconds: must be a non-negative integer")
-		}
-		grace = &n
+	grace, policy, err := s.deleteOptions(w, r)
+	if err != nil {
+		return err
+	}
+	finalizer := ""
+	switch policy {
+	case api.DeletePropagationOrphan:
+		finalizer = api.FinalizerOrphanDependents
+	case api.DeletePropagationForeground:
+		finalizer = api.FinalizerDeleteDependents
 	}
 	ctx := r.Context()
 	key := storeKey(q.kind, q.ns, q.name)
 	if q.kind.Kind == "Namespace" {
 		out := q.kind.New()
-		if err := s.removeNamespace(ctx, q.name, out); err != nil {
+		if err := s.terminateNamespace(ctx, q.name, out); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, out)
@@ -427,8 +436,8 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) erro
 		m := cur.GetObjectMeta()
 		rev, _ := api.ParseResourceVersion(m.ResourceVersion)
 		graceful := awaitsTermination(cur) && (grace == nil || *grace > 0)
-		if len(m.Finalizers) > 0 || graceful {
-			err := s.markDeleted(ctx, key, cur, rev, grace)
+		if len(m.Finalizers) > 0 || graceful || finalizer != "" {
+			err := s.markDeleted(ctx, key, cur, rev, grace, finalizer)
 			if errors.Is(err, store.ErrConflict) {
 				if err := backoff(ctx, attempt); err != nil {
 					return err
@@ -463,7 +472,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) erro
 func (s *Server) remove(ctx context.Context, k *api.KindInfo, name, key string, rev int64, out api.Object) error {
 	switch k.Kind {
 	case "Namespace":
-		return s.removeNamespace(ctx, name, out)
+		return s.purgeNamespace(ctx, name, out)
 	case "Tenant":
 		// Tokens first: if anything below fails, the tenant is still there
 		// to delete again, and can no longer act meanwhile.
@@ -476,7 +485,7 @@ func (s *Server) remove(ctx context.Context, k *api.KindInfo, name, key string, 
 		}
 		nsKind, _ := s.scheme.ByKind("v1", "Namespace")
 		for ns := range owned {
-			if err := s.removeNamespace(ctx, ns, nsKind.New()); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := s.terminateNamespace(ctx, ns, nsKind.New()); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("delete namespace %s of tenant %s: %w", ns, name, err)
 			}
 		}
@@ -494,59 +503,11 @@ func terminatingPrefix(ns string) string { return "/registry/terminating/" + ns 
 
 func terminatingKey(ns string) string { return terminatingPrefix(ns) + "marker" }
 
-// removeNamespace deletes a namespace as Kubernetes does: it is marked
-// Terminating (new objects in it are refused from then on), its objects are
-// deleted one by one, each change with a revision of its own so watchers can
-// resume anywhere, and then the namespace goes, unless finalizers hold it:
-// then out is the terminating namespace and removing the last finalizer
-// comes back here. Repeating it after a failure finishes the job.
-func (s *Server) removeNamespace(ctx context.Context, name string, out api.Object) error {
-	key := "/registry/namespaces/" + name
-	if err := s.store.Get(ctx, key, &api.Namespace{}); err != nil {
-		return err
-	}
-	if err := s.store.Mark(ctx, terminatingKey(name)); err != nil {
-		return err
-	}
-	marked, err := s.store.GuaranteedUpdate(ctx, key, func() api.Object { return &api.Namespace{} }, func(cur api.Object) (api.Object, error) {
-		ns := cur.(*api.Namespace)
-		if ns.DeletionTimestamp != nil && ns.Status.Phase == api.NamespaceTerminating {
-			return nil, nil
-		}
-		if ns.DeletionTimestamp == nil {
-			now := api.Now()
-			ns.DeletionTimestamp = &now
-		}
-		ns.Status.Phase = api.NamespaceTerminating
-		return ns, nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range s.scheme.Kinds() {
-		if !k.Namespaced {
-			continue
-		}
-		items, _, err := s.store.List(ctx, storePrefix(k, name), k.New, nil)
-		if err != nil {
-			return err
-		}
-		for _, o := range items {
-			err := s.store.Delete(ctx, storeKey(k, name, o.GetObjectMeta().Name), 0, k.New())
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("delete %s %s/%s: %w", k.Resource, name, o.GetObjectMeta().Name, err)
-			}
-		}
-	}
-	if ns := marked.(*api.Namespace); len(ns.Finalizers) > 0 {
-		return s.store.Get(ctx, key, out)
-	}
-	return s.store.Delete(ctx, key, 0, out, terminatingPrefix(name))
-}
-
 // markDeleted sets the deletion timestamp and grace period of an object
-// that cannot go at once; a shorter grace period shortens a pending one.
-func (s *Server) markDeleted(ctx context.Context, key string, obj api.Object, rev int64, grace *int64) error {
+// that cannot go at once, adding finalizer (the garbage collector's orphan
+// or foregroundDeletion) unless it is "" or already there; a shorter grace
+// period shortens a pending one.
+func (s *Server) markDeleted(ctx context.Context, key string, obj api.Object, rev int64, grace *int64, finalizer string) error {
 	m := obj.GetObjectMeta()
 	g := int64(0)
 	if p, ok := obj.(*api.Pod); ok {
@@ -558,8 +519,21 @@ func (s *Server) markDeleted(ctx context.Context, key string, obj api.Object, re
 	if grace != nil {
 		g = *grace
 	}
-	if m.DeletionTimestamp != nil && (m.DeletionGracePeriodSeconds == nil || *m.DeletionGracePeriodSeconds <= g) {
+	added := false
+	if finalizer != "" && !m.HasFinalizer(finalizer) {
+		// One propagation policy at a time: a later orphan replaces a
+		// pending foreground deletion and the reverse, as Kubernetes.
+		m.Finalizers = slices.DeleteFunc(m.Finalizers, func(f string) bool {
+			return f == api.FinalizerOrphanDependents || f == api.FinalizerDeleteDependents
+		})
+		m.Finalizers = append(m.Finalizers, finalizer)
+		added = true
+	}
+	if !added && m.DeletionTimestamp != nil && (m.DeletionGracePeriodSeconds == nil || *m.DeletionGracePeriodSeconds <= g) {
 		return nil // already being deleted, no sooner
+	}
+	if m.DeletionGracePeriodSeconds != nil && *m.DeletionGracePeriodSeconds < g {
+		g = *m.DeletionGracePeriodSeconds
 	}
 	if m.DeletionTimestamp == nil {
 		now := api.NewTime(time.Now())

@@ -112,7 +112,7 @@ func metricValue(t testing.TB, env *apiservertest.Env, name string) float64 {
 // other requests are refused with 429 and Retry-After; watches and health
 // checks are not limited; once the held request ends, requests pass again.
 func TestTooManyRequests(t *testing.T) {
-	env := apiservertest.Start(t, apiservertest.Options{MaxInFlight: 1})
+	env := apiservertest.Start(t, apiservertest.Options{MaxInFlight: 1, NoNamespaceController: true}) // its requests would take the one slot
 	ctx := context.Background()
 	held := holdCreate(t, env, "held")
 
@@ -148,7 +148,7 @@ func TestTooManyRequests(t *testing.T) {
 // TestTooManyRequestsBurst: under a burst every answer is 200 or 429, and
 // every 429 is counted.
 func TestTooManyRequestsBurst(t *testing.T) {
-	env := apiservertest.Start(t, apiservertest.Options{MaxInFlight: 1})
+	env := apiservertest.Start(t, apiservertest.Options{MaxInFlight: 1, NoNamespaceController: true}) // its requests would take the one slot
 	const n = 200
 	codes := make(chan int, n)
 	var wg sync.WaitGroup

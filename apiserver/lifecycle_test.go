@@ -38,17 +38,19 @@ func TestNamespaceDeletionOneObjectAtATime(t *testing.T) {
 		}
 		seen[rv] = true
 	}
-	if _, err := client.For[api.Namespace](env.Admin).Get(context.Background(), "", "doomed"); !client.IsNotFound(err) {
-		t.Fatalf("namespace after delete: %v", err)
-	}
+	eventually(t, 10*time.Second, "namespace doomed gone", func() bool {
+		_, err := client.For[api.Namespace](env.Admin).Get(context.Background(), "", "doomed")
+		return client.IsNotFound(err)
+	})
 	// A namespace of the same name can be made again and used.
 	createNamespace(t, env.Admin, "doomed")
 	createPod(t, env.Admin, "doomed", "again")
 }
 
 // TestCreateInTerminatingNamespace: a namespace held by a finalizer stays
-// Terminating after delete, with its contents gone, and refuses new objects
-// with 403 until the finalizer is removed, which completes the deletion.
+// Terminating after delete while the namespace controller removes its
+// contents, and refuses new objects with 403 until the finalizer is
+// removed, which completes the deletion.
 func TestCreateInTerminatingNamespace(t *testing.T) {
 	env := apiservertest.Start(t, apiservertest.Options{})
 	ctx := context.Background()
@@ -70,14 +72,18 @@ func TestCreateInTerminatingNamespace(t *testing.T) {
 	if err != nil || ns.DeletionTimestamp == nil || ns.Status.Phase != api.NamespaceTerminating {
 		t.Fatalf("namespace held by a finalizer after delete: %+v, %v", ns, err)
 	}
-	if names := podNames(t, env.Admin, "ending"); len(names) != 0 {
-		t.Fatalf("pods left in a terminating namespace: %v", names)
-	}
+	eventually(t, 10*time.Second, "the terminating namespace emptied", func() bool {
+		return len(podNames(t, env.Admin, "ending")) == 0
+	})
 	_, err = client.For[api.Pod](env.Admin).Create(ctx, newPod("ending", "late"))
 	st := wantStatus(t, err, http.StatusForbidden, api.StatusReasonForbidden)
 	if !strings.Contains(st.Message, "being terminated") {
 		t.Fatalf("message %q does not say the namespace is being terminated", st.Message)
 	}
+	eventually(t, 10*time.Second, "the kubernetes finalizer gone", func() bool {
+		ns, err = nss.Get(ctx, "", "ending")
+		return err == nil && len(ns.Spec.Finalizers) == 0
+	})
 	ns.Finalizers = nil
 	if _, err := nss.Update(ctx, ns); err != nil {
 		t.Fatal(err)
@@ -102,9 +108,10 @@ func TestTenantRecreatedInheritsNothing(t *testing.T) {
 	if err := env.Admin.Delete(ctx, kind(t, env, "tenants"), "", "acme", client.DeleteOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.For[api.Namespace](env.Admin).Get(ctx, "", "acme"); !client.IsNotFound(err) {
-		t.Fatalf("tenant's namespace after the tenant was deleted: %v", err)
-	}
+	eventually(t, 10*time.Second, "the tenant's namespace gone", func() bool {
+		_, err := client.For[api.Namespace](env.Admin).Get(ctx, "", "acme")
+		return client.IsNotFound(err)
+	})
 	fresh := env.Tenant(t, "acme")
 	eventually(t, 5*time.Second, "old token refused", func() bool {
 		_, _, err := client.For[api.Pod](old).List(ctx, "acme", client.ListOptions{})
@@ -134,4 +141,27 @@ func TestExpiredToken(t *testing.T) {
 		_, _, err := client.For[api.Pod](c).List(ctx, "default", client.ListOptions{})
 		return client.Code(err) == http.StatusUnauthorized
 	})
+}
+
+// TestNamespaceWithoutController: on a server without the namespace
+// controller, a deleted namespace stays Terminating with its contents and
+// the "kubernetes" finalizer, and refuses new objects.
+func TestNamespaceWithoutController(t *testing.T) {
+	env := apiservertest.Start(t, apiservertest.Options{NoNamespaceController: true})
+	ctx := context.Background()
+	createNamespace(t, env.Admin, "stuck")
+	createPod(t, env.Admin, "stuck", "web")
+	if err := env.Admin.Delete(ctx, kind(t, env, "namespaces"), "", "stuck", client.DeleteOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // nothing is to happen
+	ns, err := client.For[api.Namespace](env.Admin).Get(ctx, "", "stuck")
+	if err != nil || ns.Status.Phase != api.NamespaceTerminating || len(ns.Spec.Finalizers) != 1 || ns.Spec.Finalizers[0] != api.FinalizerKubernetes {
+		t.Fatalf("namespace: %v %+v", err, ns)
+	}
+	if got := podNames(t, env.Admin, "stuck"); len(got) != 1 {
+		t.Errorf("pods: %v, want the one left", got)
+	}
+	_, err = client.For[api.Pod](env.Admin).Create(ctx, newPod("stuck", "late"))
+	wantStatus(t, err, http.StatusForbidden, api.StatusReasonForbidden)
 }

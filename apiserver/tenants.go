@@ -39,7 +39,7 @@ func (s *Server) createTenant(ctx context.Context, w http.ResponseWriter, q *req
 		// The request may be gone; the undo must still happen.
 		uctx := context.WithoutCancel(ctx)
 		for _, ns := range created {
-			if derr := s.removeNamespace(uctx, ns.Name, nsKind.New()); derr != nil {
+			if derr := s.purgeNamespace(uctx, ns.Name, nsKind.New()); derr != nil {
 				s.log.Error("undo namespace of a refused tenant", "tenant", t.Name, "namespace", ns.Name, "err", derr)
 			}
 		}

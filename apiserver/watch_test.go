@@ -314,6 +314,10 @@ func TestWatchTenantNamespaceReused(t *testing.T) {
 		last = expectEvents(t, w, wantEvent{client.Deleted, "scratch/tmp", ""})[0].Object.GetObjectMeta().ResourceVersion
 	}
 
+	eventually(t, 10*time.Second, "namespace scratch gone", func() bool {
+		_, err := client.For[api.Namespace](env.Admin).Get(context.Background(), "", "scratch")
+		return client.IsNotFound(err)
+	})
 	createNamespace(t, b, "scratch")
 	createPod(t, b, "scratch", "secret")
 	setLabels(t, b, "scratch", "secret", map[string]string{"x": "y"})

@@ -45,6 +45,9 @@ func (o ListOptions) query() url.Values {
 type DeleteOptions struct {
 	// GracePeriodSeconds overrides the object's grace period; 0 deletes at once.
 	GracePeriodSeconds *int64
+	// PropagationPolicy says what becomes of the object's dependents:
+	// Background (the default), Foreground or Orphan.
+	PropagationPolicy api.DeletionPropagation
 }
 
 // KindOf finds the kind of obj from its apiVersion and kind, or from its Go
@@ -129,6 +132,9 @@ func (c *Client) Delete(ctx context.Context, k *api.KindInfo, namespace, name st
 	q := url.Values{}
 	if opts.GracePeriodSeconds != nil {
 		q.Set("gracePeriodSeconds", strconv.FormatInt(*opts.GracePeriodSeconds, 10))
+	}
+	if opts.PropagationPolicy != "" {
+		q.Set("propagationPolicy", string(opts.PropagationPolicy))
 	}
 	var sink any
 	if out != nil {

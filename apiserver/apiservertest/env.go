@@ -14,6 +14,8 @@ import (
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/apiserver"
 	"github.com/cloudmgr/cloud/client"
+	"github.com/cloudmgr/cloud/controllers"
+	"github.com/cloudmgr/cloud/controllers/namespace"
 	"github.com/cloudmgr/cloud/store"
 )
 
@@ -54,6 +56,10 @@ type Options struct {
 	MaxImageBytes int64
 	// Log receives the server's log (nil: discarded).
 	Log *slog.Logger
+	// NoNamespaceController leaves out the namespace controller, which
+	// runs by default as cloudd runs it: without it a deleted namespace
+	// stays Terminating with its contents.
+	NoNamespaceController bool
 }
 
 // Start runs a server until the test ends.
@@ -115,6 +121,16 @@ func Start(t testing.TB, opts Options) *Env {
 		}
 		e.Close()
 	})
+	if !opts.NoNamespaceController {
+		m := controllers.NewManager(env.Admin, nil)
+		if err := namespace.Setup(m); err != nil {
+			t.Fatal(err)
+		}
+		mctx, mcancel := context.WithCancel(ctx)
+		mdone := make(chan struct{})
+		go func() { _ = m.Run(mctx); close(mdone) }()
+		t.Cleanup(func() { mcancel(); <-mdone }) // runs before the server stops
+	}
 	return env
 }
 

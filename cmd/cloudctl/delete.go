@@ -20,10 +20,12 @@ type deleteOptions struct {
 	ignoreNotFound bool
 	labelSelector  string
 	all            bool
+	cascade        string
+	policy         api.DeletionPropagation
 }
 
 func newDeleteOptions(root *rootOptions) *deleteOptions {
-	return &deleteOptions{root: root, gracePeriod: -1}
+	return &deleteOptions{root: root, gracePeriod: -1, cascade: "background"}
 }
 
 func (o *deleteOptions) command() *cobra.Command {
@@ -37,7 +39,13 @@ Pods are stopped gracefully: the node agent gets the pod's grace period
 (spec.terminationGracePeriodSeconds) to stop its containers before the pod
 disappears. --grace-period overrides it, --now is --grace-period=1 and
 --force is --grace-period=0, which removes the object at once without
-waiting for its containers to stop: they may keep running on the node.`,
+waiting for its containers to stop: they may keep running on the node.
+
+--cascade says what becomes of the objects the deleted one owns (through
+their ownerReferences): background (the default) deletes the owner at once
+and the garbage collector deletes its dependents after; foreground keeps
+the owner, marked for deletion, until its blocking dependents are gone;
+orphan keeps the dependents and removes their references to the owner.`,
 		Example: `  # Delete a pod
   cloudctl delete pod web
 
@@ -64,12 +72,23 @@ waiting for its containers to stop: they may keep running on the node.`,
 	f.BoolVar(&o.ignoreNotFound, "ignore-not-found", false, "succeed for objects that do not exist")
 	f.StringVarP(&o.labelSelector, "selector", "l", "", "delete the objects of the type matching this label selector")
 	f.BoolVar(&o.all, "all", false, "delete every object of the type in the namespace")
+	f.StringVar(&o.cascade, "cascade", "background", "what becomes of the dependents: background, foreground or orphan")
 	return cmd
 }
 
 // complete folds --now and --force into the grace period.
 func (o *deleteOptions) complete(cmd *cobra.Command) error {
 	graceSet := cmd.Flags().Changed("grace-period")
+	switch o.cascade {
+	case "background", "true":
+		o.policy = ""
+	case "foreground":
+		o.policy = api.DeletePropagationForeground
+	case "orphan", "false":
+		o.policy = api.DeletePropagationOrphan
+	default:
+		return usageErrorf("--cascade must be background, foreground or orphan, got %q", o.cascade)
+	}
 	switch {
 	case o.now && o.force:
 		return usageErrorf("--now and --force are mutually exclusive")
@@ -111,7 +130,7 @@ func (o *deleteOptions) run(ctx context.Context, args []string) error {
 
 // deleteAll deletes every target, reporting each failure and going on.
 func (o *deleteOptions) deleteAll(ctx context.Context, c *client.Client, targets []deleteTarget) error {
-	var opts client.DeleteOptions
+	opts := client.DeleteOptions{PropagationPolicy: o.policy}
 	if o.gracePeriod >= 0 {
 		g := o.gracePeriod
 		opts.GracePeriodSeconds = &g

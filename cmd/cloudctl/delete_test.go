@@ -19,6 +19,9 @@ func TestDeleteGracePeriods(t *testing.T) {
 		{"now", []string{"--now"}, "gracePeriodSeconds=1"},
 		{"force", []string{"--force"}, "gracePeriodSeconds=0"},
 		{"force with zero", []string{"--force", "--grace-period=0"}, "gracePeriodSeconds=0"},
+		{"cascade background", []string{"--cascade=background"}, ""},
+		{"cascade foreground", []string{"--cascade=foreground"}, "propagationPolicy=Foreground"},
+		{"cascade orphan", []string{"--cascade", "orphan"}, "propagationPolicy=Orphan"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,6 +50,7 @@ func TestDeleteFlagConflicts(t *testing.T) {
 		{"--now", "--force"},
 		{"--force", "--grace-period", "5"},
 		{"--grace-period", "-2"},
+		{"--cascade", "sideways"},
 	} {
 		_, errOut, code := runCLI(t, append([]string{"--config", cfg, "delete", "pod", "web"}, flags...)...)
 		if code != 1 || !strings.Contains(errOut, "Usage:") {

@@ -104,6 +104,8 @@ func (o *describeOptions) describe(ctx context.Context, c *client.Client, k *api
 		d.secret(k, v)
 	case *api.PriorityClass:
 		d.priorityClass(v)
+	case *api.Namespace:
+		d.namespace(v)
 	default:
 		if err := d.generic(k, obj); err != nil {
 			return err

@@ -3,7 +3,9 @@ package main
 import (
 	"github.com/cloudmgr/cloud/controllers"
 	"github.com/cloudmgr/cloud/controllers/cronjob"
+	"github.com/cloudmgr/cloud/controllers/gc"
 	"github.com/cloudmgr/cloud/controllers/job"
+	"github.com/cloudmgr/cloud/controllers/namespace"
 )
 
 // controllerSetups are the controllers cloudd runs while it leads: each
@@ -15,6 +17,8 @@ import (
 // (apiserver.RoleController); its Recorder (controllers.NewRecorder)
 // writes Events as "controller-manager".
 var controllerSetups = []func(m *controllers.Manager) error{
+	namespace.Setup,
+	gc.Setup,
 	func(m *controllers.Manager) error { return job.Setup(m, nil) },
 	func(m *controllers.Manager) error { return cronjob.Setup(m, nil) },
 }

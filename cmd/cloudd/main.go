@@ -111,6 +111,7 @@ func (o *options) load(v *viper.Viper) error {
 	o.insecureRegistries = v.GetStringSlice("insecure-registry")
 	o.usageInterval = v.GetDuration("usage-interval")
 	o.scheduler = v.GetBool("scheduler")
+	o.controllers = v.GetBool("controllers")
 	o.schedulerWorkers = v.GetInt("scheduler-workers")
 	o.controllers = v.GetBool("controllers")
 	o.leaderElect = v.GetBool("leader-elect")

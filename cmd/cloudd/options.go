@@ -32,8 +32,8 @@ type options struct {
 	usageInterval      time.Duration
 
 	scheduler        bool
-	schedulerWorkers int
 	controllers      bool
+	schedulerWorkers int
 	leaderElect      bool
 	leaderTTL        time.Duration
 }

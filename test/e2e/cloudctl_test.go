@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // cloudctl runs the built CLI with config and returns its output and exit code.
@@ -86,6 +87,19 @@ func TestCLIAgainstCloudd(t *testing.T) {
 	out, errOut, code = cloudctl(t, bin, admin, "", "delete", "-f", examples)
 	if code != 0 || !strings.Contains(out, `pod "web" deleted`) || !strings.Contains(out, `namespace "demo" deleted`) {
 		t.Fatalf("delete -f: code %d\n%s%s", code, out, errOut)
+	}
+	// The namespace goes once the namespace controller emptied it; until
+	// then it is Terminating and refuses new objects, as in Kubernetes.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, errOut, code := cloudctl(t, bin, admin, "", "get", "namespace", "demo")
+		if code != 0 && strings.Contains(errOut, "NotFound") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("namespace demo still there 20s after delete -f")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if _, _, code := cloudctl(t, bin, admin, "", "apply", "-f", examples); code != 0 {
 		t.Fatal("apply after delete -f failed")

@@ -1,0 +1,59 @@
+package apiserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/cloudmgr/cloud/api"
+)
+
+// deleteOptions reads the options of a DELETE: an optional DeleteOptions
+// body, overridden by the query parameters gracePeriodSeconds and
+// propagationPolicy. The policy defaults to Background.
+func (s *Server) deleteOptions(w http.ResponseWriter, r *http.Request) (*int64, api.DeletionPropagation, error) {
+	var opts api.DeleteOptions
+	if r.Body != nil && r.Body != http.NoBody {
+		data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+		if err != nil {
+			return nil, "", errBadRequest("read body: %v", err)
+		}
+		if len(bytes.TrimSpace(data)) > 0 {
+			dec := json.NewDecoder(bytes.NewReader(data))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&opts); err != nil {
+				return nil, "", errBadRequest("decode DeleteOptions: %v", err)
+			}
+			if opts.Kind != "" && opts.Kind != "DeleteOptions" {
+				return nil, "", errBadRequest("kind: the body of a delete must be DeleteOptions, not %q", opts.Kind)
+			}
+		}
+	}
+	q := r.URL.Query()
+	if g := q.Get("gracePeriodSeconds"); g != "" {
+		n, err := strconv.ParseInt(g, 10, 64)
+		if err != nil {
+			return nil, "", errBadRequest("gracePeriodSeconds: must be a non-negative integer")
+		}
+		opts.GracePeriodSeconds = &n
+	}
+	if opts.GracePeriodSeconds != nil && *opts.GracePeriodSeconds < 0 {
+		return nil, "", errBadRequest("gracePeriodSeconds: must be a non-negative integer")
+	}
+	if p := q.Get("propagationPolicy"); p != "" {
+		pp := api.DeletionPropagation(p)
+		opts.PropagationPolicy = &pp
+	}
+	policy := api.DeletePropagationBackground
+	if opts.PropagationPolicy != nil {
+		policy = *opts.PropagationPolicy
+	}
+	switch policy {
+	case api.DeletePropagationOrphan, api.DeletePropagationBackground, api.DeletePropagationForeground:
+	default:
+		return nil, "", errBadRequest("propagationPolicy: Unsupported value: %q: supported values: \"Orphan\", \"Background\", \"Foreground\"", policy)
+	}
+	return opts.GracePeriodSeconds, policy, nil
+}
