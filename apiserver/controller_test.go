@@ -12,8 +12,10 @@ import (
 )
 
 // TestControllerRole: the controller manager's token may read everything
-// but secrets and write pods, events, namespaces' and nodes' state; not
-// tokens, tenants, secrets, bindings, nor infrastructure kinds.
+// (the garbage collector follows owners on every kind), delete namespaced
+// objects, and write pods, events, namespaces' and nodes' state; not
+// tokens, tenants, bindings, nor create or change secrets or
+// infrastructure kinds.
 func TestControllerRole(t *testing.T) {
 	env := apiservertest.Start(t, apiservertest.Options{})
 	ctx := context.Background()
@@ -38,6 +40,10 @@ func TestControllerRole(t *testing.T) {
 		do   func() error
 	}{
 		{"list pods everywhere", func() error { _, _, err := pods.List(ctx, "", client.ListOptions{}); return err }},
+		{"list secrets (owner references, for the garbage collector)", func() error {
+			_, _, err := client.For[api.Secret](c).List(ctx, "", client.ListOptions{})
+			return err
+		}},
 		{"watch pods", func() error { return watch(pods.Kind()) }},
 		{"watch nodes", func() error { return watch(nodes.Kind()) }},
 		{"list namespaces", func() error { _, _, err := nss.List(ctx, "", client.ListOptions{}); return err }},
@@ -110,8 +116,18 @@ func TestControllerRole(t *testing.T) {
 		name string
 		do   func() error
 	}{
-		{"get secret", func() error { _, err := client.For[api.Secret](c).Get(ctx, "team-a", "creds"); return err }},
-		{"list secrets", func() error { _, _, err := client.For[api.Secret](c).List(ctx, "", client.ListOptions{}); return err }},
+		{"create secret", func() error {
+			return c.Create(ctx, &api.Secret{ObjectMeta: api.ObjectMeta{Namespace: "team-a", Name: "forged"}, StringData: map[string]string{"k": "v"}})
+		}},
+		{"update secret", func() error {
+			s, err := client.For[api.Secret](c).Get(ctx, "team-a", "creds")
+			if err != nil {
+				return err
+			}
+			s.StringData = map[string]string{"k": "changed"}
+			_, err = client.For[api.Secret](c).Update(ctx, s)
+			return err
+		}},
 		{"create tenant", func() error {
 			_, err := client.For[api.Tenant](c).Create(ctx, &api.Tenant{ObjectMeta: api.ObjectMeta{Name: "evil"}})
 			return err

@@ -113,7 +113,6 @@ func (o *options) load(v *viper.Viper) error {
 	o.scheduler = v.GetBool("scheduler")
 	o.controllers = v.GetBool("controllers")
 	o.schedulerWorkers = v.GetInt("scheduler-workers")
-	o.controllers = v.GetBool("controllers")
 	o.leaderElect = v.GetBool("leader-elect")
 	o.leaderTTL = v.GetDuration("leader-elect-ttl")
 	if o.dataDir == "" {
