@@ -12,6 +12,7 @@ func TestSchemeKinds(t *testing.T) {
 		resource   string
 		namespaced bool
 	}{
+		"Deployment":     {"apps/v1", "deployments", true},
 		"Event":          {"v1", "events", true},
 		"Hypervisor":     {"iaas.cloudmgr.dev/v1alpha1", "hypervisors", false},
 		"Image":          {"images.cloudmgr.dev/v1", "images", false},
@@ -20,6 +21,7 @@ func TestSchemeKinds(t *testing.T) {
 		"Node":           {"v1", "nodes", false},
 		"NodePool":       {"iaas.cloudmgr.dev/v1alpha1", "nodepools", false},
 		"Pod":            {"v1", "pods", true},
+		"ReplicaSet":     {"apps/v1", "replicasets", true},
 		"PriorityClass":  {"scheduling.cloudmgr.dev/v1", "priorityclasses", false},
 		"Secret":         {"v1", "secrets", true},
 		"Tenant":         {"v1", "tenants", false},
