@@ -65,6 +65,10 @@ func columnsFor(k *api.KindInfo) columnSet {
 		return imageColumns()
 	case api.KindPriorityClass:
 		return priorityClassColumns()
+	case api.KindDeployment:
+		return deploymentColumns()
+	case api.KindReplicaSet:
+		return replicaSetColumns()
 	}
 	return columnSet{
 		headers: []string{"NAME", "AGE"},

@@ -30,7 +30,7 @@ func History(ctx context.Context, c *client.Client, d *api.Deployment) ([]*api.R
 // Rollback sets a Deployment's pod template back to that of the
 // ReplicaSet of revision toRevision (0: the revision before the current
 // one), as kubectl rollout undo does: on the client, by an update of
-// spec.template, after which the controller gives that ReplicaSet the
+// spec.template (and of the change-cause annotation), after which the controller gives that ReplicaSet the
 // next revision and rolls out to it. It returns the revision rolled back
 // to.
 func Rollback(ctx context.Context, c *client.Client, namespace, name string, toRevision int64) (int64, error) {
@@ -67,6 +67,15 @@ func Rollback(ctx context.Context, c *client.Client, namespace, name string, toR
 			}
 		}
 		d.Spec.Template = stripHash(&target.Spec.Template)
+		// The change cause goes back too, as kubectl's undo patch does.
+		if cause, ok := target.Annotations[api.AnnotationChangeCause]; ok {
+			if d.Annotations == nil {
+				d.Annotations = map[string]string{}
+			}
+			d.Annotations[api.AnnotationChangeCause] = cause
+		} else {
+			delete(d.Annotations, api.AnnotationChangeCause)
+		}
 		if _, err := deps.Update(ctx, d); err == nil {
 			return Revision(target), nil
 		} else if !client.IsConflict(err) {
