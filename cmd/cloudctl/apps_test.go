@@ -149,6 +149,10 @@ spec:
 		t.Fatalf("no revision 4 after restart:\n%s", out)
 	}
 
+	mustContain(t, "describe deploy", ok("describe", "deploy", "web"), "Replicas:               3 desired | 3 updated | 3 total | 3 available | 0 unavailable\n",
+		"StrategyType:           RollingUpdate\n", "RollingUpdateStrategy:  25% max unavailable, 25% max surge\n", "Progressing  True    NewReplicaSetAvailable")
+	mustContain(t, "describe rs", ok("describe", "rs"), "Controlled By:      Deployment/web\n", "Pods Status:        3 Ready / 3 Available\n")
+
 	if out := ok("rollout", "pause", "deploy/web"); out != "deployment.apps/web paused\n" {
 		t.Fatalf("pause printed %q", out)
 	}

@@ -104,6 +104,10 @@ func (o *describeOptions) describe(ctx context.Context, c *client.Client, k *api
 		d.secret(k, v)
 	case *api.PriorityClass:
 		d.priorityClass(v)
+	case *api.Deployment:
+		d.deployment(k, v)
+	case *api.ReplicaSet:
+		d.replicaSet(k, v)
 	default:
 		if err := d.generic(k, obj); err != nil {
 			return err
