@@ -176,6 +176,40 @@ func NewScheme() *Scheme {
 			PrepareForCreate: func(o Object) { o.(*CronJob).Status = CronJobStatus{} },
 		},
 		&KindInfo{
+			Group: GroupApps, Version: VersionApps, Kind: KindReplicaSet,
+			Resource: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"},
+			Namespaced: true, HasStatus: true,
+			New: func() Object {
+				return &ReplicaSet{TypeMeta: TypeMeta{APIVersion: APIVersionApps, Kind: KindReplicaSet}}
+			},
+			NewList: func() ObjectList {
+				return &ReplicaSetList{TypeMeta: TypeMeta{APIVersion: APIVersionApps, Kind: KindReplicaSet + "List"}}
+			},
+			Default:  func(o Object) { DefaultReplicaSet(o.(*ReplicaSet)) },
+			Validate: func(o Object) ErrorList { return ValidateReplicaSet(o.(*ReplicaSet)) },
+			ValidateUpdate: func(n, o Object) ErrorList {
+				return ValidateReplicaSetUpdate(n.(*ReplicaSet), o.(*ReplicaSet))
+			},
+			PrepareForCreate: func(o Object) { o.(*ReplicaSet).Status = ReplicaSetStatus{} },
+		},
+		&KindInfo{
+			Group: GroupApps, Version: VersionApps, Kind: KindDeployment,
+			Resource: "deployments", Singular: "deployment", ShortNames: []string{"deploy"},
+			Namespaced: true, HasStatus: true,
+			New: func() Object {
+				return &Deployment{TypeMeta: TypeMeta{APIVersion: APIVersionApps, Kind: KindDeployment}}
+			},
+			NewList: func() ObjectList {
+				return &DeploymentList{TypeMeta: TypeMeta{APIVersion: APIVersionApps, Kind: KindDeployment + "List"}}
+			},
+			Default:  func(o Object) { DefaultDeployment(o.(*Deployment)) },
+			Validate: func(o Object) ErrorList { return ValidateDeployment(o.(*Deployment)) },
+			ValidateUpdate: func(n, o Object) ErrorList {
+				return ValidateDeploymentUpdate(n.(*Deployment), o.(*Deployment))
+			},
+			PrepareForCreate: func(o Object) { o.(*Deployment).Status = DeploymentStatus{} },
+		},
+		&KindInfo{
 			Group: GroupIaaS, Version: VersionIaaS, Kind: KindNodePool,
 			Resource: "nodepools", Singular: "nodepool", ShortNames: []string{"np"},
 			Namespaced: false, HasStatus: true,

@@ -13,6 +13,7 @@ func TestSchemeKinds(t *testing.T) {
 		namespaced bool
 	}{
 		"CronJob":        {"batch/v1", "cronjobs", true},
+		"Deployment":     {"apps/v1", "deployments", true},
 		"Event":          {"v1", "events", true},
 		"Job":            {"batch/v1", "jobs", true},
 		"Hypervisor":     {"iaas.cloudmgr.dev/v1alpha1", "hypervisors", false},
@@ -22,6 +23,7 @@ func TestSchemeKinds(t *testing.T) {
 		"Node":           {"v1", "nodes", false},
 		"NodePool":       {"iaas.cloudmgr.dev/v1alpha1", "nodepools", false},
 		"Pod":            {"v1", "pods", true},
+		"ReplicaSet":     {"apps/v1", "replicasets", true},
 		"PriorityClass":  {"scheduling.cloudmgr.dev/v1", "priorityclasses", false},
 		"Secret":         {"v1", "secrets", true},
 		"Tenant":         {"v1", "tenants", false},

@@ -106,6 +106,10 @@ func (o *describeOptions) describe(ctx context.Context, c *client.Client, k *api
 		d.priorityClass(v)
 	case *api.Namespace:
 		d.namespace(v)
+	case *api.Deployment:
+		d.deployment(k, v)
+	case *api.ReplicaSet:
+		d.replicaSet(k, v)
 	default:
 		if err := d.generic(k, obj); err != nil {
 			return err

@@ -98,6 +98,8 @@ CLOUDCTL_NAMESPACE=dev or CLOUDCTL_REQUEST_TIMEOUT=1m.`,
 		newTopCommand(o),
 		newLogsOptions(o).command(),
 		newExecOptions(o).command(),
+		newScaleOptions(o).command(),
+		newRolloutCommand(o),
 	)
 	return root
 }

@@ -69,6 +69,10 @@ func columnsFor(k *api.KindInfo) columnSet {
 		return jobColumns()
 	case api.KindCronJob:
 		return cronJobColumns()
+	case api.KindDeployment:
+		return deploymentColumns()
+	case api.KindReplicaSet:
+		return replicaSetColumns()
 	}
 	return columnSet{
 		headers: []string{"NAME", "AGE"},

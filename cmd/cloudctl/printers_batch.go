@@ -56,15 +56,6 @@ func cronJobColumns() columnSet {
 	}
 }
 
-func containersAndImages(s *api.PodSpec) (string, string) {
-	var names, images []string
-	for _, c := range s.Containers {
-		names = append(names, c.Name)
-		images = append(images, c.Image)
-	}
-	return strings.Join(names, ","), strings.Join(images, ",")
-}
-
 // selectorString writes a label selector as kubectl does: "a=b,c in (d,e)".
 func selectorString(sel *api.LabelSelector) string {
 	if sel == nil {

@@ -3,9 +3,11 @@ package main
 import (
 	"github.com/cloudmgr/cloud/controllers"
 	"github.com/cloudmgr/cloud/controllers/cronjob"
+	"github.com/cloudmgr/cloud/controllers/deployment"
 	"github.com/cloudmgr/cloud/controllers/gc"
 	"github.com/cloudmgr/cloud/controllers/job"
 	"github.com/cloudmgr/cloud/controllers/namespace"
+	"github.com/cloudmgr/cloud/controllers/replicaset"
 )
 
 // controllerSetups are the controllers cloudd runs while it leads: each
@@ -19,6 +21,8 @@ import (
 var controllerSetups = []func(m *controllers.Manager) error{
 	namespace.Setup,
 	gc.Setup,
+	func(m *controllers.Manager) error { return replicaset.Setup(m) },
+	func(m *controllers.Manager) error { return deployment.Setup(m) },
 	func(m *controllers.Manager) error { return job.Setup(m, nil) },
 	func(m *controllers.Manager) error { return cronjob.Setup(m, nil) },
 }

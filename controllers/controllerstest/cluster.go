@@ -158,6 +158,10 @@ func (c *Cluster) markRunning(ctx context.Context, ns, name, uid string) {
 	pods := client.For[api.Pod](c.Admin)
 	for ctx.Err() == nil {
 		p, err := pods.Get(ctx, ns, name)
+		if err != nil && !client.IsNotFound(err) && ctx.Err() == nil {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
 		if err != nil || p.UID != uid || p.DeletionTimestamp != nil {
 			return
 		}
@@ -181,8 +185,18 @@ func (c *Cluster) markRunning(ctx context.Context, ns, name, uid string) {
 			}
 			api.SetPodCondition(&p.Status, api.PodCondition{Type: t, Status: s, Reason: "SimulatedAgent"})
 		}
-		if _, err := pods.UpdateStatus(ctx, p); err == nil || !client.IsConflict(err) {
+		_, err = pods.UpdateStatus(ctx, p)
+		switch {
+		case err == nil || client.IsNotFound(err):
 			return
+		case !client.IsConflict(err):
+			// Throttled (429) or a transient failure under load: a real
+			// agent retries its status report, and so does this one.
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
 }

@@ -1,0 +1,271 @@
+// Package replicaset runs the ReplicaSet controller: it keeps the number
+// of active pods a ReplicaSet controls equal to its replicas, creating
+// pods from its template and deleting the surplus, adopting matching
+// orphans and releasing pods that stop matching.
+package replicaset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/client"
+	"github.com/cloudmgr/cloud/controllers"
+)
+
+// Options tune the controller.
+type Options struct {
+	// Workers reconcile different ReplicaSets in parallel (default 4).
+	Workers int
+	// ExpectationsTTL bounds how long the controller waits to see its own
+	// writes before acting again anyway (default 1 minute).
+	ExpectationsTTL time.Duration
+}
+
+// Controller reconciles ReplicaSets.
+type Controller struct {
+	client *client.Client
+	rsets  *client.Cache
+	pods   *client.Cache
+	exp    *expectations
+	log    *slog.Logger
+	ctrl   *controllers.Controller
+	now    func() time.Time
+}
+
+// Setup registers the ReplicaSet controller and its caches on m.
+func Setup(m *controllers.Manager, opts ...Options) error {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.ExpectationsTTL <= 0 {
+		o.ExpectationsTTL = time.Minute
+	}
+	c := &Controller{
+		client: m.Client,
+		rsets:  controllers.CacheFor[api.ReplicaSet](m),
+		pods:   controllers.CacheFor[api.Pod](m),
+		exp:    newExpectations(o.ExpectationsTTL),
+		log:    m.Log.With("controller", "replicaset"),
+		now:    time.Now,
+	}
+	c.ctrl = controllers.NewController("replicaset", c, o.Workers, m.Log)
+	c.rsets.AddHandler(client.Handler{
+		OnAdd:    c.ctrl.Enqueue,
+		OnUpdate: func(_, o api.Object) { c.ctrl.Enqueue(o) },
+		OnDelete: c.ctrl.Enqueue,
+	})
+	c.pods.AddHandler(client.Handler{
+		OnAdd: func(o api.Object) { c.podChanged(nil, o.(*api.Pod)) },
+		OnUpdate: func(old, o api.Object) {
+			c.podChanged(old.(*api.Pod), o.(*api.Pod))
+		},
+		OnDelete: func(o api.Object) { c.podChanged(nil, o.(*api.Pod)) },
+	})
+	m.Add(c.ctrl)
+	return nil
+}
+
+// podChanged enqueues the ReplicaSets a pod event concerns: its controller
+// (old and new), or, for an orphan, every ReplicaSet whose selector matches.
+func (c *Controller) podChanged(old, p *api.Pod) {
+	for _, q := range []*api.Pod{old, p} {
+		if q == nil {
+			continue
+		}
+		if ref := controllers.ControllerRef(q); ref != nil {
+			if ref.Kind == api.KindReplicaSet {
+				c.ctrl.Queue.Add(q.Namespace + "/" + ref.Name)
+			}
+			continue
+		}
+		for _, o := range c.rsets.List() {
+			rs := o.(*api.ReplicaSet)
+			if rs.Namespace == q.Namespace && rs.Spec.Selector.Matches(q.Labels) {
+				c.ctrl.Enqueue(rs)
+			}
+		}
+	}
+}
+
+// podsIn lists the cached pods of a namespace.
+func (c *Controller) podsIn(ns string) []*api.Pod {
+	var out []*api.Pod
+	for _, o := range c.pods.List() {
+		if p := o.(*api.Pod); p.Namespace == ns {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Reconcile brings one ReplicaSet's pods to its replicas and writes its
+// status.
+func (c *Controller) Reconcile(ctx context.Context, key string) (controllers.Result, error) {
+	o, ok := c.rsets.Get(key)
+	if !ok {
+		c.exp.forget(key)
+		return controllers.Result{}, nil
+	}
+	rs := o.(*api.ReplicaSet)
+	ns := rs.Namespace
+	owned, adopt, release := claim(rs, c.podsIn(ns))
+	var errs []error
+	for _, p := range adopt {
+		if err := c.setOwner(ctx, p, rs, true); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		owned = append(owned, p)
+	}
+	for _, p := range release {
+		errs = append(errs, c.setOwner(ctx, p, rs, false))
+	}
+	active := activePods(owned)
+	seen := func(name string) bool { _, ok := c.pods.Get(ns + "/" + name); return ok }
+	isActive := func(name string) bool {
+		o, ok := c.pods.Get(ns + "/" + name)
+		return ok && controllers.IsPodActive(o.(*api.Pod))
+	}
+	var res controllers.Result
+	if rs.DeletionTimestamp == nil && c.exp.satisfied(key, seen, isActive, c.now()) {
+		errs = append(errs, c.manage(ctx, key, rs, active))
+	} else {
+		// Our own writes are not in the cache yet; the pod events that
+		// bring them will enqueue us again, and this is a safety net.
+		res.RequeueAfter = time.Second
+	}
+	if err := c.updateStatus(ctx, rs, active); err != nil {
+		errs = append(errs, err)
+	}
+	if d := nextAvailableCheck(rs, active, c.now()); d > 0 && (res.RequeueAfter == 0 || d < res.RequeueAfter) {
+		res.RequeueAfter = d
+	}
+	return res, errors.Join(errs...)
+}
+
+// manage creates or deletes pods so that len(active) reaches replicas.
+func (c *Controller) manage(ctx context.Context, key string, rs *api.ReplicaSet, active []*api.Pod) error {
+	want := int(*rs.Spec.Replicas)
+	diff := want - len(active)
+	pods := client.For[api.Pod](c.client)
+	switch {
+	case diff > 0:
+		for _, batch := range burstSizes(diff) {
+			errc := make(chan error, batch)
+			for range batch {
+				go func() {
+					p, err := pods.Create(ctx, c.newPod(rs))
+					if err == nil {
+						c.exp.created(key, p.Name)
+					}
+					errc <- err
+				}()
+			}
+			var errs []error
+			for range batch {
+				if err := <-errc; err != nil {
+					errs = append(errs, err)
+				}
+			}
+			if len(errs) > 0 {
+				return fmt.Errorf("create pods for replicaset %s: %w", key, errors.Join(errs...))
+			}
+		}
+	case diff < 0:
+		var errs []error
+		for _, p := range podsToDelete(active, -diff) {
+			err := pods.Delete(ctx, p.Namespace, p.Name, client.DeleteOptions{})
+			if err == nil {
+				c.exp.deleted(key, p.Name)
+			} else if !client.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("delete pod %s: %w", p.Name, err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+// newPod is a pod made from rs's template, controlled by rs.
+func (c *Controller) newPod(rs *api.ReplicaSet) *api.Pod {
+	t, _ := controllers.Clone(&rs.Spec.Template)
+	prefix := rs.Name + "-"
+	if len(prefix) > 58 {
+		prefix = prefix[:57] + "-"
+	}
+	p := &api.Pod{ObjectMeta: api.ObjectMeta{
+		GenerateName:    prefix,
+		Namespace:       rs.Namespace,
+		Labels:          t.Labels,
+		Annotations:     t.Annotations,
+		Finalizers:      t.Finalizers,
+		OwnerReferences: []api.OwnerReference{controllers.NewControllerRef(rs, api.APIVersionApps, api.KindReplicaSet)},
+	}, Spec: t.Spec}
+	return p
+}
+
+// setOwner adopts (adopt) or releases a pod, re-reading it on conflict
+// and checking it is still an orphan that matches, or still ours.
+func (c *Controller) setOwner(ctx context.Context, p *api.Pod, rs *api.ReplicaSet, adopt bool) error {
+	pods := client.For[api.Pod](c.client)
+	cur, err := controllers.Clone(p)
+	if err != nil {
+		return err
+	}
+	for range 5 {
+		ref := controllers.ControllerRef(cur)
+		if adopt {
+			if ref != nil || !rs.Spec.Selector.Matches(cur.Labels) || cur.DeletionTimestamp != nil {
+				return nil
+			}
+			cur.OwnerReferences = append(cur.OwnerReferences, controllers.NewControllerRef(rs, api.APIVersionApps, api.KindReplicaSet))
+		} else {
+			if ref == nil || ref.UID != rs.UID || rs.Spec.Selector.Matches(cur.Labels) {
+				return nil
+			}
+			cur.OwnerReferences = slices.DeleteFunc(cur.OwnerReferences, func(r api.OwnerReference) bool { return r.UID == rs.UID })
+		}
+		_, err = pods.Update(ctx, cur)
+		if err == nil || client.IsNotFound(err) {
+			return nil
+		}
+		if !client.IsConflict(err) {
+			break
+		}
+		if cur, err = pods.Get(ctx, p.Namespace, p.Name); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+	}
+	verb := map[bool]string{true: "adopt", false: "release"}[adopt]
+	return fmt.Errorf("%s pod %s/%s: %w", verb, p.Namespace, p.Name, err)
+}
+
+// updateStatus writes rs's status when it changed.
+func (c *Controller) updateStatus(ctx context.Context, rs *api.ReplicaSet, active []*api.Pod) error {
+	st := computeStatus(rs, active, c.now())
+	if reflect.DeepEqual(st, rs.Status) {
+		return nil
+	}
+	next, err := controllers.Clone(rs)
+	if err != nil {
+		return err
+	}
+	next.Status = st
+	if _, err := client.For[api.ReplicaSet](c.client).UpdateStatus(ctx, next); err != nil {
+		if client.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("replicaset %s/%s status: %w", rs.Namespace, rs.Name, err)
+	}
+	return nil
+}
