@@ -4,7 +4,12 @@ import (
 	"github.com/cloudmgr/cloud/controllers"
 	"github.com/cloudmgr/cloud/controllers/cronjob"
 	"github.com/cloudmgr/cloud/controllers/job"
+	"github.com/cloudmgr/cloud/controllers/nodelifecycle"
 )
+
+// nodeLifecycleOptions are the node lifecycle controller's flags
+// (--node-grace-period, --node-eviction-timeout).
+var nodeLifecycleOptions nodelifecycle.Options
 
 // controllerSetups are the controllers cloudd runs while it leads: each
 // registers its caches' handlers and its controllers on a fresh Manager
@@ -17,4 +22,5 @@ import (
 var controllerSetups = []func(m *controllers.Manager) error{
 	func(m *controllers.Manager) error { return job.Setup(m, nil) },
 	func(m *controllers.Manager) error { return cronjob.Setup(m, nil) },
+	func(m *controllers.Manager) error { return nodelifecycle.Setup(m, nodeLifecycleOptions) },
 }
