@@ -241,5 +241,21 @@ func NewScheme() *Scheme {
 				return errs
 			},
 		},
+		&KindInfo{
+			Group: GroupPolicy, Version: VersionPolicy, Kind: KindPodDisruptionBudget,
+			Resource: "poddisruptionbudgets", Singular: "poddisruptionbudget", ShortNames: []string{"pdb"},
+			Namespaced: true,
+			New: func() Object {
+				return &PodDisruptionBudget{TypeMeta: TypeMeta{APIVersion: APIVersionPolicy, Kind: KindPodDisruptionBudget}}
+			},
+			NewList: func() ObjectList {
+				return &PodDisruptionBudgetList{TypeMeta: TypeMeta{APIVersion: APIVersionPolicy, Kind: KindPodDisruptionBudget + "List"}}
+			},
+			Default:  func(o Object) {},
+			Validate: func(o Object) ErrorList { return ValidatePodDisruptionBudget(o.(*PodDisruptionBudget)) },
+			ValidateUpdate: func(n, o Object) ErrorList {
+				return ValidateObjectMetaUpdate(n.GetObjectMeta(), o.GetObjectMeta())
+			},
+		},
 	)
 }

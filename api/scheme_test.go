@@ -12,20 +12,21 @@ func TestSchemeKinds(t *testing.T) {
 		resource   string
 		namespaced bool
 	}{
-		"CronJob":        {"batch/v1", "cronjobs", true},
-		"Event":          {"v1", "events", true},
-		"Job":            {"batch/v1", "jobs", true},
-		"Hypervisor":     {"iaas.cloudmgr.dev/v1alpha1", "hypervisors", false},
-		"Image":          {"images.cloudmgr.dev/v1", "images", false},
-		"Lease":          {"coordination.cloudmgr.dev/v1", "leases", true},
-		"Namespace":      {"v1", "namespaces", false},
-		"Node":           {"v1", "nodes", false},
-		"NodePool":       {"iaas.cloudmgr.dev/v1alpha1", "nodepools", false},
-		"Pod":            {"v1", "pods", true},
-		"PriorityClass":  {"scheduling.cloudmgr.dev/v1", "priorityclasses", false},
-		"Secret":         {"v1", "secrets", true},
-		"Tenant":         {"v1", "tenants", false},
-		"VirtualMachine": {"iaas.cloudmgr.dev/v1alpha1", "virtualmachines", true},
+		"CronJob":             {"batch/v1", "cronjobs", true},
+		"Event":               {"v1", "events", true},
+		"Job":                 {"batch/v1", "jobs", true},
+		"Hypervisor":          {"iaas.cloudmgr.dev/v1alpha1", "hypervisors", false},
+		"Image":               {"images.cloudmgr.dev/v1", "images", false},
+		"Lease":               {"coordination.cloudmgr.dev/v1", "leases", true},
+		"Namespace":           {"v1", "namespaces", false},
+		"Node":                {"v1", "nodes", false},
+		"NodePool":            {"iaas.cloudmgr.dev/v1alpha1", "nodepools", false},
+		"Pod":                 {"v1", "pods", true},
+		"PriorityClass":       {"scheduling.cloudmgr.dev/v1", "priorityclasses", false},
+		"PodDisruptionBudget": {"policy/v1", "poddisruptionbudgets", true},
+		"Secret":              {"v1", "secrets", true},
+		"Tenant":              {"v1", "tenants", false},
+		"VirtualMachine":      {"iaas.cloudmgr.dev/v1alpha1", "virtualmachines", true},
 	}
 	if len(s.Kinds()) != len(want) {
 		t.Errorf("%d kinds registered, want %d", len(s.Kinds()), len(want))

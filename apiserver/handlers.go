@@ -409,6 +409,11 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) erro
 		}
 		grace = &n
 	}
+	return s.deleteObject(w, r, q, grace)
+}
+
+// deleteObject deletes the object q names, gracefully when grace allows.
+func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request, q *request, grace *int64) error {
 	ctx := r.Context()
 	key := storeKey(q.kind, q.ns, q.name)
 	if q.kind.Kind == "Namespace" {

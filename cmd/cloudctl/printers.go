@@ -69,6 +69,8 @@ func columnsFor(k *api.KindInfo) columnSet {
 		return jobColumns()
 	case api.KindCronJob:
 		return cronJobColumns()
+	case api.KindPodDisruptionBudget:
+		return podDisruptionBudgetColumns()
 	}
 	return columnSet{
 		headers: []string{"NAME", "AGE"},
