@@ -57,10 +57,10 @@ type EvictionDeleteOptions struct {
 	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
 }
 
-// ScaledValue resolves v against total: a number as is, a percentage of
+// BudgetValue resolves a disruption budget value v against total: a number as is, a percentage of
 // total rounded up (as Kubernetes does for minAvailable and
 // maxUnavailable of disruption budgets).
-func ScaledValue(v IntOrString, total int) (int, bool) {
+func BudgetValue(v IntOrString, total int) (int, bool) {
 	if !v.IsString {
 		return int(v.IntVal), true
 	}

@@ -127,9 +127,9 @@ func (s *Server) checkBudgets(r *http.Request, ns string, pod *api.Pod) error {
 		var desired int
 		switch {
 		case b.Spec.MinAvailable != nil:
-			desired, _ = api.ScaledValue(*b.Spec.MinAvailable, total)
+			desired, _ = api.BudgetValue(*b.Spec.MinAvailable, total)
 		case b.Spec.MaxUnavailable != nil:
-			maxU, _ := api.ScaledValue(*b.Spec.MaxUnavailable, total)
+			maxU, _ := api.BudgetValue(*b.Spec.MaxUnavailable, total)
 			desired = total - maxU
 		}
 		if allowed := healthy - desired; allowed < 1 {
