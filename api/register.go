@@ -257,5 +257,21 @@ func NewScheme() *Scheme {
 				return ValidateObjectMetaUpdate(n.GetObjectMeta(), o.GetObjectMeta())
 			},
 		},
+		&KindInfo{
+			Group: groupDaemonSet, Version: versionDaemonSet, Kind: KindDaemonSet,
+			Resource: "daemonsets", Singular: "daemonset", ShortNames: []string{"ds"},
+			Namespaced: true, HasStatus: true,
+			New: func() Object {
+				return &DaemonSet{TypeMeta: TypeMeta{APIVersion: APIVersionDaemonSet, Kind: KindDaemonSet}}
+			},
+			NewList: func() ObjectList {
+				return &DaemonSetList{TypeMeta: TypeMeta{APIVersion: APIVersionDaemonSet, Kind: KindDaemonSet + "List"}}
+			},
+			Default:  func(o Object) { DefaultDaemonSet(o.(*DaemonSet)) },
+			Validate: func(o Object) ErrorList { return ValidateDaemonSet(o.(*DaemonSet)) },
+			ValidateUpdate: func(n, o Object) ErrorList {
+				return ValidateDaemonSetUpdate(n.(*DaemonSet), o.(*DaemonSet))
+			},
+		},
 	)
 }

@@ -24,6 +24,7 @@ func TestSchemeKinds(t *testing.T) {
 		"Pod":                 {"v1", "pods", true},
 		"PriorityClass":       {"scheduling.cloudmgr.dev/v1", "priorityclasses", false},
 		"PodDisruptionBudget": {"policy/v1", "poddisruptionbudgets", true},
+		"DaemonSet":           {"apps/v1", "daemonsets", true},
 		"Secret":              {"v1", "secrets", true},
 		"Tenant":              {"v1", "tenants", false},
 		"VirtualMachine":      {"iaas.cloudmgr.dev/v1alpha1", "virtualmachines", true},

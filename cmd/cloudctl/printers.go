@@ -71,6 +71,8 @@ func columnsFor(k *api.KindInfo) columnSet {
 		return cronJobColumns()
 	case api.KindPodDisruptionBudget:
 		return podDisruptionBudgetColumns()
+	case api.KindDaemonSet:
+		return daemonSetColumns()
 	}
 	return columnSet{
 		headers: []string{"NAME", "AGE"},

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/cloudmgr/cloud/controllers"
 	"github.com/cloudmgr/cloud/controllers/cronjob"
+	"github.com/cloudmgr/cloud/controllers/daemonset"
 	"github.com/cloudmgr/cloud/controllers/job"
 	"github.com/cloudmgr/cloud/controllers/nodelifecycle"
 )
@@ -23,4 +24,5 @@ var controllerSetups = []func(m *controllers.Manager) error{
 	func(m *controllers.Manager) error { return job.Setup(m, nil) },
 	func(m *controllers.Manager) error { return cronjob.Setup(m, nil) },
 	func(m *controllers.Manager) error { return nodelifecycle.Setup(m, nodeLifecycleOptions) },
+	daemonset.Setup,
 }
