@@ -276,5 +276,37 @@ func NewScheme() *Scheme {
 				return errs
 			},
 		},
+		&KindInfo{
+			Group: GroupPolicy, Version: VersionPolicy, Kind: KindPodDisruptionBudget,
+			Resource: "poddisruptionbudgets", Singular: "poddisruptionbudget", ShortNames: []string{"pdb"},
+			Namespaced: true,
+			New: func() Object {
+				return &PodDisruptionBudget{TypeMeta: TypeMeta{APIVersion: APIVersionPolicy, Kind: KindPodDisruptionBudget}}
+			},
+			NewList: func() ObjectList {
+				return &PodDisruptionBudgetList{TypeMeta: TypeMeta{APIVersion: APIVersionPolicy, Kind: KindPodDisruptionBudget + "List"}}
+			},
+			Default:  func(o Object) {},
+			Validate: func(o Object) ErrorList { return ValidatePodDisruptionBudget(o.(*PodDisruptionBudget)) },
+			ValidateUpdate: func(n, o Object) ErrorList {
+				return ValidateObjectMetaUpdate(n.GetObjectMeta(), o.GetObjectMeta())
+			},
+		},
+		&KindInfo{
+			Group: groupDaemonSet, Version: versionDaemonSet, Kind: KindDaemonSet,
+			Resource: "daemonsets", Singular: "daemonset", ShortNames: []string{"ds"},
+			Namespaced: true, HasStatus: true,
+			New: func() Object {
+				return &DaemonSet{TypeMeta: TypeMeta{APIVersion: APIVersionDaemonSet, Kind: KindDaemonSet}}
+			},
+			NewList: func() ObjectList {
+				return &DaemonSetList{TypeMeta: TypeMeta{APIVersion: APIVersionDaemonSet, Kind: KindDaemonSet + "List"}}
+			},
+			Default:  func(o Object) { DefaultDaemonSet(o.(*DaemonSet)) },
+			Validate: func(o Object) ErrorList { return ValidateDaemonSet(o.(*DaemonSet)) },
+			ValidateUpdate: func(n, o Object) ErrorList {
+				return ValidateDaemonSetUpdate(n.(*DaemonSet), o.(*DaemonSet))
+			},
+		},
 	)
 }

@@ -418,6 +418,13 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) erro
 	case api.DeletePropagationForeground:
 		finalizer = api.FinalizerDeleteDependents
 	}
+	return s.deleteObject(w, r, q, grace, finalizer)
+}
+
+// deleteObject deletes the object q names, gracefully when grace allows;
+// a non-empty finalizer (orphan or foreground propagation) is added and
+// keeps the object until the garbage collector removes it.
+func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request, q *request, grace *int64, finalizer string) error {
 	ctx := r.Context()
 	key := storeKey(q.kind, q.ns, q.name)
 	if q.kind.Kind == "Namespace" {

@@ -15,7 +15,7 @@ type request struct {
 	kind *api.KindInfo
 	ns   string // namespace of the object or collection ("" for all / cluster)
 	name string
-	sub  string // subresource: "status", "token", "binding"
+	sub  string // subresource: "status", "token", "binding", "eviction"
 }
 
 // authNamespace is the namespace authorization looks at: for a Namespace
@@ -78,7 +78,7 @@ func (s *Server) parse(r *http.Request) (*request, error) {
 		if q.kind.Kind != "Tenant" {
 			return nil, errNotFoundPath(r.URL.Path)
 		}
-	case "binding":
+	case "binding", "eviction":
 		if q.kind.Kind != api.KindPod {
 			return nil, errNotFoundPath(r.URL.Path)
 		}
@@ -89,7 +89,7 @@ func (s *Server) parse(r *http.Request) (*request, error) {
 	if err != nil {
 		return nil, err
 	}
-	if (q.sub == "token" || q.sub == "binding") && verb != "create" {
+	if (q.sub == "token" || q.sub == "binding" || q.sub == "eviction") && verb != "create" {
 		return nil, errMethod(r.Method)
 	}
 	if q.sub == "status" && verb != "get" && verb != "update" {
@@ -157,6 +157,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, id *Identity) 
 	case q.sub == "binding" && id.Role != RoleAdmin:
 		// Tenants place no pods: the scheduler (or an administrator) does.
 		err = forbiddenSub(id, q)
+	case q.sub == "eviction":
+		// An eviction deletes the pod: it takes the right to delete it.
+		_, err = s.authorize(r.Context(), id, "delete", q.kind, q.authNamespace())
 	default:
 		acc, err = s.authorize(r.Context(), id, q.verb, q.kind, q.authNamespace())
 	}
@@ -177,6 +180,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, id *Identity) 
 			err = s.tenantToken(rec, r, q)
 		case "binding":
 			err = s.bind(rec, r, q)
+		case "eviction":
+			err = s.evict(rec, r, q)
 		default:
 			err = s.create(rec, r, q, id)
 		}

@@ -73,6 +73,10 @@ func columnsFor(k *api.KindInfo) columnSet {
 		return deploymentColumns()
 	case api.KindReplicaSet:
 		return replicaSetColumns()
+	case api.KindPodDisruptionBudget:
+		return podDisruptionBudgetColumns()
+	case api.KindDaemonSet:
+		return daemonSetColumns()
 	}
 	return columnSet{
 		headers: []string{"NAME", "AGE"},

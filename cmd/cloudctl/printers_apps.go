@@ -105,7 +105,7 @@ func (d *describer) replicaSet(k *api.KindInfo, rs *api.ReplicaSet) {
 		want = *rs.Spec.Replicas
 	}
 	d.line(0, "Selector:\t%s", formatLabelSelector(rs.Spec.Selector))
-	if ref := controllerOf(&rs.ObjectMeta); ref != "" {
+	if ref := controllerName(&rs.ObjectMeta); ref != "" {
 		d.line(0, "Controlled By:\t%s", ref)
 	}
 	d.line(0, "Replicas:\t%d current / %d desired", rs.Status.Replicas, want)
@@ -113,8 +113,8 @@ func (d *describer) replicaSet(k *api.KindInfo, rs *api.ReplicaSet) {
 	d.podTemplate(&rs.Spec.Template)
 }
 
-// controllerOf is "Kind/name" of an object's controller, or "".
-func controllerOf(m *api.ObjectMeta) string {
+// controllerName is "Kind/name" of an object's controller, or "".
+func controllerName(m *api.ObjectMeta) string {
 	for _, r := range m.OwnerReferences {
 		if r.Controller != nil && *r.Controller {
 			return r.Kind + "/" + r.Name

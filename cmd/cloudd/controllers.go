@@ -3,12 +3,18 @@ package main
 import (
 	"github.com/cloudmgr/cloud/controllers"
 	"github.com/cloudmgr/cloud/controllers/cronjob"
+	"github.com/cloudmgr/cloud/controllers/daemonset"
 	"github.com/cloudmgr/cloud/controllers/deployment"
 	"github.com/cloudmgr/cloud/controllers/gc"
 	"github.com/cloudmgr/cloud/controllers/job"
 	"github.com/cloudmgr/cloud/controllers/namespace"
+	"github.com/cloudmgr/cloud/controllers/nodelifecycle"
 	"github.com/cloudmgr/cloud/controllers/replicaset"
 )
+
+// nodeLifecycleOptions are the node lifecycle controller's flags
+// (--node-grace-period, --node-eviction-timeout).
+var nodeLifecycleOptions nodelifecycle.Options
 
 // controllerSetups are the controllers cloudd runs while it leads: each
 // registers its caches' handlers and its controllers on a fresh Manager
@@ -25,4 +31,6 @@ var controllerSetups = []func(m *controllers.Manager) error{
 	func(m *controllers.Manager) error { return deployment.Setup(m) },
 	func(m *controllers.Manager) error { return job.Setup(m, nil) },
 	func(m *controllers.Manager) error { return cronjob.Setup(m, nil) },
+	func(m *controllers.Manager) error { return nodelifecycle.Setup(m, nodeLifecycleOptions) },
+	daemonset.Setup,
 }

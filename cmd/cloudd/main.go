@@ -115,6 +115,8 @@ func (o *options) load(v *viper.Viper) error {
 	o.schedulerWorkers = v.GetInt("scheduler-workers")
 	o.leaderElect = v.GetBool("leader-elect")
 	o.leaderTTL = v.GetDuration("leader-elect-ttl")
+	nodeLifecycleOptions.GracePeriod = v.GetDuration("node-grace-period")
+	nodeLifecycleOptions.EvictionTimeout = v.GetDuration("node-eviction-timeout")
 	if o.dataDir == "" {
 		return errors.New("--data-dir is required")
 	}
