@@ -312,7 +312,7 @@ func TestTunnelReconnectReplaces(t *testing.T) {
 // the server ends the streams and the tunnel without waiting for the
 // drain period.
 func TestTunnelConcurrentStreams(t *testing.T) {
-	te := startTunnelEnv(t, apiservertest.Options{MaxInFlight: 2})
+	te := startTunnelEnv(t, apiservertest.Options{MaxInFlight: 2, NoNamespaceController: true}) // the namespace controller's requests would take the slots
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const streams = 4
