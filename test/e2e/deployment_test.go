@@ -88,7 +88,8 @@ func podSummary(pods map[string]*api.Pod) string {
 // image) rolls every pod over with maxUnavailable 1 and maxSurge 1 while a
 // watch checks that Ready pods never drop below 2 nor active pods exceed
 // 4; `cloudctl rollout undo` brings back the first template and
-// `cloudctl rollout status` succeeds.
+// `cloudctl rollout status` succeeds. The controllers' Events show in
+// `cloudctl describe` and `cloudctl get events`.
 func TestDeploymentRollingUpdateOnContainerd(t *testing.T) {
 	sock, snapshotter := projectContainerd(t)
 	n := startJoinedNode(t, sock, snapshotter, "deploy-1")
@@ -249,4 +250,17 @@ func TestDeploymentRollingUpdateOnContainerd(t *testing.T) {
 		t.Fatalf("the watch saw only %d events; it did not follow the rollouts", events)
 	}
 	t.Logf("the watch checked %d pod events", events)
+
+	// The controllers' Events, through the real cloudd, as a user sees
+	// them.
+	rs1 := "web-" + hash1
+	eventually(t, 20*time.Second, "controller events in describe and get events", func() (bool, string) {
+		desc, errOut, code := cloudctl(t, n.bin, n.admin, "", "describe", "deploy/web")
+		rsDesc, _, _ := cloudctl(t, n.bin, n.admin, "", "describe", "rs/"+rs1)
+		evs, _, _ := cloudctl(t, n.bin, n.admin, "", "get", "events")
+		ok := code == 0 && strings.Contains(desc, "ScalingReplicaSet") && strings.Contains(desc, "Scaled up replica set "+rs1+" from 0 to 3") &&
+			strings.Contains(rsDesc, "SuccessfulCreate") && strings.Contains(rsDesc, "Created pod: "+rs1+"-") &&
+			strings.Contains(evs, "SuccessfulDelete") && strings.Contains(evs, "Deleted pod: ")
+		return ok, fmt.Sprintf("describe deploy/web (exit %d):\n%s%s\ndescribe rs/%s:\n%s\nget events:\n%s", code, desc, errOut, rs1, rsDesc, evs)
+	})
 }
