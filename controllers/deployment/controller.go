@@ -36,6 +36,7 @@ type Controller struct {
 	client *client.Client
 	deps   *client.Cache
 	rsets  *client.Cache
+	rec    *controllers.Recorder
 	log    *slog.Logger
 	ctrl   *controllers.Controller
 	now    func() time.Time
@@ -46,6 +47,11 @@ type Controller struct {
 	mu      sync.Mutex
 	written map[string]int64
 }
+
+// ReasonScalingReplicaSet is the reason of the Events the controller
+// records on a Deployment when it scales one of its ReplicaSets, as in
+// Kubernetes.
+const ReasonScalingReplicaSet = "ScalingReplicaSet"
 
 // Setup registers the Deployment controller and its caches on m.
 func Setup(m *controllers.Manager, opts ...Options) error {
@@ -60,6 +66,7 @@ func Setup(m *controllers.Manager, opts ...Options) error {
 		client:  m.Client,
 		deps:    controllers.CacheFor[api.Deployment](m),
 		rsets:   controllers.CacheFor[api.ReplicaSet](m),
+		rec:     m.Recorder("deployment-controller"),
 		log:     m.Log.With("controller", "deployment"),
 		now:     time.Now,
 		written: map[string]int64{},
@@ -287,7 +294,15 @@ func (c *Controller) scale(ctx context.Context, rs *api.ReplicaSet, n int32, d *
 	if err != nil {
 		return fmt.Errorf("scale replicaset %s/%s to %d: %w", rs.Namespace, rs.Name, n, err)
 	}
-	c.log.Debug("scaled", "replicaset", rs.Name, "from", replicas(rs), "to", n)
+	from := replicas(rs)
+	c.log.Debug("scaled", "replicaset", rs.Name, "from", from, "to", n)
+	if from != n {
+		op := "up"
+		if n < from {
+			op = "down"
+		}
+		c.rec.Eventf(d, api.EventTypeNormal, ReasonScalingReplicaSet, "Scaled %s replica set %s from %d to %d", op, rs.Name, from, n)
+	}
 	c.wrote(got)
 	return nil
 }

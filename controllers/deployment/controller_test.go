@@ -2,6 +2,7 @@ package deployment_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -179,6 +180,25 @@ func history(t *testing.T, c *client.Client, name string) []*api.ReplicaSet {
 // replicas-maxUnavailable Ready pods nor more than replicas+maxSurge
 // active, as seen from a watch; then roll back with Rollback, pause and
 // resume.
+// scalingEvents returns the messages of the ScalingReplicaSet Events the
+// deployment-controller recorded about d.
+func scalingEvents(t *testing.T, c *client.Client, d *api.Deployment) []string {
+	t.Helper()
+	evs, _, err := client.For[api.Event](c).List(context.Background(), d.Namespace, client.ListOptions{FieldSelector: "involvedObject.name=" + d.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		ref := e.InvolvedObject
+		if ref.Kind == api.KindDeployment && ref.UID == d.UID && e.Source.Component == "deployment-controller" &&
+			e.Reason == deployment.ReasonScalingReplicaSet && e.Type == api.EventTypeNormal {
+			out = append(out, e.Message)
+		}
+	}
+	return out
+}
+
 func TestRollingUpdate(t *testing.T) {
 	c := controllerstest.Start(t, controllerstest.Options{Nodes: 4, Hypervisors: 2, StartDelay: 100 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -220,6 +240,15 @@ func TestRollingUpdate(t *testing.T) {
 	if got.Annotations[api.AnnotationRevision] != "2" {
 		t.Fatalf("deployment revision %q, want 2", got.Annotations[api.AnnotationRevision])
 	}
+	// The scalings are Events on the Deployment, worded as in Kubernetes
+	// (the first one of a burst is written at once, the last one of the
+	// burst after the recorder's interval).
+	first := "Scaled up replica set " + h[0].Name + " from 0 to 10"
+	down := "Scaled down replica set " + h[0].Name + " from "
+	waitFor(t, func() bool {
+		msgs := scalingEvents(t, c.Admin, got)
+		return slices.Contains(msgs, first) && slices.ContainsFunc(msgs, func(m string) bool { return strings.HasPrefix(m, down) })
+	}, "ScalingReplicaSet events: "+first+"; "+down+"...")
 
 	// Roll back to revision 1: its ReplicaSet becomes revision 3.
 	pw.reset()

@@ -33,10 +33,19 @@ type Controller struct {
 	rsets  *client.Cache
 	pods   *client.Cache
 	exp    *expectations
+	rec    *controllers.Recorder
 	log    *slog.Logger
 	ctrl   *controllers.Controller
 	now    func() time.Time
 }
+
+// Event reasons of the ReplicaSet controller, as Kubernetes words them.
+const (
+	ReasonSuccessfulCreate = "SuccessfulCreate"
+	ReasonFailedCreate     = "FailedCreate"
+	ReasonSuccessfulDelete = "SuccessfulDelete"
+	ReasonFailedDelete     = "FailedDelete"
+)
 
 // Setup registers the ReplicaSet controller and its caches on m.
 func Setup(m *controllers.Manager, opts ...Options) error {
@@ -55,6 +64,7 @@ func Setup(m *controllers.Manager, opts ...Options) error {
 		rsets:  controllers.CacheFor[api.ReplicaSet](m),
 		pods:   controllers.CacheFor[api.Pod](m),
 		exp:    newExpectations(o.ExpectationsTTL),
+		rec:    m.Recorder("replicaset-controller"),
 		log:    m.Log.With("controller", "replicaset"),
 		now:    time.Now,
 	}
@@ -167,6 +177,9 @@ func (c *Controller) manage(ctx context.Context, key string, rs *api.ReplicaSet,
 					p, err := pods.Create(ctx, c.newPod(rs))
 					if err == nil {
 						c.exp.created(key, p.Name)
+						c.rec.Eventf(rs, api.EventTypeNormal, ReasonSuccessfulCreate, "Created pod: %s", p.Name)
+					} else if ctx.Err() == nil {
+						c.rec.Eventf(rs, api.EventTypeWarning, ReasonFailedCreate, "Error creating: %v", err)
 					}
 					errc <- err
 				}()
@@ -187,8 +200,12 @@ func (c *Controller) manage(ctx context.Context, key string, rs *api.ReplicaSet,
 			err := pods.Delete(ctx, p.Namespace, p.Name, client.DeleteOptions{})
 			if err == nil {
 				c.exp.deleted(key, p.Name)
+				c.rec.Eventf(rs, api.EventTypeNormal, ReasonSuccessfulDelete, "Deleted pod: %s", p.Name)
 			} else if !client.IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("delete pod %s: %w", p.Name, err))
+				if ctx.Err() == nil {
+					c.rec.Eventf(rs, api.EventTypeWarning, ReasonFailedDelete, "Error deleting: %v", err)
+				}
 			}
 		}
 		return errors.Join(errs...)

@@ -2,6 +2,7 @@ package replicaset_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,6 +125,24 @@ func template() api.PodTemplateSpec {
 // the rest, releases a pod relabeled out of its selector and replaces it,
 // scales up and down, replaces deleted pods, and never has more active
 // matching pods than declared, as seen from a watch.
+// rsEvents returns the latest message of each reason among the Events the
+// replicaset-controller recorded about rs.
+func rsEvents(t *testing.T, c *client.Client, rs *api.ReplicaSet) map[string]string {
+	t.Helper()
+	evs, _, err := client.For[api.Event](c).List(context.Background(), rs.Namespace, client.ListOptions{FieldSelector: "involvedObject.name=" + rs.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range evs {
+		ref := e.InvolvedObject
+		if ref.Kind == api.KindReplicaSet && ref.UID == rs.UID && e.Source.Component == "replicaset-controller" && e.Type == api.EventTypeNormal {
+			out[e.Reason] = e.Message
+		}
+	}
+	return out
+}
+
 func TestReplicaSetLifecycle(t *testing.T) {
 	c := controllerstest.Start(t, controllerstest.Options{Nodes: 3, Hypervisors: 3})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -198,6 +217,13 @@ func TestReplicaSetLifecycle(t *testing.T) {
 	waitFor(t, readyN(5), "5 ready replicas")
 	scale(2)
 	waitFor(t, func() bool { return readyN(2)() && len(webPods(t, c.Admin)) == 2 }, "2 replicas")
+	// The controller recorded its pod creations and deletions as Events
+	// on the ReplicaSet, worded as in Kubernetes.
+	waitFor(t, func() bool {
+		evs := rsEvents(t, c.Admin, rs)
+		return strings.HasPrefix(evs[replicaset.ReasonSuccessfulCreate], "Created pod: web-") &&
+			strings.HasPrefix(evs[replicaset.ReasonSuccessfulDelete], "Deleted pod: web-")
+	}, "SuccessfulCreate and SuccessfulDelete events")
 
 	// Delete every pod at once: the ReplicaSet makes exactly 2 again,
 	// never more at any moment.
