@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -84,22 +85,57 @@ func TestLeaderFailoverReplicaSet(t *testing.T) {
 		return n, names
 	}
 
-	// declared is the replicas the test last asked for, set before the
-	// update that asks; most is the largest declared so far.
-	var declared, most atomic.Int32
-	declared.Store(5)
+	// The declared replicas in store order: each scale records the revision
+	// its update was stored at, so a pod is judged against what was
+	// declared when it was created (the watch delivers events in revision
+	// order, late for pods the killed leader created just before a scale
+	// down). pending is a scale whose update has not returned yet; until
+	// it does, the larger of it and the last stored value is allowed.
+	type declaredAt struct {
+		rev int64
+		n   int32
+	}
+	var (
+		declMu   sync.Mutex
+		declared = []declaredAt{{0, 5}}
+		pending  int32
+		most     atomic.Int32
+	)
 	most.Store(5)
+	declaredFor := func(rev int64) int32 {
+		declMu.Lock()
+		defer declMu.Unlock()
+		n := declared[0].n
+		for _, d := range declared {
+			if d.rev <= rev {
+				n = d.n
+			}
+		}
+		if last := declared[len(declared)-1]; rev > last.rev && pending > 0 {
+			n = max(n, pending)
+		}
+		return n
+	}
 	var last, peak int32
 	pw := watchPods(t, survivor, "app=rs", func(pods map[string]*api.Pod) string {
 		n, names := count(pods)
 		grew := n > last
 		last = n
 		peak = max(peak, n)
+		// The pod that just made the count grow is the newest one.
+		var newest int64
+		for _, p := range pods {
+			if owned(p) {
+				if rv, err := api.ParseResourceVersion(p.ResourceVersion); err == nil && p.DeletionTimestamp == nil {
+					newest = max(newest, rv)
+				}
+			}
+		}
 		switch {
 		case n > most.Load():
 			return fmt.Sprintf("%d active pods, more than ever declared (%d): %v", n, most.Load(), names)
-		case grew && n > declared.Load():
-			return fmt.Sprintf("a pod was created above the declared %d replicas: %d active %v", declared.Load(), n, names)
+		case grew && n > declaredFor(newest):
+			return fmt.Sprintf("a pod was created (revision %d) above the %d replicas declared then: %d active %v", newest, declaredFor(newest), n, names)
 		}
 		return ""
 	})
@@ -129,14 +165,24 @@ func TestLeaderFailoverReplicaSet(t *testing.T) {
 		if to > most.Load() {
 			most.Store(to)
 		}
-		declared.Store(to)
+		declMu.Lock()
+		pending = to
+		declMu.Unlock()
 		for {
 			cur, err := rss.Get(ctx, "default", "rs")
 			if err != nil {
 				t.Fatal(err)
 			}
 			cur.Spec.Replicas = &to
-			if _, err = rss.Update(ctx, cur); err == nil {
+			stored, err := rss.Update(ctx, cur)
+			if err == nil {
+				rev, err := api.ParseResourceVersion(stored.ResourceVersion)
+				if err != nil {
+					t.Fatal(err)
+				}
+				declMu.Lock()
+				declared, pending = append(declared, declaredAt{rev, to}), 0
+				declMu.Unlock()
 				return
 			} else if !client.IsConflict(err) {
 				t.Fatal(err)
