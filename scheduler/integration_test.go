@@ -213,9 +213,18 @@ func TestUnschedulablePodSaysWhyAndIsPlacedWhenANodeComes(t *testing.T) {
 	if cond.Status != api.ConditionFalse || cond.Reason != api.PodReasonUnschedulable || cond.Message != want {
 		t.Fatalf("condition %+v, want False/Unschedulable %q", cond, want)
 	}
-	events, _, err := client.For[api.Event](env.Admin).List(ctx, "default", client.ListOptions{FieldSelector: "involvedObject.name=big,reason=FailedScheduling"})
-	if err != nil {
-		t.Fatal(err)
+	// The event is written apart from the condition (by another worker):
+	// wait for it.
+	var events []*api.Event
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var err error
+		events, _, err = client.For[api.Event](env.Admin).List(ctx, "default", client.ListOptions{FieldSelector: "involvedObject.name=big,reason=FailedScheduling"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) > 0 || time.Now().After(deadline) {
+			break
+		}
 	}
 	if len(events) != 1 || events[0].Message != want || events[0].Type != api.EventTypeWarning {
 		t.Fatalf("events %+v, want one FailedScheduling warning", events)
