@@ -3,13 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/client"
@@ -25,31 +22,11 @@ import (
 // created above it, and there are never more than the largest declared),
 // and the count settles on each declared value.
 func TestLeaderFailoverReplicaSet(t *testing.T) {
-	endpoints := startEtcdCluster(t)
-	bin := binaries(t)
-	flags := []string{"--etcd-endpoints", strings.Join(endpoints, ","), "--leader-elect-ttl", "3s", "--log-level", "info"}
-	a := startReady(t, bin, t.TempDir(), addr(t), flags...)
-	b := startReady(t, bin, t.TempDir(), addr(t), flags...)
-	ec, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ec.Close()
+	ec, lead, other := startLeaderPair(t)
 	ctx := context.Background()
 
-	lead := waitLeader(t, ec, 30*time.Second, a, b)
-	other := a
-	if lead == a {
-		other = b
-	}
 	survivor := adminClient(t, other.DataDir)
-	node := &api.Node{
-		ObjectMeta: api.ObjectMeta{Name: "sim-1"},
-		Status: api.NodeStatus{
-			Allocatable: api.ResourceList{api.ResourceCPU: api.MustParseQuantity("4"), api.ResourceMemory: api.MustParseQuantity("8Gi"), api.ResourcePods: api.MustParseQuantity("110")},
-			Conditions:  []api.NodeCondition{{Type: api.NodeReady, Status: api.ConditionTrue}},
-		},
-	}
+	node := simNodeObject("sim-1")
 	if _, err := client.For[api.Node](survivor).Create(ctx, node); err != nil {
 		t.Fatal(err)
 	}

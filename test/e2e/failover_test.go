@@ -18,31 +18,11 @@ import (
 // (runs the scheduler and the controllers). SIGKILL the leader: the other
 // takes over within seconds and schedules a pod created after the kill.
 func TestLeaderFailover(t *testing.T) {
-	endpoints := startEtcdCluster(t)
-	bin := binaries(t)
-	flags := []string{"--etcd-endpoints", strings.Join(endpoints, ","), "--leader-elect-ttl", "3s", "--log-level", "info"}
-	a := startReady(t, bin, t.TempDir(), addr(t), flags...)
-	b := startReady(t, bin, t.TempDir(), addr(t), flags...)
-	ec, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ec.Close()
+	ec, lead, other := startLeaderPair(t)
 	ctx := context.Background()
 
-	lead := waitLeader(t, ec, 30*time.Second, a, b)
-	other := a
-	if lead == a {
-		other = b
-	}
 	admin := adminClient(t, lead.DataDir)
-	node := &api.Node{
-		ObjectMeta: api.ObjectMeta{Name: "sim-1"},
-		Status: api.NodeStatus{
-			Allocatable: api.ResourceList{api.ResourceCPU: api.MustParseQuantity("4"), api.ResourceMemory: api.MustParseQuantity("8Gi"), api.ResourcePods: api.MustParseQuantity("110")},
-			Conditions:  []api.NodeCondition{{Type: api.NodeReady, Status: api.ConditionTrue}},
-		},
-	}
+	node := simNodeObject("sim-1")
 	if _, err := client.For[api.Node](admin).Create(ctx, node); err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +49,41 @@ func TestLeaderFailover(t *testing.T) {
 	t.Logf("leader SIGKILLed -> pod scheduled by the new leader: %s (TTL 3s)", time.Since(killed).Round(time.Millisecond))
 	if got := waitLeader(t, ec, 5*time.Second, other); got != other {
 		t.Fatal("the survivor is not the leader")
+	}
+}
+
+// startLeaderPair starts a 3-member etcd cluster and two cloudd on it with
+// a 3 s leader lease, and returns an etcd client and the two cloudd, the
+// leader first.
+func startLeaderPair(t *testing.T) (ec *clientv3.Client, lead, other *test.Cloudd) {
+	t.Helper()
+	endpoints := startEtcdCluster(t)
+	bin := binaries(t)
+	flags := []string{"--etcd-endpoints", strings.Join(endpoints, ","), "--leader-elect-ttl", "3s", "--log-level", "info"}
+	a := startReady(t, bin, t.TempDir(), addr(t), flags...)
+	b := startReady(t, bin, t.TempDir(), addr(t), flags...)
+	ec, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ec.Close() })
+	lead = waitLeader(t, ec, 30*time.Second, a, b)
+	other = a
+	if lead == a {
+		other = b
+	}
+	return ec, lead, other
+}
+
+// simNodeObject is a Ready node with 4 cpu and 8Gi that no agent runs:
+// pods bound to it stay Pending.
+func simNodeObject(name string) *api.Node {
+	return &api.Node{
+		ObjectMeta: api.ObjectMeta{Name: name},
+		Status: api.NodeStatus{
+			Allocatable: api.ResourceList{api.ResourceCPU: api.MustParseQuantity("4"), api.ResourceMemory: api.MustParseQuantity("8Gi"), api.ResourcePods: api.MustParseQuantity("110")},
+			Conditions:  []api.NodeCondition{{Type: api.NodeReady, Status: api.ConditionTrue}},
+		},
 	}
 }
 
