@@ -48,15 +48,26 @@ type Image struct {
 	Layer    string // digest of the only (uncompressed) layer, also its diff ID
 }
 
+// ReleaseFile is the file, in the image, that holds the release given to
+// Build; the default image (release "") has none.
+const ReleaseFile = "etc/cloudmgr-release"
+
 // Build makes the root filesystem layer (busybox at /bin/busybox, applets as
 // symbolic links to it, a minimal /etc) and wraps it in an OCI image layout
-// whose index names the image ref.
-func Build(busybox []byte, applets []string, arch, ref string) (*Image, error) {
-	layer, err := rootfs(busybox, applets)
+// whose index names the image ref. A non-empty release adds /ReleaseFile
+// holding it and a line, so that the image differs from the default one;
+// with release "" the image is the same, digest for digest, as before the
+// option existed.
+func Build(busybox []byte, applets []string, arch, ref, release string) (*Image, error) {
+	layer, err := rootfs(busybox, applets, release)
 	if err != nil {
 		return nil, err
 	}
 	layerDesc := describe(mediaLayer, layer)
+	createdBy := "cloudmgr deploy/imagebuild: Debian busybox-static"
+	if release != "" {
+		createdBy += ", release " + release
+	}
 	config, err := json.Marshal(map[string]any{
 		"created":      epoch.Format(time.RFC3339),
 		"architecture": arch,
@@ -68,7 +79,7 @@ func Build(busybox []byte, applets []string, arch, ref string) (*Image, error) {
 		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{layerDesc.Digest}},
 		"history": []map[string]string{{
 			"created":    epoch.Format(time.RFC3339),
-			"created_by": "cloudmgr deploy/imagebuild: Debian busybox-static",
+			"created_by": createdBy,
 		}},
 	})
 	if err != nil {
@@ -114,8 +125,9 @@ func Build(busybox []byte, applets []string, arch, ref string) (*Image, error) {
 	return &Image{Tar: out, Manifest: manifestDesc.Digest, Config: configDesc.Digest, Layer: layerDesc.Digest}, nil
 }
 
-// rootfs returns the layer tarball of the image's root filesystem.
-func rootfs(busybox []byte, applets []string) ([]byte, error) {
+// rootfs returns the layer tarball of the image's root filesystem, with
+// ReleaseFile when release is set.
+func rootfs(busybox []byte, applets []string, release string) ([]byte, error) {
 	files := []file{{name: "bin/busybox", mode: 0o755, data: busybox}}
 	for _, d := range []string{"bin", "dev", "etc", "home", "proc", "root", "sbin", "sys", "usr", "usr/bin", "usr/sbin", "var", "var/run"} {
 		files = append(files, file{name: d + "/", dir: true, mode: 0o755})
@@ -126,6 +138,9 @@ func rootfs(busybox []byte, applets []string) ([]byte, error) {
 		file{name: "etc/group", mode: 0o644, data: []byte("root:x:0:\nnobody:x:65534:\n")},
 		file{name: "etc/hostname", mode: 0o644, data: []byte("busybox\n")},
 	)
+	if release != "" {
+		files = append(files, file{name: ReleaseFile, mode: 0o644, data: []byte(release + "\n")})
+	}
 	for _, a := range applets {
 		files = append(files, file{name: a, link: "/bin/busybox", mode: 0o777})
 	}

@@ -1,9 +1,12 @@
 // Command imagebuild writes the project's test image, an OCI image layout
 // tarball of Debian's busybox-static with its applets linked in, without
 // downloading anything. The output is deterministic: the same busybox binary
-// gives the same layer, config and manifest digests.
+// gives the same layer, config and manifest digests. -release adds
+// /etc/cloudmgr-release holding its value, for a second, different image
+// (the rolling update test's new version).
 //
 //	go run ./deploy/imagebuild -o .run/images/busybox.tar -name 127.0.0.1:5055/cloudmgr/busybox:test
+//	go run ./deploy/imagebuild -o .run/images/busybox-v2.tar -name 127.0.0.1:5055/cloudmgr/busybox:v2 -release v2
 package main
 
 import (
@@ -20,23 +23,24 @@ func main() {
 	out := flag.String("o", ".run/images/busybox.tar", "output OCI image layout tarball")
 	busybox := flag.String("busybox", "/bin/busybox", "static busybox binary (Debian busybox-static)")
 	name := flag.String("name", "127.0.0.1:5055/cloudmgr/busybox:test", "image reference recorded in index.json")
+	release := flag.String("release", "", "when set, written (with a newline) to /"+ReleaseFile+" in the image")
 	flag.Parse()
-	if err := run(*out, *busybox, *name); err != nil {
+	if err := run(*out, *busybox, *name, *release); err != nil {
 		fmt.Fprintln(os.Stderr, "imagebuild:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out, busybox, name string) error {
+func run(out, busybox, name, release string) error {
 	bin, err := os.ReadFile(busybox)
 	if err != nil {
 		return err
 	}
 	list, err := exec.Command(busybox, "--list-full").Output()
 	if err != nil {
-		return fmt.Errorf("%s --list-full: %v", busybox, err)
+		return fmt.Errorf("%s --list-full: %w", busybox, err)
 	}
-	img, err := Build(bin, Applets(string(list)), runtime.GOARCH, name)
+	img, err := Build(bin, Applets(string(list)), runtime.GOARCH, name, release)
 	if err != nil {
 		return err
 	}
