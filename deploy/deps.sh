@@ -9,6 +9,10 @@
 #   - the test image, built here from busybox-static (nothing downloaded), as
 #     an OCI tarball .run/images/busybox.tar, pushed to that registry as
 #     $CLOUDMGR_REGISTRY/cloudmgr/busybox:test;
+#   - a second, different version of it (the same plus /etc/cloudmgr-release
+#     holding "v2"; imagebuild -release v2), .run/images/busybox-v2.tar,
+#     pushed as $CLOUDMGR_REGISTRY/cloudmgr/busybox:v2 (a rolling update's
+#     new image);
 #   - a second docker-registry that requires a login ($CLOUDMGR_AUTH_REGISTRY,
 #     default 127.0.0.1:5056; htpasswd basic auth, which distribution 2.8
 #     accepts over plain HTTP), storing into .run/registry-auth/data, with the
@@ -33,6 +37,8 @@ REG=$RUN/registry
 REGISTRY=${CLOUDMGR_REGISTRY:-127.0.0.1:5055}
 IMAGE=$REGISTRY/cloudmgr/busybox:test
 TARBALL=$RUN/images/busybox.tar
+IMAGE_V2=$REGISTRY/cloudmgr/busybox:v2
+TARBALL_V2=$RUN/images/busybox-v2.tar
 AREG=$RUN/registry-auth
 AUTH_REGISTRY=${CLOUDMGR_AUTH_REGISTRY:-127.0.0.1:5056}
 PRIVATE_IMAGE=$AUTH_REGISTRY/cloudmgr/busybox:private
@@ -258,13 +264,28 @@ image() {
   echo "$chosen" >"$CD/snapshotter"
   log "snapshotter $chosen runs containers (recorded in $CD/snapshotter)"
 
-  "${CTR[@]}" images push --plain-http "$IMAGE" >/dev/null
+  push_verified "$IMAGE" "$TARBALL"
+}
+
+# push_verified REF TARBALL: pushes the imported REF (in repository
+# cloudmgr/busybox of $REGISTRY) and checks that the registry serves its
+# manifest digest under the tag.
+push_verified() {
+  "${CTR[@]}" images push --plain-http "$1" >/dev/null
   local want got
-  want=$("${CTR[@]}" images ls | awk -v i="$IMAGE" '$1 == i {print $3}')
+  want=$("${CTR[@]}" images ls | awk -v i="$1" '$1 == i {print $3}')
   got=$(curl -fsS -I -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-    "http://$REGISTRY/v2/cloudmgr/busybox/manifests/test" | tr -d '\r' | awk 'tolower($1) == "docker-content-digest:" {print $2}')
-  [ -n "$want" ] && [ "$want" = "$got" ] || die "registry has $IMAGE at '$got', expected '$want'"
-  log "pushed $IMAGE ($got); tarball $TARBALL"
+    "http://$REGISTRY/v2/cloudmgr/busybox/manifests/${1##*:}" | tr -d '\r' | awk 'tolower($1) == "docker-content-digest:" {print $2}')
+  [ -n "$want" ] && [ "$want" = "$got" ] || die "registry has $1 at '$got', expected '$want'"
+  log "pushed $1 ($got); tarball $2"
+}
+
+# image_v2 builds and pushes the second version of the test image: the
+# same files plus /etc/cloudmgr-release holding "v2", so another digest.
+image_v2() {
+  go run ./deploy/imagebuild -o "$TARBALL_V2" -name "$IMAGE_V2" -release v2 | sed 's/^/deps: /'
+  "${CTR[@]}" images import --no-unpack "$TARBALL_V2" >/dev/null
+  push_verified "$IMAGE_V2" "$TARBALL_V2"
 }
 
 case ${1:-start} in
@@ -273,8 +294,9 @@ start)
   start_registry
   start_auth_registry
   image
+  image_v2
   private_image
-  log "ready: containerd socket $CD/containerd.sock, registry http://$REGISTRY, image $IMAGE"
+  log "ready: containerd socket $CD/containerd.sock, registry http://$REGISTRY, images $IMAGE and $IMAGE_V2"
   log "ready: registry with login http://$AUTH_REGISTRY ($AREG/credentials), image $PRIVATE_IMAGE"
   log "stop them with: make deps-stop"
   ;;
