@@ -75,3 +75,20 @@ func RenamedImage(ref string) ([]byte, string, error) {
 	}
 	return out.Bytes(), manifest, nil
 }
+
+// BusyboxV2Tarball is the second version of the test image that `make deps`
+// builds (deploy/imagebuild -release v2), relative to the repository root:
+// the same files plus ReleaseFile.
+const BusyboxV2Tarball = ".run/images/busybox-v2.tar"
+
+// ReleaseFile is the file of the v2 test image that holds "v2\n"; the
+// default test image has none.
+const ReleaseFile = "/etc/cloudmgr-release"
+
+// BusyboxImage returns the reference of the test image `make deps` pushes
+// to registry (host:port).
+func BusyboxImage(registry string) string { return registry + "/cloudmgr/busybox:test" }
+
+// BusyboxV2Image returns the reference of the second, different version of
+// the test image (with ReleaseFile) that `make deps` pushes to registry.
+func BusyboxV2Image(registry string) string { return registry + "/cloudmgr/busybox:v2" }

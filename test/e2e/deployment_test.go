@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/client"
 	"github.com/cloudmgr/cloud/controllers"
+	"github.com/cloudmgr/cloud/test"
 )
 
 // podWatch follows the pods matching a label selector through a watch and,
@@ -82,14 +84,39 @@ func podSummary(pods map[string]*api.Pod) string {
 	return b.String()
 }
 
+// registryDigest returns the manifest digest the registry serves for ref
+// (host:port/repo:tag, plain HTTP).
+func registryDigest(t *testing.T, ref string) string {
+	t.Helper()
+	host, rest, _ := strings.Cut(ref, "/")
+	i := strings.LastIndex(rest, ":")
+	req, err := http.NewRequest(http.MethodHead, "http://"+host+"/v2/"+rest[:i]+"/manifests/"+rest[i+1:], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("registry digest of %s: %v (is the registry up? run `make deps`)", ref, err)
+	}
+	resp.Body.Close()
+	d := resp.Header.Get("Docker-Content-Digest")
+	if resp.StatusCode != http.StatusOK || d == "" {
+		t.Fatalf("registry digest of %s: %s, digest %q; run `make deps` to push it", ref, resp.Status, d)
+	}
+	return d
+}
+
 // TestDeploymentRollingUpdateOnContainerd runs a Deployment of 3 busybox
-// replicas on a real cloudlet and containerd: it becomes 3/3 Ready; a
-// template change (an env var: the local registry holds one busybox
-// image) rolls every pod over with maxUnavailable 1 and maxSurge 1 while a
-// watch checks that Ready pods never drop below 2 nor active pods exceed
-// 4; `cloudctl rollout undo` brings back the first template and
-// `cloudctl rollout status` succeeds. The controllers' Events show in
-// `cloudctl describe` and `cloudctl get events`.
+// replicas on a real cloudlet and containerd: it becomes 3/3 Ready; a new
+// image (busybox:v2, which adds /etc/cloudmgr-release) rolls every pod
+// over with maxUnavailable 1 and maxSurge 1 while a watch checks that
+// Ready pods never drop below 2 nor active pods exceed 4; every new pod
+// runs v2 (spec, status image ID = the registry's digest, and the file
+// read through `cloudctl exec`). `cloudctl rollout undo` brings back the
+// first image everywhere (no release file) and `cloudctl rollout status`
+// succeeds. The controllers' Events show in `cloudctl describe` and
+// `cloudctl get events`.
 func TestDeploymentRollingUpdateOnContainerd(t *testing.T) {
 	sock, snapshotter := projectContainerd(t)
 	n := startJoinedNode(t, sock, snapshotter, "deploy-1")
@@ -98,6 +125,11 @@ func TestDeploymentRollingUpdateOnContainerd(t *testing.T) {
 	const replicas, maxUnavailable, maxSurge = 3, 1, 1
 	zero := int64(0)
 	three := int32(replicas)
+	oldImage, newImage := test.BusyboxImage(n.registry), test.BusyboxV2Image(n.registry)
+	oldDigest, newDigest := registryDigest(t, oldImage), registryDigest(t, newImage)
+	if oldDigest == newDigest {
+		t.Fatalf("%s and %s are the same image (%s); run `make deps`", oldImage, newImage, oldDigest)
+	}
 	mu, ms := api.FromInt(maxUnavailable), api.FromInt(maxSurge)
 	d := &api.Deployment{
 		ObjectMeta: api.ObjectMeta{Name: "web", Namespace: "default"},
@@ -109,8 +141,7 @@ func TestDeploymentRollingUpdateOnContainerd(t *testing.T) {
 			Template: api.PodTemplateSpec{
 				ObjectMeta: api.ObjectMeta{Labels: map[string]string{"app": "web"}},
 				Spec: api.PodSpec{TerminationGracePeriodSeconds: &zero, Containers: []api.Container{{
-					Name: "main", Image: n.registry + "/cloudmgr/busybox:test", Command: []string{"sleep", "100000"},
-					Env:            []api.EnvVar{{Name: "VERSION", Value: "1"}},
+					Name: "main", Image: oldImage, Command: []string{"sleep", "100000"},
 					ReadinessProbe: &api.Probe{Exec: &api.ExecAction{Command: []string{"true"}}, PeriodSeconds: 1},
 				}}},
 			},
@@ -179,9 +210,32 @@ func TestDeploymentRollingUpdateOnContainerd(t *testing.T) {
 		}
 		return "<no revision " + revision + ">"
 	}
+	// runsImage checks that every active pod runs image (pod spec, status
+	// image and image ID) and that its release file, read in the
+	// container, is release ("none" for no file).
+	runsImage := func(image, imageID, release string) {
+		t.Helper()
+		for _, p := range listPods() {
+			if !controllers.IsPodActive(p) {
+				continue
+			}
+			if len(p.Spec.Containers) != 1 || p.Spec.Containers[0].Image != image {
+				t.Fatalf("pod %s: spec containers %+v, want image %s", p.Name, p.Spec.Containers, image)
+			}
+			if cs := p.Status.ContainerStatuses; len(cs) != 1 || cs[0].Image != image || cs[0].ImageID != imageID {
+				t.Fatalf("pod %s: container statuses %+v, want image %s at %s", p.Name, cs, image, imageID)
+			}
+			out, errOut, code := cloudctl(t, n.bin, n.admin, "", "exec", p.Name, "--",
+				"sh", "-c", "cat "+test.ReleaseFile+" 2>/dev/null || echo none")
+			if code != 0 || strings.TrimSpace(out) != release {
+				t.Fatalf("pod %s: %s says %q (exit %d, stderr %q), want %q", p.Name, test.ReleaseFile, out, code, errOut, release)
+			}
+		}
+	}
 	start := time.Now()
 	rolledTo("3/3 Ready at revision 1", func() string { return rsHash("1") })
 	hash1 := rsHash("1")
+	runsImage(oldImage, oldDigest, "none")
 	t.Logf("3/3 Ready after %s", time.Since(start).Round(time.Millisecond))
 
 	// The rolling update and the rollback, under a continuous watch.
@@ -211,7 +265,7 @@ func TestDeploymentRollingUpdateOnContainerd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got.Spec.Template.Spec.Containers[0].Env[0].Value = "2"
+	got.Spec.Template.Spec.Containers[0].Image = newImage
 	if _, err := deploys.Update(ctx, got); err != nil {
 		t.Fatal(err)
 	}
@@ -224,6 +278,7 @@ func TestDeploymentRollingUpdateOnContainerd(t *testing.T) {
 		t.Fatalf("revision 2 has the template hash of revision 1 (%s)", hash1)
 	}
 	t.Logf("rolling update to revision 2 done in %s", time.Since(step).Round(time.Millisecond))
+	runsImage(newImage, newDigest, "v2")
 
 	step = time.Now()
 	if out, errOut, code := cloudctl(t, n.bin, n.admin, "", "rollout", "undo", "deploy/web"); code != 0 {
@@ -238,10 +293,11 @@ func TestDeploymentRollingUpdateOnContainerd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := back.Spec.Template.Spec.Containers[0].Env[0].Value; v != "1" {
-		t.Fatalf("after undo the template's VERSION is %q, want 1", v)
+	if img := back.Spec.Template.Spec.Containers[0].Image; img != oldImage {
+		t.Fatalf("after undo the template's image is %q, want %s", img, oldImage)
 	}
 	t.Logf("rollout undo done in %s", time.Since(step).Round(time.Millisecond))
+	runsImage(oldImage, oldDigest, "none")
 	violation, events := pw.result()
 	if violation != "" {
 		t.Fatalf("rolling update broke maxUnavailable/maxSurge: %s", violation)
