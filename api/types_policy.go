@@ -17,9 +17,11 @@ const (
 )
 
 // PodDisruptionBudget bounds the voluntary disruption of the pods its
-// selector matches: an eviction (POST pods/NAME/eviction) that would leave
-// fewer than minAvailable of them ready, or more than maxUnavailable not
-// ready, is refused with 429 Too Many Requests.
+// selector matches: the disruption controller keeps in its status how many
+// may go now (minAvailable, or maxUnavailable, against the scale their
+// controllers declare), and an eviction (POST pods/NAME/eviction) beyond
+// that, or before the status reflects the current spec, is refused with
+// 429 Too Many Requests.
 type PodDisruptionBudget struct {
 	TypeMeta   `json:",inline"`
 	ObjectMeta `json:"metadata"`

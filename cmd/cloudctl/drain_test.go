@@ -12,12 +12,14 @@ import (
 	"github.com/cloudmgr/cloud/client"
 	"github.com/cloudmgr/cloud/controllers"
 	"github.com/cloudmgr/cloud/controllers/controllerstest"
+	"github.com/cloudmgr/cloud/controllers/disruption"
 	"github.com/cloudmgr/cloud/controllers/job"
 )
 
 // TestCordonDrain drives cordon, uncordon and drain against the real API
 // server with simulated nodes, the real scheduler and the Job controller
-// (which recreates evicted pods elsewhere).
+// (which recreates evicted pods elsewhere) and the disruption controller
+// (which keeps the budget's status that evictions spend).
 func TestCordonDrain(t *testing.T) {
 	c := controllerstest.Start(t, controllerstest.Options{Nodes: 2})
 	cfg := filepath.Join(t.TempDir(), "config")
@@ -29,6 +31,9 @@ func TestCordonDrain(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := controllers.NewManager(c.Env.ControllerManager(t), slog.New(slog.DiscardHandler))
 	if err := job.Setup(m, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := disruption.Setup(m, disruption.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})

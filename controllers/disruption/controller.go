@@ -73,8 +73,10 @@ func Setup(m *controllers.Manager, opts Options) error {
 		}
 	}
 	r.Pods.AddHandler(client.Handler{
-		OnAdd:    func(o api.Object) { budgetsOf(o.GetObjectMeta().Namespace, o.GetObjectMeta().Labels) },
-		OnUpdate: func(old, o api.Object) { budgetsOf(o.GetObjectMeta().Namespace, old.GetObjectMeta().Labels, o.GetObjectMeta().Labels) },
+		OnAdd: func(o api.Object) { budgetsOf(o.GetObjectMeta().Namespace, o.GetObjectMeta().Labels) },
+		OnUpdate: func(old, o api.Object) {
+			budgetsOf(o.GetObjectMeta().Namespace, old.GetObjectMeta().Labels, o.GetObjectMeta().Labels)
+		},
 		OnDelete: func(o api.Object) { budgetsOf(o.GetObjectMeta().Namespace, o.GetObjectMeta().Labels) },
 	})
 	owners := client.Handler{
