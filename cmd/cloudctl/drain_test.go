@@ -138,10 +138,17 @@ func TestCordonDrain(t *testing.T) {
 			MinAvailable: &three}}); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, code = cli("get", "pdb")
-	if code != 0 || !strings.Contains(out, "MIN AVAILABLE") || !strings.Contains(out, "work   3 ") {
-		t.Errorf("get pdb: exit %d\n%s%s", code, out, errOut)
+	// The controller computes the budget: 4 job pods (no declared scale,
+	// so the pods count), 3 needed, 1 disruption allowed.
+	waitUntil(t, func() bool {
+		out, _, code = cli("get", "pdb")
+		return code == 0 && strings.Contains(out, "ALLOWED DISRUPTIONS") && strings.Contains(out, "work   3               N/A               1 ")
+	}, "get pdb showing 1 allowed disruption")
+	out, errOut, code = cli("describe", "pdb", "work")
+	if code != 0 {
+		t.Fatalf("describe pdb: exit %d %s", code, errOut)
 	}
+	mustContain(t, "describe pdb", out, "Min available:", "Allowed disruptions:  1", "Current:", "Total:", "DisruptionAllowed:", "True (SufficientPods)")
 	out, errOut, code = cli("drain", "sim-1", "--timeout", "90s")
 	if code != 0 {
 		t.Fatalf("drain with a budget: exit %d\n%s%s", code, out, errOut)
