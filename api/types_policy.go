@@ -171,6 +171,19 @@ func ValidatePodDisruptionBudget(b *PodDisruptionBudget) ErrorList {
 	default:
 		errs = append(errs, required(sp.child("minAvailable"), "set minAvailable or maxUnavailable"))
 	}
+	st := fieldPath("status")
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"observedGeneration", b.Status.ObservedGeneration}, {"disruptionsAllowed", int64(b.Status.DisruptionsAllowed)},
+		{"currentHealthy", int64(b.Status.CurrentHealthy)}, {"desiredHealthy", int64(b.Status.DesiredHealthy)},
+		{"expectedPods", int64(b.Status.ExpectedPods)},
+	} {
+		if f.v < 0 {
+			errs = append(errs, invalid(st.child(f.name), f.v, "must be greater than or equal to 0"))
+		}
+	}
 	return errs
 }
 

@@ -221,3 +221,60 @@ func TestConcurrentEvictionsThroughTwoServers(t *testing.T) {
 		}
 	}
 }
+
+// TestEvictionAuthorization: a tenant evicts in its namespace only; the
+// scheduler may not evict.
+func TestEvictionAuthorization(t *testing.T) {
+	env := apiservertest.Start(t, apiservertest.Options{})
+	ctx := context.Background()
+	acme := env.Tenant(t, "acme")
+	createPod(t, env.Admin, "default", "web")
+	createPod(t, env.Admin, "acme", "web")
+	if err := acme.EvictPod(ctx, "default", "web", nil); !client.IsForbidden(err) {
+		t.Errorf("tenant evicting elsewhere: %v, want 403", err)
+	}
+	if err := env.Scheduler.EvictPod(ctx, "default", "web", nil); !client.IsForbidden(err) {
+		t.Errorf("scheduler evicting: %v, want 403", err)
+	}
+	if err := acme.EvictPod(ctx, "acme", "web", nil); err != nil {
+		t.Errorf("tenant evicting its pod: %v", err)
+	}
+}
+
+// TestPodDisruptionBudgetValidation: bad budgets are refused with the
+// field path and not stored.
+func TestPodDisruptionBudgetValidation(t *testing.T) {
+	env := apiservertest.Start(t, apiservertest.Options{})
+	ctx := context.Background()
+	sel := &api.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
+	one, neg, bad := api.FromInt(1), api.FromInt(-1), api.FromString("150%")
+	cases := []struct {
+		name string
+		spec api.PodDisruptionBudgetSpec
+		want string
+	}{
+		{"both", api.PodDisruptionBudgetSpec{Selector: sel, MinAvailable: &one, MaxUnavailable: &one}, "spec"},
+		{"neither", api.PodDisruptionBudgetSpec{Selector: sel}, "spec.minAvailable"},
+		{"negative", api.PodDisruptionBudgetSpec{Selector: sel, MinAvailable: &neg}, "spec.minAvailable"},
+		{"percent", api.PodDisruptionBudgetSpec{Selector: sel, MaxUnavailable: &bad}, "spec.maxUnavailable"},
+		{"no-selector", api.PodDisruptionBudgetSpec{MinAvailable: &one}, "spec.selector"},
+	}
+	for _, tc := range cases {
+		_, err := client.For[api.PodDisruptionBudget](env.Admin).Create(ctx, &api.PodDisruptionBudget{
+			ObjectMeta: api.ObjectMeta{Name: tc.name, Namespace: "default"}, Spec: tc.spec})
+		if !client.IsInvalid(err) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want 422 naming %s", tc.name, err, tc.want)
+		}
+		if _, err := client.For[api.PodDisruptionBudget](env.Admin).Get(ctx, "default", tc.name); !client.IsNotFound(err) {
+			t.Errorf("%s: stored (%v)", tc.name, err)
+		}
+	}
+	b := budget(t, env.Admin, "default", "good", 1)
+	b.Status.DisruptionsAllowed = -1
+	if _, err := client.For[api.PodDisruptionBudget](env.Admin).UpdateStatus(ctx, b); !client.IsInvalid(err) || !strings.Contains(err.Error(), "status.disruptionsAllowed") {
+		t.Errorf("negative disruptionsAllowed: %v, want 422 naming status.disruptionsAllowed", err)
+	}
+	if got, err := client.For[api.PodDisruptionBudget](env.Admin).Get(ctx, "default", "good"); err != nil || got.Status.DisruptionsAllowed != 0 {
+		t.Errorf("bad status stored: %+v %v", got.Status, err)
+	}
+}
