@@ -279,7 +279,8 @@ func NewScheme() *Scheme {
 		&KindInfo{
 			Group: GroupPolicy, Version: VersionPolicy, Kind: KindPodDisruptionBudget,
 			Resource: "poddisruptionbudgets", Singular: "poddisruptionbudget", ShortNames: []string{"pdb"},
-			Namespaced: true,
+			Namespaced: true, HasStatus: true,
+			PrepareForCreate: func(o Object) { o.(*PodDisruptionBudget).Status = PodDisruptionBudgetStatus{} },
 			New: func() Object {
 				return &PodDisruptionBudget{TypeMeta: TypeMeta{APIVersion: APIVersionPolicy, Kind: KindPodDisruptionBudget}}
 			},

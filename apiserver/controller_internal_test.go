@@ -27,3 +27,28 @@ func TestControllerWritesWorkloadGroups(t *testing.T) {
 		t.Error("create of an infrastructure kind allowed")
 	}
 }
+
+// TestControllerWritesBudgetStatus: the disruption controller, running
+// with the controller-manager role, may read disruption budgets and write
+// their status; the scheduler may not touch them.
+func TestControllerWritesBudgetStatus(t *testing.T) {
+	id := &Identity{Name: ControllerUser, Role: RoleController}
+	pdb, ok := api.NewScheme().ByKind(api.APIVersionPolicy, api.KindPodDisruptionBudget)
+	if !ok || !pdb.HasStatus {
+		t.Fatal("PodDisruptionBudget has no status subresource")
+	}
+	for _, q := range []request{
+		{verb: "list", kind: pdb},
+		{verb: "watch", kind: pdb},
+		{verb: "get", kind: pdb, ns: "a", name: "web"},
+		{verb: "update", kind: pdb, ns: "a", name: "web", sub: "status"},
+	} {
+		if err := authorizeController(id, &q); err != nil {
+			t.Errorf("%s %s/%s: %v", q.verb, pdb.Resource, q.sub, err)
+		}
+	}
+	sched := &Identity{Name: SchedulerUser, Role: RoleScheduler}
+	if err := authorizeScheduler(sched, &request{verb: "update", kind: pdb, ns: "a", name: "web", sub: "status"}); err == nil {
+		t.Error("the scheduler may write budget status")
+	}
+}

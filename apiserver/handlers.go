@@ -511,10 +511,19 @@ func terminatingPrefix(ns string) string { return "/registry/terminating/" + ns 
 func terminatingKey(ns string) string { return terminatingPrefix(ns) + "marker" }
 
 // markDeleted sets the deletion timestamp and grace period of an object
-// that cannot go at once, adding finalizer (the garbage collector's orphan
-// or foregroundDeletion) unless it is "" or already there; a shorter grace
-// period shortens a pending one.
+// that cannot go at once (see setDeletionMark) and stores it.
 func (s *Server) markDeleted(ctx context.Context, key string, obj api.Object, rev int64, grace *int64, finalizer string) error {
+	if !setDeletionMark(obj, grace, finalizer, time.Now()) {
+		return nil // already being deleted, no sooner
+	}
+	return s.store.Update(ctx, key, obj, rev)
+}
+
+// setDeletionMark sets the deletion timestamp and grace period of obj,
+// adding finalizer (the garbage collector's orphan or foregroundDeletion)
+// unless it is "" or already there; a shorter grace period shortens a
+// pending one. It reports whether obj changed.
+func setDeletionMark(obj api.Object, grace *int64, finalizer string, now time.Time) bool {
 	m := obj.GetObjectMeta()
 	g := int64(0)
 	if p, ok := obj.(*api.Pod); ok {
@@ -537,17 +546,17 @@ func (s *Server) markDeleted(ctx context.Context, key string, obj api.Object, re
 		added = true
 	}
 	if !added && m.DeletionTimestamp != nil && (m.DeletionGracePeriodSeconds == nil || *m.DeletionGracePeriodSeconds <= g) {
-		return nil // already being deleted, no sooner
+		return false
 	}
 	if m.DeletionGracePeriodSeconds != nil && *m.DeletionGracePeriodSeconds < g {
 		g = *m.DeletionGracePeriodSeconds
 	}
 	if m.DeletionTimestamp == nil {
-		now := api.NewTime(time.Now())
-		m.DeletionTimestamp = &now
+		t := api.NewTime(now)
+		m.DeletionTimestamp = &t
 	}
 	m.DeletionGracePeriodSeconds = &g
-	return s.store.Update(ctx, key, obj, rev)
+	return true
 }
 
 // backoff waits a little before retrying a write that lost a race, longer

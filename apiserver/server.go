@@ -57,19 +57,17 @@ type Config struct {
 
 // Server serves the API.
 type Server struct {
-	store   *store.Store
-	scheme  *api.Scheme
-	log     *slog.Logger
-	auth    *authenticator
-	metrics *metrics
-	// evictions serializes evictions per namespace (see evict).
-	evictions evictionLocks
-	registry  *prometheus.Registry
-	version   string
-	maxBody   int64
-	inflight  chan struct{}
-	watchTTL  time.Duration
-	images    *imageStore // nil: no image store
+	store    *store.Store
+	scheme   *api.Scheme
+	log      *slog.Logger
+	auth     *authenticator
+	metrics  *metrics
+	registry *prometheus.Registry
+	version  string
+	maxBody  int64
+	inflight chan struct{}
+	watchTTL time.Duration
+	images   *imageStore // nil: no image store
 
 	// stopping closes when shutdown begins, so watches end cleanly.
 	stopping chan struct{}

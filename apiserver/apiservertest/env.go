@@ -134,6 +134,45 @@ func Start(t testing.TB, opts Options) *Env {
 	return env
 }
 
+// Peer starts a second API server on the same etcd, as a second cloudd
+// of a highly available control plane runs, until the test ends, and
+// returns a client of it acting as the admin. Whatever one server keeps
+// in memory the other does not see: tests of races that only etcd must
+// settle send through both.
+func (e *Env) Peer(t testing.TB) *client.Client {
+	t.Helper()
+	srv, err := apiserver.New(apiserver.Config{Store: e.Store, Scheme: e.Scheme, Version: "test", ImageDir: e.Dir + "/images-peer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := apiserver.EnsureCertificates(e.Dir, []string{"127.0.0.1", "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsConfig, err := certs.TLSConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln, tlsConfig, 5*time.Second) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("peer server shutdown: %v", err)
+		}
+	})
+	c, err := client.New(client.Config{Server: "https://" + ln.Addr().String(), CAData: certs.CAPEM, Token: e.AdminToken}, e.Scheme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // Stop shuts the server down gracefully, as cloudd does on SIGTERM, and
 // returns what Serve returned. Etcd keeps running until the test ends, so
 // the test can still read the store. Stop may be called more than once.

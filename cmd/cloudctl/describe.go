@@ -110,6 +110,8 @@ func (o *describeOptions) describe(ctx context.Context, c *client.Client, k *api
 		d.deployment(k, v)
 	case *api.ReplicaSet:
 		d.replicaSet(k, v)
+	case *api.PodDisruptionBudget:
+		d.podDisruptionBudget(k, v)
 	default:
 		if err := d.generic(k, obj); err != nil {
 			return err

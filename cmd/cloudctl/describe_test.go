@@ -177,3 +177,29 @@ func TestDescribeFallsBackWhenFieldSelectorIsRejected(t *testing.T) {
 		t.Errorf("requests %q", log)
 	}
 }
+
+// TestDescribePodDisruptionBudget: the spec, then what the status allows,
+// as kubectl lays it out, with a stale status and pending evictions shown.
+func TestDescribePodDisruptionBudget(t *testing.T) {
+	k, _ := api.NewScheme().Lookup("pdb")
+	half := api.FromString("50%")
+	b := &api.PodDisruptionBudget{ObjectMeta: testMeta("default", "web", time.Hour),
+		Spec: api.PodDisruptionBudgetSpec{MaxUnavailable: &half, Selector: &api.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
+		Status: api.PodDisruptionBudgetStatus{ObservedGeneration: 1, ExpectedPods: 4, CurrentHealthy: 4, DesiredHealthy: 2, DisruptionsAllowed: 1,
+			DisruptedPods: map[string]api.Time{"web-b": ago(time.Second), "web-a": ago(time.Second)},
+			Conditions:    []api.PodDisruptionBudgetCondition{{Type: api.DisruptionAllowed, Status: api.ConditionTrue, Reason: api.ReasonSufficientPods}}}}
+	b.Generation = 2
+	d := newDescriber(testNow, time.UTC)
+	d.podDisruptionBudget(k, b)
+	var out bytes.Buffer
+	if err := d.flush(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Max unavailable:", "50%", "Selector:", "app=web", "Allowed disruptions:  1",
+		"Current:", "Desired:", "Total:", "Observed generation:  1 (the spec is at 2", "Disrupted pods:", "web-a, web-b",
+		"DisruptionAllowed:", "True (SufficientPods)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, out.String())
+		}
+	}
+}

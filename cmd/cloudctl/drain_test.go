@@ -12,12 +12,14 @@ import (
 	"github.com/cloudmgr/cloud/client"
 	"github.com/cloudmgr/cloud/controllers"
 	"github.com/cloudmgr/cloud/controllers/controllerstest"
+	"github.com/cloudmgr/cloud/controllers/disruption"
 	"github.com/cloudmgr/cloud/controllers/job"
 )
 
 // TestCordonDrain drives cordon, uncordon and drain against the real API
 // server with simulated nodes, the real scheduler and the Job controller
-// (which recreates evicted pods elsewhere).
+// (which recreates evicted pods elsewhere) and the disruption controller
+// (which keeps the budget's status that evictions spend).
 func TestCordonDrain(t *testing.T) {
 	c := controllerstest.Start(t, controllerstest.Options{Nodes: 2})
 	cfg := filepath.Join(t.TempDir(), "config")
@@ -29,6 +31,9 @@ func TestCordonDrain(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := controllers.NewManager(c.Env.ControllerManager(t), slog.New(slog.DiscardHandler))
 	if err := job.Setup(m, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := disruption.Setup(m, disruption.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
@@ -133,10 +138,17 @@ func TestCordonDrain(t *testing.T) {
 			MinAvailable: &three}}); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, code = cli("get", "pdb")
-	if code != 0 || !strings.Contains(out, "MIN AVAILABLE") || !strings.Contains(out, "work   3 ") {
-		t.Errorf("get pdb: exit %d\n%s%s", code, out, errOut)
+	// The controller computes the budget: 4 job pods (no declared scale,
+	// so the pods count), 3 needed, 1 disruption allowed.
+	waitUntil(t, func() bool {
+		out, _, code = cli("get", "pdb")
+		return code == 0 && strings.Contains(out, "ALLOWED DISRUPTIONS") && strings.Contains(out, "work   3               N/A               1 ")
+	}, "get pdb showing 1 allowed disruption")
+	out, errOut, code = cli("describe", "pdb", "work")
+	if code != 0 {
+		t.Fatalf("describe pdb: exit %d %s", code, errOut)
 	}
+	mustContain(t, "describe pdb", out, "Min available:", "Allowed disruptions:  1", "Current:", "Total:", "DisruptionAllowed:", "True (SufficientPods)")
 	out, errOut, code = cli("drain", "sim-1", "--timeout", "90s")
 	if code != 0 {
 		t.Fatalf("drain with a budget: exit %d\n%s%s", code, out, errOut)

@@ -157,6 +157,9 @@ func TestOtherKindTables(t *testing.T) {
 	hv := &api.Hypervisor{ObjectMeta: testMeta("", "hv-1", 400*24*time.Hour),
 		Spec:   api.HypervisorSpec{URI: "qemu+tcp://10.0.0.5/system"},
 		Status: api.HypervisorStatus{Conditions: []api.Condition{{Type: "Ready", Status: api.ConditionTrue}}}}
+	two := api.FromInt(2)
+	pdb := &api.PodDisruptionBudget{ObjectMeta: testMeta("default", "web", 5*time.Minute),
+		Spec: api.PodDisruptionBudgetSpec{MinAvailable: &two}, Status: api.PodDisruptionBudgetStatus{DisruptionsAllowed: 1}}
 
 	tests := []struct {
 		kind string
@@ -168,6 +171,7 @@ func TestOtherKindTables(t *testing.T) {
 		{"tenants", tenant, "NAME   NAMESPACES      AGE\nacme   acme,acme-dev   3d\n"},
 		{"np", pool, "NAME      PROVIDER   FLAVOR     MIN   MAX   SIZE   READY   AGE\nprivate   libvirt    m1.large   1     10    3      2       10m\n"},
 		{"vm", vm, "NAME   PHASE     HYPERVISOR   FLAVOR     AGE\ndb-1   Running   hv-1         2cpu/4Gi   60s\n"},
+		{"pdb", pdb, "NAME   MIN AVAILABLE   MAX UNAVAILABLE   ALLOWED DISRUPTIONS   AGE\nweb    2               N/A               1                     5m\n"},
 		{"hypervisors.iaas.cloudmgr.dev", hv, "NAME   URI                          STATUS   AGE\nhv-1   qemu+tcp://10.0.0.5/system   Ready    400d\n"},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"github.com/cloudmgr/cloud/controllers/cronjob"
 	"github.com/cloudmgr/cloud/controllers/daemonset"
 	"github.com/cloudmgr/cloud/controllers/deployment"
+	"github.com/cloudmgr/cloud/controllers/disruption"
 	"github.com/cloudmgr/cloud/controllers/gc"
 	"github.com/cloudmgr/cloud/controllers/job"
 	"github.com/cloudmgr/cloud/controllers/namespace"
@@ -33,4 +34,5 @@ var controllerSetups = []func(m *controllers.Manager) error{
 	func(m *controllers.Manager) error { return cronjob.Setup(m, nil) },
 	func(m *controllers.Manager) error { return nodelifecycle.Setup(m, nodeLifecycleOptions) },
 	daemonset.Setup,
+	func(m *controllers.Manager) error { return disruption.Setup(m, disruption.Options{}) },
 }
