@@ -40,7 +40,7 @@ func Setup(m *controllers.Manager, clock Clock) error {
 		OnUpdate: func(_, o api.Object) { c.Enqueue(o) },
 	})
 	wakeOwner := func(o api.Object) {
-		if ref := job.ControllerOf(o.GetObjectMeta()); ref != nil && ref.Kind == api.KindCronJob && ref.APIVersion == api.APIVersionBatch {
+		if ref := controllers.ControllerRef(o); ref != nil && ref.Kind == api.KindCronJob && ref.APIVersion == api.APIVersionBatch {
 			c.Queue.Add(o.GetObjectMeta().Namespace + "/" + ref.Name)
 		}
 	}
@@ -70,7 +70,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) (controllers.Res
 	var jobs []*api.Job
 	for _, o := range r.Jobs.List() {
 		j := o.(*api.Job)
-		if ref := job.ControllerOf(&j.ObjectMeta); j.Namespace == cj.Namespace && ref != nil && ref.UID == cj.UID {
+		if ref := controllers.ControllerRef(j); j.Namespace == cj.Namespace && ref != nil && ref.UID == cj.UID {
 			jobs = append(jobs, j)
 		}
 	}
@@ -133,7 +133,7 @@ func (r *Reconciler) createJob(ctx context.Context, cj *api.CronJob, t time.Time
 		if gerr != nil {
 			return nil, fmt.Errorf("get existing job %s: %w", j.Name, gerr)
 		}
-		if ref := job.ControllerOf(&got.ObjectMeta); ref == nil || ref.UID != cj.UID {
+		if ref := controllers.ControllerRef(got); ref == nil || ref.UID != cj.UID {
 			return nil, fmt.Errorf("job %s exists and is not this cron job's", j.Name)
 		}
 		return got, nil

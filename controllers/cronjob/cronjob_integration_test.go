@@ -153,7 +153,7 @@ func TestCronJobOnFakeClock(t *testing.T) {
 		got, _ := cjs.Get(ctx, "default", "tick")
 		return len(got.Status.Active) == 1 && got.Status.LastScheduleTime != nil && got.Status.LastScheduleTime.Equal(t1)
 	}, "status active and lastScheduleTime")
-	if ref := job.ControllerOf(&list()[name(t1)].ObjectMeta); ref == nil || ref.UID != cj.UID {
+	if ref := controllers.ControllerRef(list()[name(t1)]); ref == nil || ref.UID != cj.UID {
 		t.Fatalf("job not owned by the cron job")
 	}
 

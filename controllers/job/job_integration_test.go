@@ -117,7 +117,7 @@ func TestJobRunsToCompletion(t *testing.T) {
 	}
 	waitFor(t, func() bool { return countRunning(podsOf(ctx, t, c, j)) == 2 }, "2 pods running")
 	for _, p := range podsOf(ctx, t, c, j) {
-		ref := job.ControllerOf(&p.ObjectMeta)
+		ref := controllers.ControllerRef(p)
 		if ref == nil || ref.UID != j.UID || ref.Kind != api.KindJob || p.Labels[api.LabelJobName] != "work" {
 			t.Fatalf("pod %s not owned by the job: %+v", p.Name, p.OwnerReferences)
 		}

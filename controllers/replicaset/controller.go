@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
-	"slices"
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
@@ -32,7 +31,7 @@ type Controller struct {
 	client *client.Client
 	rsets  *client.Cache
 	pods   *client.Cache
-	exp    *expectations
+	exp    *controllers.Expectations
 	rec    *controllers.Recorder
 	log    *slog.Logger
 	ctrl   *controllers.Controller
@@ -62,12 +61,12 @@ func Setup(m *controllers.Manager, opts ...Options) error {
 	c := &Controller{
 		client: m.Client,
 		rsets:  controllers.CacheFor[api.ReplicaSet](m),
-		pods:   controllers.CacheFor[api.Pod](m),
-		exp:    newExpectations(o.ExpectationsTTL),
+		pods:   controllers.PodCache(m),
 		rec:    m.Recorder("replicaset-controller"),
 		log:    m.Log.With("controller", "replicaset"),
 		now:    time.Now,
 	}
+	c.exp = controllers.NewExpectations(o.ExpectationsTTL, c.now)
 	c.ctrl = controllers.NewController("replicaset", c, o.Workers, m.Log)
 	c.rsets.AddHandler(client.Handler{
 		OnAdd:    c.ctrl.Enqueue,
@@ -107,38 +106,29 @@ func (c *Controller) podChanged(old, p *api.Pod) {
 	}
 }
 
-// podsIn lists the cached pods of a namespace.
-func (c *Controller) podsIn(ns string) []*api.Pod {
-	var out []*api.Pod
-	for _, o := range c.pods.List() {
-		if p := o.(*api.Pod); p.Namespace == ns {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // Reconcile brings one ReplicaSet's pods to its replicas and writes its
 // status.
 func (c *Controller) Reconcile(ctx context.Context, key string) (controllers.Result, error) {
 	o, ok := c.rsets.Get(key)
 	if !ok {
-		c.exp.forget(key)
+		c.exp.Forget(key)
 		return controllers.Result{}, nil
 	}
 	rs := o.(*api.ReplicaSet)
 	ns := rs.Namespace
-	owned, adopt, release := claim(rs, c.podsIn(ns))
+	owned, adopt, release := controllers.Claim(rs, rs.Spec.Selector, controllers.PodsIn(c.pods, ns))
 	var errs []error
+	ref := controllers.NewControllerRef(rs, api.APIVersionApps, api.KindReplicaSet)
 	for _, p := range adopt {
-		if err := c.setOwner(ctx, p, rs, true); err != nil {
+		stored, err := controllers.Adopt(ctx, c.client, p, ref, rs.Spec.Selector)
+		if err != nil {
 			errs = append(errs, err)
-			continue
+		} else if stored != nil {
+			owned = append(owned, stored)
 		}
-		owned = append(owned, p)
 	}
 	for _, p := range release {
-		errs = append(errs, c.setOwner(ctx, p, rs, false))
+		errs = append(errs, controllers.Release(ctx, c.client, p, rs.UID, rs.Spec.Selector))
 	}
 	active := activePods(owned)
 	seen := func(name string) bool { _, ok := c.pods.Get(ns + "/" + name); return ok }
@@ -147,7 +137,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (controllers.Res
 		return ok && controllers.IsPodActive(o.(*api.Pod))
 	}
 	var res controllers.Result
-	if rs.DeletionTimestamp == nil && c.exp.satisfied(key, seen, isActive, c.now()) {
+	if rs.DeletionTimestamp == nil && c.exp.Satisfied(key, seen, isActive) {
 		errs = append(errs, c.manage(ctx, key, rs, active))
 	} else {
 		// Our own writes are not in the cache yet; the pod events that
@@ -176,7 +166,7 @@ func (c *Controller) manage(ctx context.Context, key string, rs *api.ReplicaSet,
 				go func() {
 					p, err := pods.Create(ctx, c.newPod(rs))
 					if err == nil {
-						c.exp.created(key, p.Name)
+						c.exp.Created(key, p.Name)
 						c.rec.Eventf(rs, api.EventTypeNormal, ReasonSuccessfulCreate, "Created pod: %s", p.Name)
 					} else if ctx.Err() == nil {
 						c.rec.Eventf(rs, api.EventTypeWarning, ReasonFailedCreate, "Error creating: %v", err)
@@ -199,7 +189,7 @@ func (c *Controller) manage(ctx context.Context, key string, rs *api.ReplicaSet,
 		for _, p := range podsToDelete(active, -diff) {
 			err := pods.Delete(ctx, p.Namespace, p.Name, client.DeleteOptions{})
 			if err == nil {
-				c.exp.deleted(key, p.Name)
+				c.exp.Deleted(key, p.Name)
 				c.rec.Eventf(rs, api.EventTypeNormal, ReasonSuccessfulDelete, "Deleted pod: %s", p.Name)
 			} else if !client.IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("delete pod %s: %w", p.Name, err))
@@ -229,42 +219,6 @@ func (c *Controller) newPod(rs *api.ReplicaSet) *api.Pod {
 		OwnerReferences: []api.OwnerReference{controllers.NewControllerRef(rs, api.APIVersionApps, api.KindReplicaSet)},
 	}, Spec: t.Spec}
 	return p
-}
-
-// setOwner adopts (adopt) or releases a pod, re-reading it on conflict
-// and checking it is still an orphan that matches, or still ours.
-func (c *Controller) setOwner(ctx context.Context, p *api.Pod, rs *api.ReplicaSet, adopt bool) error {
-	pods := client.For[api.Pod](c.client)
-	cur, err := controllers.Clone(p)
-	if err != nil {
-		return err
-	}
-	for range 5 {
-		ref := controllers.ControllerRef(cur)
-		if adopt {
-			if ref != nil || !rs.Spec.Selector.Matches(cur.Labels) || cur.DeletionTimestamp != nil {
-				return nil
-			}
-			cur.OwnerReferences = append(cur.OwnerReferences, controllers.NewControllerRef(rs, api.APIVersionApps, api.KindReplicaSet))
-		} else {
-			if ref == nil || ref.UID != rs.UID || rs.Spec.Selector.Matches(cur.Labels) {
-				return nil
-			}
-			cur.OwnerReferences = slices.DeleteFunc(cur.OwnerReferences, func(r api.OwnerReference) bool { return r.UID == rs.UID })
-		}
-		_, err = pods.Update(ctx, cur)
-		if err == nil || client.IsNotFound(err) {
-			return nil
-		}
-		if !client.IsConflict(err) {
-			break
-		}
-		if cur, err = pods.Get(ctx, p.Namespace, p.Name); err != nil {
-			return client.IgnoreNotFound(err)
-		}
-	}
-	verb := map[bool]string{true: "adopt", false: "release"}[adopt]
-	return fmt.Errorf("%s pod %s/%s: %w", verb, p.Namespace, p.Name, err)
 }
 
 // updateStatus writes rs's status when it changed.

@@ -8,27 +8,6 @@ import (
 	"github.com/cloudmgr/cloud/controllers"
 )
 
-// claim sorts the namespace's pods for a ReplicaSet: those it controls and
-// that match (owned), orphans that match and should be adopted, and pods
-// it controls that no longer match and must be released.
-func claim(rs *api.ReplicaSet, pods []*api.Pod) (owned, adopt, release []*api.Pod) {
-	for _, p := range pods {
-		ref := controllers.ControllerRef(p)
-		matches := rs.Spec.Selector.Matches(p.Labels)
-		switch {
-		case ref != nil && ref.UID == rs.UID:
-			if matches {
-				owned = append(owned, p)
-			} else {
-				release = append(release, p)
-			}
-		case ref == nil && matches && p.DeletionTimestamp == nil && rs.DeletionTimestamp == nil:
-			adopt = append(adopt, p)
-		}
-	}
-	return owned, adopt, release
-}
-
 // activePods returns the pods that count toward replicas.
 func activePods(pods []*api.Pod) []*api.Pod {
 	var out []*api.Pod
