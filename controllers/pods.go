@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"time"
+
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/client"
 )
@@ -28,4 +30,36 @@ func PodsIn(pods *client.Cache, ns string) []*api.Pod {
 		}
 	}
 	return out
+}
+
+// PodReadySince is when the pod's Ready condition last turned True; zero
+// when the pod is not Ready.
+func PodReadySince(p *api.Pod) time.Time {
+	if c := api.PodConditionByType(&p.Status, api.PodReady); c != nil && c.Status == api.ConditionTrue {
+		return c.LastTransitionTime.Time
+	}
+	return time.Time{}
+}
+
+// PodAvailable reports whether a pod has been Ready for minReady seconds
+// by now, as a workload's minReadySeconds asks.
+func PodAvailable(p *api.Pod, minReady int32, now time.Time) bool {
+	if !IsPodReady(p) {
+		return false
+	}
+	if minReady <= 0 {
+		return true
+	}
+	since := PodReadySince(p)
+	return !since.IsZero() && !since.Add(time.Duration(minReady)*time.Second).After(now)
+}
+
+// PodAvailableIn is how long until a Ready pod becomes available: 0 when
+// it is available already or not Ready at all.
+func PodAvailableIn(p *api.Pod, minReady int32, now time.Time) time.Duration {
+	since := PodReadySince(p)
+	if since.IsZero() || PodAvailable(p, minReady, now) {
+		return 0
+	}
+	return since.Add(time.Duration(minReady) * time.Second).Sub(now)
 }

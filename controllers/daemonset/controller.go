@@ -30,6 +30,8 @@ type Reconciler struct {
 	Nodes      *client.Cache
 	Recorder   *controllers.Recorder
 	Log        *slog.Logger
+	// Now tells the time (minReadySeconds); nil is the wall clock.
+	Now func() time.Time
 }
 
 // Setup registers the DaemonSet controller on m: a daemon set's change, a
@@ -90,7 +92,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) (controllers.Res
 			}
 		}
 	}
-	p := plan(ds, nodes, pods)
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	p := plan(ds, nodes, pods, now())
 	var errs []error
 	for _, pod := range p.Delete {
 		if err := client.IgnoreNotFound(podsAPI.Delete(ctx, pod.Namespace, pod.Name, client.DeleteOptions{})); err != nil {
@@ -123,6 +129,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) (controllers.Res
 	}
 	if len(errs) > 0 {
 		return controllers.Result{}, fmt.Errorf("daemon set %s: %w", key, errors.Join(errs...))
+	}
+	if d := p.RequeueAfter; d > 0 && (res.RequeueAfter == 0 || d < res.RequeueAfter) {
+		res.RequeueAfter = d
 	}
 	return res, nil
 }

@@ -126,3 +126,45 @@ func TestDaemonSet(t *testing.T) {
 		}
 	}
 }
+
+// TestDaemonSetMinReadySeconds: pods count as available only after being
+// Ready for minReadySeconds; nothing changes on the cluster by then, so
+// the status reaching every node available shows that the controller
+// looked again after the remaining time.
+func TestDaemonSetMinReadySeconds(t *testing.T) {
+	c := controllerstest.Start(t, controllerstest.Options{Nodes: 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	m := controllers.NewManager(c.Env.ControllerManager(t), nil)
+	if err := daemonset.Setup(m); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = m.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	dsAPI := client.For[api.DaemonSet](c.Admin)
+	if _, err := dsAPI.Create(ctx, &api.DaemonSet{ObjectMeta: api.ObjectMeta{Name: "slow", Namespace: "default"},
+		Spec: api.DaemonSetSpec{MinReadySeconds: 2, Selector: &api.LabelSelector{MatchLabels: map[string]string{"app": "slow"}},
+			Template: api.PodTemplateSpec{ObjectMeta: api.ObjectMeta{Labels: map[string]string{"app": "slow"}},
+				Spec: api.PodSpec{Containers: []api.Container{{Name: "c", Image: "busybox"}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	status := func() api.DaemonSetStatus {
+		d, err := dsAPI.Get(ctx, "default", "slow")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Status
+	}
+	waitFor(t, func() bool { return status().NumberReady == 2 }, "2 pods ready")
+	waitFor(t, func() bool { s := status(); return s.NumberAvailable == 2 && s.NumberUnavailable == 0 }, "2 pods available")
+	ps, _, err := client.For[api.Pod](c.Admin).List(ctx, "default", client.ListOptions{LabelSelector: "app=slow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if since := controllers.PodReadySince(p); since.IsZero() || time.Since(since) < 2*time.Second {
+			t.Errorf("pod %s counted available, Ready since %v", p.Name, since)
+		}
+	}
+}

@@ -40,13 +40,6 @@ func restarts(p *api.Pod) int32 {
 	return n
 }
 
-func readySince(p *api.Pod) time.Time {
-	if c := api.PodConditionByType(&p.Status, api.PodReady); c != nil && c.Status == api.ConditionTrue {
-		return c.LastTransitionTime.Time
-	}
-	return time.Time{}
-}
-
 // lessToDelete reports whether a should be deleted before b: unscheduled
 // before scheduled, Pending before Unknown before Running, not ready before
 // ready, ready for less time, more restarts, then newer first.
@@ -60,7 +53,7 @@ func lessToDelete(a, b *api.Pod) bool {
 	if ra, rb := controllers.IsPodReady(a), controllers.IsPodReady(b); ra != rb {
 		return !ra
 	}
-	if ta, tb := readySince(a), readySince(b); !ta.Equal(tb) {
+	if ta, tb := controllers.PodReadySince(a), controllers.PodReadySince(b); !ta.Equal(tb) {
 		return ta.After(tb)
 	}
 	if ra, rb := restarts(a), restarts(b); ra != rb {
@@ -82,18 +75,6 @@ func podsToDelete(pods []*api.Pod, n int) []*api.Pod {
 	return sorted[:n]
 }
 
-// isAvailable reports whether a pod has been Ready for minReady by now.
-func isAvailable(p *api.Pod, minReady int32, now time.Time) bool {
-	if !controllers.IsPodReady(p) {
-		return false
-	}
-	if minReady == 0 {
-		return true
-	}
-	since := readySince(p)
-	return !since.IsZero() && !since.Add(time.Duration(minReady)*time.Second).After(now)
-}
-
 // computeStatus is the status of rs given its active owned pods.
 func computeStatus(rs *api.ReplicaSet, active []*api.Pod, now time.Time) api.ReplicaSetStatus {
 	st := api.ReplicaSetStatus{Replicas: int32(len(active)), ObservedGeneration: rs.Generation}
@@ -105,7 +86,7 @@ func computeStatus(rs *api.ReplicaSet, active []*api.Pod, now time.Time) api.Rep
 		if controllers.IsPodReady(p) {
 			st.ReadyReplicas++
 		}
-		if isAvailable(p, rs.Spec.MinReadySeconds, now) {
+		if controllers.PodAvailable(p, rs.Spec.MinReadySeconds, now) {
 			st.AvailableReplicas++
 		}
 	}
@@ -117,8 +98,8 @@ func computeStatus(rs *api.ReplicaSet, active []*api.Pod, now time.Time) api.Rep
 func nextAvailableCheck(rs *api.ReplicaSet, active []*api.Pod, now time.Time) time.Duration {
 	var next time.Duration
 	for _, p := range active {
-		if s := readySince(p); !s.IsZero() && !isAvailable(p, rs.Spec.MinReadySeconds, now) {
-			d := s.Add(time.Duration(rs.Spec.MinReadySeconds)*time.Second).Sub(now) + time.Second
+		if d := controllers.PodAvailableIn(p, rs.Spec.MinReadySeconds, now); d > 0 {
+			d += time.Second
 			if next == 0 || d < next {
 				next = d
 			}
