@@ -206,6 +206,20 @@ func (c *Controller) claim(ctx context.Context, d *api.Deployment) ([]*api.Repli
 // rollout takes the next step of the strategy; changed says it wrote
 // something (and the next step waits for the cache to show it).
 func (c *Controller) rollout(ctx context.Context, d *api.Deployment, newRS *api.ReplicaSet, olds []*api.ReplicaSet) (bool, error) {
+	if newRS != nil {
+		// Scaled mid-rollout (paused or not): share the change among the
+		// active ReplicaSets before the strategy takes its next step.
+		all := append([]*api.ReplicaSet{newRS}, olds...)
+		if sizes := proportionalScale(d, all); sizes != nil {
+			var errs []error
+			for _, rs := range all {
+				if n, ok := sizes[rs.Name]; ok && (n != replicas(rs) || !replicasAnnotationsCurrent(d, rs)) {
+					errs = append(errs, c.scale(ctx, rs, n, d))
+				}
+			}
+			return true, errors.Join(errs...)
+		}
+	}
 	if d.Spec.Paused {
 		// Scaling still applies to a Deployment that is not mid-rollout.
 		if newRS != nil && sumSpec(olds) == 0 && replicas(newRS) != desired(d) {
@@ -289,7 +303,7 @@ func (c *Controller) scale(ctx context.Context, rs *api.ReplicaSet, n int32, d *
 	if next.Annotations == nil {
 		next.Annotations = map[string]string{}
 	}
-	next.Annotations[api.AnnotationDesiredReplicas] = strconv.Itoa(int(desired(d)))
+	setReplicasAnnotations(next, d)
 	got, err := client.For[api.ReplicaSet](c.client).Update(ctx, next)
 	if err != nil {
 		return fmt.Errorf("scale replicaset %s/%s to %d: %w", rs.Namespace, rs.Name, n, err)
@@ -328,8 +342,7 @@ func (c *Controller) createNewRS(ctx context.Context, d *api.Deployment, olds []
 	}
 	sel.MatchLabels[api.LabelPodTemplateHash] = hash
 	ann := map[string]string{
-		api.AnnotationRevision:        strconv.FormatInt(maxRevision(olds)+1, 10),
-		api.AnnotationDesiredReplicas: strconv.Itoa(int(desired(d))),
+		api.AnnotationRevision: strconv.FormatInt(maxRevision(olds)+1, 10),
 	}
 	if cause, ok := d.Annotations[api.AnnotationChangeCause]; ok {
 		ann[api.AnnotationChangeCause] = cause
@@ -339,6 +352,7 @@ func (c *Controller) createNewRS(ctx context.Context, d *api.Deployment, olds []
 		Name: d.Name + "-" + hash, Namespace: d.Namespace, Labels: maps.Clone(tmpl.Labels), Annotations: ann,
 		OwnerReferences: []api.OwnerReference{controllers.NewControllerRef(d, api.APIVersionApps, api.KindDeployment)},
 	}, Spec: api.ReplicaSetSpec{Replicas: &zero, MinReadySeconds: d.Spec.MinReadySeconds, Selector: sel, Template: *tmpl}}
+	setReplicasAnnotations(rs, d)
 	got, err := client.For[api.ReplicaSet](c.client).Create(ctx, rs)
 	if err != nil {
 		// AlreadyExists: the cache is behind (it will show the ReplicaSet
