@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -153,4 +154,30 @@ func setOwner[T any, P interface {
 		cur = (*T)(fresh)
 	}
 	return nil, fmt.Errorf("set owner of %s %s/%s: still conflicting after 5 tries", res.Kind().Kind, m.Namespace, m.Name)
+}
+
+// ClaimAll claims objs for a controller owner with selector sel and
+// controller reference ref (see Claim): it adopts the matching orphans,
+// releases the objects that stopped matching, and returns those the owner
+// controls now. Errors of single adoptions or releases are joined; the
+// rest still happen.
+func ClaimAll[T any, P interface {
+	*T
+	api.Object
+}](ctx context.Context, c *client.Client, owner api.Object, ref api.OwnerReference, sel *api.LabelSelector, objs []P) ([]P, error) {
+	owned, adopt, release := Claim(owner, sel, objs)
+	var errs []error
+	for _, o := range adopt {
+		got, err := Adopt(ctx, c, o, ref, sel)
+		if err != nil {
+			errs = append(errs, err)
+		} else if got != nil {
+			owned = append(owned, got)
+		}
+	}
+	uid := owner.GetObjectMeta().UID
+	for _, o := range release {
+		errs = append(errs, Release(ctx, c, o, uid, sel))
+	}
+	return owned, errors.Join(errs...)
 }

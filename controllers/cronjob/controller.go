@@ -35,20 +35,8 @@ func Setup(m *controllers.Manager, clock Clock) error {
 	jobs := controllers.CacheFor[api.Job](m)
 	r := &Reconciler{Client: m.Client, CronJobs: cjs, Jobs: jobs, Clock: clock, Log: m.Log.With("controller", "cronjob")}
 	c := controllers.NewController("cronjob", r, 2, m.Log)
-	cjs.AddHandler(client.Handler{
-		OnAdd:    c.Enqueue,
-		OnUpdate: func(_, o api.Object) { c.Enqueue(o) },
-	})
-	wakeOwner := func(o api.Object) {
-		if ref := controllers.ControllerRef(o); ref != nil && ref.Kind == api.KindCronJob && ref.APIVersion == api.APIVersionBatch {
-			c.Queue.Add(o.GetObjectMeta().Namespace + "/" + ref.Name)
-		}
-	}
-	jobs.AddHandler(client.Handler{
-		OnAdd:    wakeOwner,
-		OnUpdate: func(_, o api.Object) { wakeOwner(o) },
-		OnDelete: wakeOwner,
-	})
+	cjs.AddHandler(controllers.EnqueueHandler(c))
+	jobs.AddHandler(controllers.OwnerHandler(c, cjs, api.KindCronJob, nil))
 	m.Add(c)
 	return nil
 }

@@ -44,22 +44,14 @@ func Setup(m *controllers.Manager) error {
 	r := &Reconciler{Client: m.Client, DaemonSets: dss, Nodes: nodes, Recorder: m.Recorder("daemonset-controller"),
 		Log: m.Log.With("controller", "daemonset")}
 	c := controllers.NewController("daemonset", r, Workers, m.Log)
-	dss.AddHandler(client.Handler{OnAdd: c.Enqueue, OnUpdate: func(_, o api.Object) { c.Enqueue(o) }})
+	dss.AddHandler(controllers.EnqueueHandler(c))
 	all := func(api.Object) {
 		for _, o := range dss.List() {
 			c.Enqueue(o)
 		}
 	}
 	nodes.AddHandler(client.Handler{OnAdd: all, OnUpdate: func(_, o api.Object) { all(o) }, OnDelete: all})
-	owner := func(o api.Object) {
-		m := o.GetObjectMeta()
-		for _, ref := range m.OwnerReferences {
-			if ref.Controller != nil && *ref.Controller && ref.Kind == api.KindDaemonSet && ref.APIVersion == api.APIVersionDaemonSet {
-				c.Queue.Add(m.Namespace + "/" + ref.Name)
-			}
-		}
-	}
-	pods.AddHandler(client.Handler{OnAdd: owner, OnUpdate: func(_, o api.Object) { owner(o) }, OnDelete: owner})
+	pods.AddHandler(controllers.OwnerHandler(c, dss, api.KindDaemonSet, nil))
 	m.Add(c)
 	return nil
 }

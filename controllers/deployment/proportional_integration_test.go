@@ -25,7 +25,7 @@ func TestScaleMidRollout(t *testing.T) {
 	if _, err := client.For[api.Deployment](c.Admin).Create(ctx, newDeployment("web", 10, "busybox:1")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, complete(c.Admin, "web", "busybox:1"), "first rollout")
+	controllerstest.WaitFor(t, complete(c.Admin, "web", "busybox:1"), "first rollout")
 	for _, n := range c.Nodes {
 		c.PauseNode(n, true)
 	}
@@ -57,9 +57,9 @@ func TestScaleMidRollout(t *testing.T) {
 		return old, cur
 	}
 	update(t, c.Admin, "web", func(d *api.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "busybox:2" })
-	waitFor(t, func() bool { o, n := sizes(); return o == 8 && n == 5 }, "the rollout to stop at 8 old and 5 new")
+	controllerstest.WaitFor(t, func() bool { o, n := sizes(); return o == 8 && n == 5 }, "the rollout to stop at 8 old and 5 new")
 	update(t, c.Admin, "web", func(d *api.Deployment) { d.Spec.Replicas = ptr(int32(20)) })
-	waitFor(t, func() bool { o, n := sizes(); return o == 15 && n == 10 }, "the rollout to settle at 15 old and 10 new")
+	controllerstest.WaitFor(t, func() bool { o, n := sizes(); return o == 15 && n == 10 }, "the rollout to settle at 15 old and 10 new")
 	mu.Lock()
 	defer mu.Unlock()
 	if maxNew > 10 {

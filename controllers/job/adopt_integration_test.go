@@ -45,7 +45,7 @@ func TestJobAdoptsAndReleases(t *testing.T) {
 		ref := controllers.ControllerRef(p)
 		return ref != nil && ref.UID == j.UID && ref.Kind == api.KindJob
 	}
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		ps := batchPods(ctx, t, c, "app=batch")
 		n := 0
 		for _, p := range ps {
@@ -68,11 +68,11 @@ func TestJobAdoptsAndReleases(t *testing.T) {
 	if _, err := pods.Update(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		p, err := pods.Get(ctx, "default", "orphan")
 		return err == nil && controllers.ControllerRef(p) == nil
 	}, "the relabelled pod released")
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		ps := batchPods(ctx, t, c, "app=batch")
 		return len(ps) == 2 && countRunning(ps) == 2 && ownedBy(ps[0]) && ownedBy(ps[1])
 	}, "a replacement for the released pod")

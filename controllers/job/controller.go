@@ -143,21 +143,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) (controllers.Res
 // claim returns the cached pods the job controls, after adopting orphans
 // that match its selector and releasing pods that no longer match.
 func (r *Reconciler) claim(ctx context.Context, j *api.Job) ([]*api.Pod, error) {
-	owned, adopt, release := controllers.Claim(j, j.Spec.Selector, controllers.PodsIn(r.pods, j.Namespace))
-	var errs []error
 	ref := controllers.NewControllerRef(j, api.APIVersionBatch, api.KindJob)
-	for _, p := range adopt {
-		stored, err := controllers.Adopt(ctx, r.client, p, ref, j.Spec.Selector)
-		if err != nil {
-			errs = append(errs, err)
-		} else if stored != nil {
-			owned = append(owned, stored)
-		}
-	}
-	for _, p := range release {
-		errs = append(errs, controllers.Release(ctx, r.client, p, j.UID, j.Spec.Selector))
-	}
-	if err := errors.Join(errs...); err != nil {
+	owned, err := controllers.ClaimAll(ctx, r.client, j, ref, j.Spec.Selector, controllers.PodsIn(r.pods, j.Namespace))
+	if err != nil {
 		return nil, fmt.Errorf("job %s/%s: %w", j.Namespace, j.Name, err)
 	}
 	return owned, nil

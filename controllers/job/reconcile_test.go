@@ -2,32 +2,14 @@ package job
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/apiserver/apiservertest"
 	"github.com/cloudmgr/cloud/client"
+	"github.com/cloudmgr/cloud/controllers/controllerstest"
 )
-
-// fakeClock is a clock the test moves by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // syncedCache returns a cache of kind k that has its first list; it
 // follows changes until stop is called, and then keeps what it had.
@@ -63,7 +45,7 @@ func TestReconcileStaleCacheNeverOverCreates(t *testing.T) {
 	jobs, _ := syncedCache(ctx, t, env.Admin, client.For[api.Job](env.Admin).Kind())
 	stale, stopPods := syncedCache(ctx, t, env.Admin, podKind)
 	stopPods()
-	clock := &fakeClock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	clock := controllerstest.NewFakeClock(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 	r := NewReconciler(env.Admin, jobs, stale, clock, nil)
 	key := "default/para"
 	countPods := func() int {

@@ -68,42 +68,12 @@ func Setup(m *controllers.Manager, opts ...Options) error {
 	}
 	c.exp = controllers.NewExpectations(o.ExpectationsTTL, c.now)
 	c.ctrl = controllers.NewController("replicaset", c, o.Workers, m.Log)
-	c.rsets.AddHandler(client.Handler{
-		OnAdd:    c.ctrl.Enqueue,
-		OnUpdate: func(_, o api.Object) { c.ctrl.Enqueue(o) },
-		OnDelete: c.ctrl.Enqueue,
-	})
-	c.pods.AddHandler(client.Handler{
-		OnAdd: func(o api.Object) { c.podChanged(nil, o.(*api.Pod)) },
-		OnUpdate: func(old, o api.Object) {
-			c.podChanged(old.(*api.Pod), o.(*api.Pod))
-		},
-		OnDelete: func(o api.Object) { c.podChanged(nil, o.(*api.Pod)) },
-	})
+	c.rsets.AddHandler(controllers.EnqueueHandler(c.ctrl))
+	c.pods.AddHandler(controllers.OwnerHandler(c.ctrl, c.rsets, api.KindReplicaSet, func(o api.Object) *api.LabelSelector {
+		return o.(*api.ReplicaSet).Spec.Selector
+	}))
 	m.Add(c.ctrl)
 	return nil
-}
-
-// podChanged enqueues the ReplicaSets a pod event concerns: its controller
-// (old and new), or, for an orphan, every ReplicaSet whose selector matches.
-func (c *Controller) podChanged(old, p *api.Pod) {
-	for _, q := range []*api.Pod{old, p} {
-		if q == nil {
-			continue
-		}
-		if ref := controllers.ControllerRef(q); ref != nil {
-			if ref.Kind == api.KindReplicaSet {
-				c.ctrl.Queue.Add(q.Namespace + "/" + ref.Name)
-			}
-			continue
-		}
-		for _, o := range c.rsets.List() {
-			rs := o.(*api.ReplicaSet)
-			if rs.Namespace == q.Namespace && rs.Spec.Selector.Matches(q.Labels) {
-				c.ctrl.Enqueue(rs)
-			}
-		}
-	}
 }
 
 // Reconcile brings one ReplicaSet's pods to its replicas and writes its
@@ -116,19 +86,11 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (controllers.Res
 	}
 	rs := o.(*api.ReplicaSet)
 	ns := rs.Namespace
-	owned, adopt, release := controllers.Claim(rs, rs.Spec.Selector, controllers.PodsIn(c.pods, ns))
-	var errs []error
 	ref := controllers.NewControllerRef(rs, api.APIVersionApps, api.KindReplicaSet)
-	for _, p := range adopt {
-		stored, err := controllers.Adopt(ctx, c.client, p, ref, rs.Spec.Selector)
-		if err != nil {
-			errs = append(errs, err)
-		} else if stored != nil {
-			owned = append(owned, stored)
-		}
-	}
-	for _, p := range release {
-		errs = append(errs, controllers.Release(ctx, c.client, p, rs.UID, rs.Spec.Selector))
+	owned, err := controllers.ClaimAll(ctx, c.client, rs, ref, rs.Spec.Selector, controllers.PodsIn(c.pods, ns))
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
 	}
 	active := activePods(owned)
 	seen := func(name string) bool { _, ok := c.pods.Get(ns + "/" + name); return ok }
