@@ -7,12 +7,42 @@ import (
 	"github.com/cloudmgr/cloud/client"
 )
 
+// IndexPodNode is the name of the index of pods by the node they are
+// bound to (PodNodeIndex).
+const IndexPodNode = "spec.nodeName"
+
+// PodNodeIndex indexes a pod by its node; an unbound pod is not indexed.
+func PodNodeIndex(obj api.Object) []string {
+	if p, ok := obj.(*api.Pod); ok && p.Spec.NodeName != "" {
+		return []string{p.Spec.NodeName}
+	}
+	return nil
+}
+
 // PodCache is the manager's shared pod cache with the indexes the
-// controllers look pods up by (namespace).
+// controllers look pods up by: namespace and node.
 func PodCache(m *Manager) *client.Cache {
 	c := CacheFor[api.Pod](m)
 	c.AddIndex(client.IndexNamespace, client.NamespaceIndex)
+	c.AddIndex(IndexPodNode, PodNodeIndex)
 	return c
+}
+
+// PodsOnNode returns the cached pods bound to node. Callers must not
+// modify them. It uses the node index of a cache from PodCache, and scans
+// any other pod cache.
+func PodsOnNode(pods *client.Cache, node string) []*api.Pod {
+	objs, err := pods.ByIndex(IndexPodNode, node)
+	if err != nil {
+		objs = pods.List()
+	}
+	out := make([]*api.Pod, 0, len(objs))
+	for _, o := range objs {
+		if p := o.(*api.Pod); p.Spec.NodeName == node {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // PodsIn returns the cached pods of namespace ns. Callers must not modify
