@@ -92,11 +92,17 @@ func TestDaemonSet(t *testing.T) {
 		}
 	}
 	controllerstest.WaitFor(t, func() bool { return placement() == "sim-0 sim-3 sim-4" }, "pods on 3 nodes")
-	ds, _ = dsAPI.Get(ctx, "default", "agent")
-	ds.Spec.Template.Spec.Containers[0].Image = "busybox:2"
-	ds, err = dsAPI.Update(ctx, ds)
-	if err != nil {
-		t.Fatal(err)
+	for {
+		// The controller writes the status meanwhile: retry conflicts.
+		if ds, err = dsAPI.Get(ctx, "default", "agent"); err != nil {
+			t.Fatal(err)
+		}
+		ds.Spec.Template.Spec.Containers[0].Image = "busybox:2"
+		if ds, err = dsAPI.Update(ctx, ds); err == nil {
+			break
+		} else if !client.IsConflict(err) {
+			t.Fatal(err)
+		}
 	}
 	controllerstest.WaitFor(t, func() bool {
 		s := status()
