@@ -23,6 +23,11 @@ const (
 	// AnnotationDesiredReplicas on a ReplicaSet is the Deployment's
 	// replicas when the ReplicaSet was last scaled.
 	AnnotationDesiredReplicas = "deployment.kubernetes.io/desired-replicas"
+	// AnnotationMaxReplicas on a ReplicaSet is the Deployment's replicas
+	// plus its maxSurge when the controller last scaled it: the size the
+	// ReplicaSet's share is measured against when the Deployment is scaled
+	// mid-rollout (proportional scaling).
+	AnnotationMaxReplicas = "deployment.kubernetes.io/max-replicas"
 	// AnnotationChangeCause records why a revision was made (copied from
 	// the Deployment to its ReplicaSet and shown by rollout history).
 	AnnotationChangeCause = "kubernetes.io/change-cause"

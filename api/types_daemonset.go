@@ -42,6 +42,9 @@ type DaemonSetSpec struct {
 	Template PodTemplateSpec `json:"template"`
 	// UpdateStrategy says how pods of an older template are replaced.
 	UpdateStrategy DaemonSetUpdateStrategy `json:"updateStrategy,omitzero"`
+	// MinReadySeconds is how long a pod must be Ready to count as
+	// available (and for a rolling update to move on).
+	MinReadySeconds int32 `json:"minReadySeconds,omitempty"`
 }
 
 // DaemonSetUpdateStrategy is RollingUpdate (default: replace old pods, at
@@ -121,6 +124,7 @@ func ValidateDaemonSet(d *DaemonSet) ErrorList {
 			errs = append(errs, invalid(tp.child("metadata").child("labels"), s.Template.Labels, "`selector` does not match template `labels`"))
 		}
 	}
+	errs = append(errs, validateNonNegative(p.child("minReadySeconds"), s.MinReadySeconds)...)
 	errs = append(errs, ValidateLabels(s.Template.Labels, tp.child("metadata").child("labels").String())...)
 	errs = append(errs, validateAnnotations(s.Template.Annotations, tp.child("metadata").child("annotations"))...)
 	errs = append(errs, validatePodSpec(&s.Template.Spec, tp.child("spec"))...)

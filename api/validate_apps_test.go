@@ -135,3 +135,15 @@ func TestScaledValue(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateDaemonSetMinReadySeconds(t *testing.T) {
+	d := &DaemonSet{ObjectMeta: ObjectMeta{Name: "agent", Namespace: "default"}, Spec: DaemonSetSpec{
+		Selector: &LabelSelector{MatchLabels: map[string]string{"app": "agent"}},
+		Template: PodTemplateSpec{ObjectMeta: ObjectMeta{Labels: map[string]string{"app": "agent"}},
+			Spec: PodSpec{Containers: []Container{{Name: "c", Image: "busybox"}}}}}}
+	DefaultDaemonSet(d)
+	d.Spec.MinReadySeconds = 5
+	checkErrors(t, ValidateDaemonSet(d), nil)
+	d.Spec.MinReadySeconds = -1
+	checkErrors(t, ValidateDaemonSet(d), []string{"spec.minReadySeconds"})
+}

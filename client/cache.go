@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -32,6 +33,22 @@ type Cache struct {
 	rv       string
 	handlers []Handler
 	synced   chan struct{}
+	// indexers by name, and for each the keys of the objects under each
+	// value: indexes[name][value] is a set of keys.
+	indexers map[string]IndexFunc
+	indexes  map[string]map[string]map[string]struct{}
+}
+
+// IndexFunc gives the values an object is indexed under (none, one or
+// several). It must depend on the object alone.
+type IndexFunc func(obj api.Object) []string
+
+// IndexNamespace is the name of the index by namespace (NamespaceIndex).
+const IndexNamespace = "namespace"
+
+// NamespaceIndex indexes an object by its namespace.
+func NamespaceIndex(obj api.Object) []string {
+	return []string{obj.GetObjectMeta().Namespace}
 }
 
 // NewCache returns a cache of kind k in namespace ("" for all) narrowed by
@@ -40,7 +57,79 @@ func NewCache(c *Client, k *api.KindInfo, namespace string, opts ListOptions, lo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Cache{c: c, kind: k, namespace: namespace, opts: opts, log: log, items: map[string]api.Object{}, synced: make(chan struct{})}
+	return &Cache{c: c, kind: k, namespace: namespace, opts: opts, log: log, items: map[string]api.Object{}, synced: make(chan struct{}),
+		indexers: map[string]IndexFunc{}, indexes: map[string]map[string]map[string]struct{}{}}
+}
+
+// AddIndex keeps an index named name over the cached objects, so that
+// ByIndex finds the objects with a value without scanning them all. Several
+// users of a shared cache may ask for the same index: a name already
+// present is kept as it is. It may be called before or after Run.
+func (c *Cache) AddIndex(name string, f IndexFunc) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.indexers[name]; ok {
+		return
+	}
+	c.indexers[name] = f
+	idx := map[string]map[string]struct{}{}
+	c.indexes[name] = idx
+	for k, o := range c.items {
+		addToIndex(idx, f, k, o)
+	}
+}
+
+// ByIndex returns the cached objects the index name files under value.
+// Callers must not modify them. It fails if there is no such index.
+func (c *Cache) ByIndex(name, value string) ([]api.Object, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	idx, ok := c.indexes[name]
+	if !ok {
+		return nil, fmt.Errorf("cache of %s: no index %q", c.kind.Resource, name)
+	}
+	keys := idx[value]
+	out := make([]api.Object, 0, len(keys))
+	for k := range keys {
+		out = append(out, c.items[k])
+	}
+	return out, nil
+}
+
+func addToIndex(idx map[string]map[string]struct{}, f IndexFunc, key string, o api.Object) {
+	for _, v := range f(o) {
+		set := idx[v]
+		if set == nil {
+			set = map[string]struct{}{}
+			idx[v] = set
+		}
+		set[key] = struct{}{}
+	}
+}
+
+func removeFromIndex(idx map[string]map[string]struct{}, f IndexFunc, key string, o api.Object) {
+	for _, v := range f(o) {
+		if set := idx[v]; set != nil {
+			delete(set, key)
+			if len(set) == 0 {
+				delete(idx, v)
+			}
+		}
+	}
+}
+
+// reindex moves key from prev's index entries to obj's (either may be
+// nil). The caller holds c.mu.
+func (c *Cache) reindex(key string, prev, obj api.Object) {
+	for name, f := range c.indexers {
+		idx := c.indexes[name]
+		if prev != nil {
+			removeFromIndex(idx, f, key, prev)
+		}
+		if obj != nil {
+			addToIndex(idx, f, key, obj)
+		}
+	}
 }
 
 // AddHandler registers h; call it before Run.
@@ -158,6 +247,13 @@ func (c *Cache) relist(ctx context.Context) error {
 	c.mu.Lock()
 	old := c.items
 	c.items, c.rv = fresh, rv
+	for name, f := range c.indexers {
+		idx := map[string]map[string]struct{}{}
+		for k, o := range fresh {
+			addToIndex(idx, f, k, o)
+		}
+		c.indexes[name] = idx
+	}
 	handlers := c.handlers
 	c.mu.Unlock()
 	for k, o := range fresh {
@@ -197,8 +293,10 @@ func (c *Cache) watch(ctx context.Context) error {
 		prev := c.items[key]
 		if ev.Type == Deleted {
 			delete(c.items, key)
+			c.reindex(key, prev, nil)
 		} else {
 			c.items[key] = ev.Object
+			c.reindex(key, prev, ev.Object)
 		}
 		c.rv = ev.Object.GetObjectMeta().ResourceVersion
 		handlers := c.handlers

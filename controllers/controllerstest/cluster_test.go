@@ -3,7 +3,6 @@ package controllerstest
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/client"
@@ -19,7 +18,7 @@ func TestSimulatedClusterRunsAndDeletesPods(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got *api.Pod
-	waitFor(t, func() bool {
+	WaitFor(t, func() bool {
 		got, _ = pods.Get(ctx, "default", "p")
 		return got != nil && got.Status.Phase == api.PodRunning
 	}, "pod p Running")
@@ -29,19 +28,8 @@ func TestSimulatedClusterRunsAndDeletesPods(t *testing.T) {
 	if err := pods.Delete(ctx, "default", "p", client.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
+	WaitFor(t, func() bool {
 		_, err := pods.Get(ctx, "default", "p")
 		return client.IsNotFound(err)
 	}, "pod p gone after the simulated agent confirmed its deletion")
-}
-
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -35,20 +35,8 @@ func Setup(m *controllers.Manager, clock Clock) error {
 	jobs := controllers.CacheFor[api.Job](m)
 	r := &Reconciler{Client: m.Client, CronJobs: cjs, Jobs: jobs, Clock: clock, Log: m.Log.With("controller", "cronjob")}
 	c := controllers.NewController("cronjob", r, 2, m.Log)
-	cjs.AddHandler(client.Handler{
-		OnAdd:    c.Enqueue,
-		OnUpdate: func(_, o api.Object) { c.Enqueue(o) },
-	})
-	wakeOwner := func(o api.Object) {
-		if ref := job.ControllerOf(o.GetObjectMeta()); ref != nil && ref.Kind == api.KindCronJob && ref.APIVersion == api.APIVersionBatch {
-			c.Queue.Add(o.GetObjectMeta().Namespace + "/" + ref.Name)
-		}
-	}
-	jobs.AddHandler(client.Handler{
-		OnAdd:    wakeOwner,
-		OnUpdate: func(_, o api.Object) { wakeOwner(o) },
-		OnDelete: wakeOwner,
-	})
+	cjs.AddHandler(controllers.EnqueueHandler(c))
+	jobs.AddHandler(controllers.OwnerHandler(c, cjs, api.KindCronJob, nil))
 	m.Add(c)
 	return nil
 }
@@ -70,7 +58,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) (controllers.Res
 	var jobs []*api.Job
 	for _, o := range r.Jobs.List() {
 		j := o.(*api.Job)
-		if ref := job.ControllerOf(&j.ObjectMeta); j.Namespace == cj.Namespace && ref != nil && ref.UID == cj.UID {
+		if ref := controllers.ControllerRef(j); j.Namespace == cj.Namespace && ref != nil && ref.UID == cj.UID {
 			jobs = append(jobs, j)
 		}
 	}
@@ -133,7 +121,7 @@ func (r *Reconciler) createJob(ctx context.Context, cj *api.CronJob, t time.Time
 		if gerr != nil {
 			return nil, fmt.Errorf("get existing job %s: %w", j.Name, gerr)
 		}
-		if ref := job.ControllerOf(&got.ObjectMeta); ref == nil || ref.UID != cj.UID {
+		if ref := controllers.ControllerRef(got); ref == nil || ref.UID != cj.UID {
 			return nil, fmt.Errorf("job %s exists and is not this cron job's", j.Name)
 		}
 		return got, nil

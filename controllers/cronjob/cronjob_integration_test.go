@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,35 +16,6 @@ import (
 	"github.com/cloudmgr/cloud/controllers/job"
 )
 
-// fakeClock is a clock the test moves by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestCronJobOnFakeClock runs the CronJob and Job controllers, on a fake
 // clock, against the real API server and simulated nodes. Since the
 // controllers' requeue timers run on real time, the test wakes the cron
@@ -53,23 +23,16 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 // would).
 func TestCronJobOnFakeClock(t *testing.T) {
 	c := controllerstest.Start(t, controllerstest.Options{Nodes: 2})
-	ctx, cancel := context.WithCancel(context.Background())
-	clk := &fakeClock{}
+	ctx := context.Background()
+	clk := &controllerstest.FakeClock{}
 	// The cron job is created at the real time; the fake clock starts
 	// there and is moved forward by whole schedule periods.
 	base := time.Now().UTC().Truncate(5 * time.Minute)
 	clk.Set(base.Add(time.Minute))
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	m := controllers.NewManager(c.Admin, log)
-	if err := job.Setup(m, clk); err != nil {
-		t.Fatal(err)
-	}
-	if err := cronjob.Setup(m, clk); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = m.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	controllerstest.RunManager(t, c.Admin, log,
+		func(m *controllers.Manager) error { return job.Setup(m, clk) },
+		func(m *controllers.Manager) error { return cronjob.Setup(m, clk) })
 
 	cjs := client.For[api.CronJob](c.Admin)
 	jobs := client.For[api.Job](c.Admin)
@@ -122,9 +85,9 @@ func TestCronJobOnFakeClock(t *testing.T) {
 	succeed := func(jobName string) {
 		t.Helper()
 		var j *api.Job
-		waitFor(t, func() bool { j = list()[jobName]; return j != nil }, "job "+jobName)
+		controllerstest.WaitFor(t, func() bool { j = list()[jobName]; return j != nil }, "job "+jobName)
 		var pod *api.Pod
-		waitFor(t, func() bool {
+		controllerstest.WaitFor(t, func() bool {
 			ps, _, _ := client.For[api.Pod](c.Admin).List(ctx, "default", client.ListOptions{LabelSelector: api.LabelControllerUID + "=" + j.UID})
 			if len(ps) == 1 && ps[0].Status.Phase == api.PodRunning {
 				pod = ps[0]
@@ -135,7 +98,7 @@ func TestCronJobOnFakeClock(t *testing.T) {
 		if _, err := client.For[api.Pod](c.Admin).UpdateStatus(ctx, pod); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, func() bool { done, typ := api.JobFinished(list()[jobName]); return done && typ == api.JobComplete }, jobName+" complete")
+		controllerstest.WaitFor(t, func() bool { done, typ := api.JobFinished(list()[jobName]); return done && typ == api.JobComplete }, jobName+" complete")
 	}
 
 	// Nothing is due before the first tick.
@@ -148,12 +111,12 @@ func TestCronJobOnFakeClock(t *testing.T) {
 	t1 := base.Add(5 * time.Minute)
 	clk.Set(t1.Add(10 * time.Second))
 	poke()
-	waitFor(t, func() bool { return list()[name(t1)] != nil }, "the first run "+name(t1))
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool { return list()[name(t1)] != nil }, "the first run "+name(t1))
+	controllerstest.WaitFor(t, func() bool {
 		got, _ := cjs.Get(ctx, "default", "tick")
 		return len(got.Status.Active) == 1 && got.Status.LastScheduleTime != nil && got.Status.LastScheduleTime.Equal(t1)
 	}, "status active and lastScheduleTime")
-	if ref := job.ControllerOf(&list()[name(t1)].ObjectMeta); ref == nil || ref.UID != cj.UID {
+	if ref := controllers.ControllerRef(list()[name(t1)]); ref == nil || ref.UID != cj.UID {
 		t.Fatalf("job not owned by the cron job")
 	}
 
@@ -164,7 +127,7 @@ func TestCronJobOnFakeClock(t *testing.T) {
 	if _, err := cjs.UpdateStatus(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		got, _ := cjs.Get(ctx, "default", "tick")
 		return got.Status.LastScheduleTime != nil
 	}, "lastScheduleTime restored")
@@ -182,14 +145,14 @@ func TestCronJobOnFakeClock(t *testing.T) {
 	}
 	// ... and starts once it finished.
 	succeed(name(t1))
-	waitFor(t, func() bool { return list()[name(t2)] != nil }, "the delayed second run")
+	controllerstest.WaitFor(t, func() bool { return list()[name(t2)] != nil }, "the delayed second run")
 
 	// The third run finishes the second; history keeps 1 successful job.
 	t3 := t2.Add(5 * time.Minute)
 	clk.Set(t3.Add(10 * time.Second))
 	succeed(name(t2))
-	waitFor(t, func() bool { return list()[name(t3)] != nil }, "the third run")
-	waitFor(t, func() bool { _, ok := list()[name(t1)]; return !ok }, "the oldest successful job pruned")
+	controllerstest.WaitFor(t, func() bool { return list()[name(t3)] != nil }, "the third run")
+	controllerstest.WaitFor(t, func() bool { _, ok := list()[name(t1)]; return !ok }, "the oldest successful job pruned")
 	if _, ok := list()[name(t2)]; !ok {
 		t.Fatalf("the newest successful job was pruned")
 	}

@@ -30,6 +30,8 @@ type Reconciler struct {
 	Nodes      *client.Cache
 	Recorder   *controllers.Recorder
 	Log        *slog.Logger
+	// Now tells the time (minReadySeconds); nil is the wall clock.
+	Now func() time.Time
 }
 
 // Setup registers the DaemonSet controller on m: a daemon set's change, a
@@ -42,22 +44,14 @@ func Setup(m *controllers.Manager) error {
 	r := &Reconciler{Client: m.Client, DaemonSets: dss, Nodes: nodes, Recorder: m.Recorder("daemonset-controller"),
 		Log: m.Log.With("controller", "daemonset")}
 	c := controllers.NewController("daemonset", r, Workers, m.Log)
-	dss.AddHandler(client.Handler{OnAdd: c.Enqueue, OnUpdate: func(_, o api.Object) { c.Enqueue(o) }})
+	dss.AddHandler(controllers.EnqueueHandler(c))
 	all := func(api.Object) {
 		for _, o := range dss.List() {
 			c.Enqueue(o)
 		}
 	}
 	nodes.AddHandler(client.Handler{OnAdd: all, OnUpdate: func(_, o api.Object) { all(o) }, OnDelete: all})
-	owner := func(o api.Object) {
-		m := o.GetObjectMeta()
-		for _, ref := range m.OwnerReferences {
-			if ref.Controller != nil && *ref.Controller && ref.Kind == api.KindDaemonSet && ref.APIVersion == api.APIVersionDaemonSet {
-				c.Queue.Add(m.Namespace + "/" + ref.Name)
-			}
-		}
-	}
-	pods.AddHandler(client.Handler{OnAdd: owner, OnUpdate: func(_, o api.Object) { owner(o) }, OnDelete: owner})
+	pods.AddHandler(controllers.OwnerHandler(c, dss, api.KindDaemonSet, nil))
 	m.Add(c)
 	return nil
 }
@@ -90,7 +84,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) (controllers.Res
 			}
 		}
 	}
-	p := plan(ds, nodes, pods)
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	p := plan(ds, nodes, pods, now())
 	var errs []error
 	for _, pod := range p.Delete {
 		if err := client.IgnoreNotFound(podsAPI.Delete(ctx, pod.Namespace, pod.Name, client.DeleteOptions{})); err != nil {
@@ -123,6 +121,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) (controllers.Res
 	}
 	if len(errs) > 0 {
 		return controllers.Result{}, fmt.Errorf("daemon set %s: %w", key, errors.Join(errs...))
+	}
+	if d := p.RequeueAfter; d > 0 && (res.RequeueAfter == 0 || d < res.RequeueAfter) {
+		res.RequeueAfter = d
 	}
 	return res, nil
 }

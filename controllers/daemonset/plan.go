@@ -9,8 +9,10 @@ package daemonset
 
 import (
 	"sort"
+	"time"
 
 	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/controllers"
 )
 
 // Taint keys daemon set pods tolerate whatever their template says, as in
@@ -36,6 +38,10 @@ type Plan struct {
 	Delete []*api.Pod
 	// Status is the status to write.
 	Status api.DaemonSetStatus
+	// RequeueAfter is when the next Ready pod becomes available
+	// (minReadySeconds), which changes the status and may let a rolling
+	// update go on; 0 for none.
+	RequeueAfter time.Duration
 }
 
 // NodeOf is the node a daemon set pod runs on or is pinned to.
@@ -102,8 +108,10 @@ func podReady(p *api.Pod) bool {
 	return false
 }
 
-// plan decides for ds given every node and the pods it owns.
-func plan(ds *api.DaemonSet, nodes []*api.Node, pods []*api.Pod) Plan {
+// plan decides for ds given every node and the pods it owns, at time now.
+// A pod counts as available once it has been Ready for minReadySeconds;
+// until then its node counts as unavailable for the rolling update.
+func plan(ds *api.DaemonSet, nodes []*api.Node, pods []*api.Pod, now time.Time) Plan {
 	var p Plan
 	hash := api.DaemonSetTemplateHash(&ds.Spec.Template)
 	byNode := map[string][]*api.Pod{}
@@ -130,7 +138,7 @@ func plan(ds *api.DaemonSet, nodes []*api.Node, pods []*api.Pod) Plan {
 	st := &p.Status
 	st.ObservedGeneration = ds.Generation
 	st.DesiredNumberScheduled = int32(len(eligible))
-	var old []*api.Pod // ready pods of an older template, candidates for the rolling update
+	var old []*api.Pod // available pods of an older template, candidates for the rolling update
 	unavailable := 0
 	for _, name := range names {
 		ps := byNode[name]
@@ -182,14 +190,19 @@ func plan(ds *api.DaemonSet, nodes []*api.Node, pods []*api.Pod) Plan {
 		}
 		if podReady(keep) {
 			st.NumberReady++
+		}
+		if controllers.PodAvailable(keep, ds.Spec.MinReadySeconds, now) {
 			st.NumberAvailable++
 			if !current {
 				old = append(old, keep)
 			}
 		} else {
 			unavailable++
+			if d := controllers.PodAvailableIn(keep, ds.Spec.MinReadySeconds, now); d > 0 && (p.RequeueAfter == 0 || d < p.RequeueAfter) {
+				p.RequeueAfter = d
+			}
 			if !current && ds.Spec.UpdateStrategy.Type != api.DaemonSetOnDelete {
-				// An old pod that is not ready costs nothing to replace.
+				// An old pod that is not available costs nothing to replace.
 				p.Delete = append(p.Delete, keep)
 			}
 		}

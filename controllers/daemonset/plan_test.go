@@ -5,9 +5,18 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cloudmgr/cloud/api"
 )
+
+var t0 = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+
+// readyAt makes a pod Ready since at.
+func readyAt(p *api.Pod, at time.Time) *api.Pod {
+	p.Status.Conditions = []api.PodCondition{{Type: api.PodReady, Status: api.ConditionTrue, LastTransitionTime: api.NewTime(at)}}
+	return p
+}
 
 func testDS(edit func(*api.DaemonSet)) *api.DaemonSet {
 	d := &api.DaemonSet{ObjectMeta: api.ObjectMeta{Name: "ds", Namespace: "default", UID: "u1", Generation: 2},
@@ -118,15 +127,67 @@ func TestPlan(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := summary(plan(tc.ds, tc.nodes, tc.pods)); got != tc.want {
+			if got := summary(plan(tc.ds, tc.nodes, tc.pods, t0)); got != tc.want {
 				t.Errorf("got %s, want %s", got, tc.want)
 			}
 		})
 	}
-	p := plan(ds, nodes[:2], []*api.Pod{testPod("a", "n1", cur, true), testPod("b", "n2", "old", false), testPod("s", "gone", cur, true)})
+	p := plan(ds, nodes[:2], []*api.Pod{testPod("a", "n1", cur, true), testPod("b", "n2", "old", false), testPod("s", "gone", cur, true)}, t0)
 	if s := p.Status; s.DesiredNumberScheduled != 2 || s.CurrentNumberScheduled != 2 || s.NumberReady != 1 || s.UpdatedNumberScheduled != 1 ||
 		s.NumberMisscheduled != 1 || s.NumberUnavailable != 1 || s.ObservedGeneration != 2 {
 		t.Errorf("status %+v", s)
+	}
+}
+
+// TestPlanMinReadySeconds: with a fake clock, a pod counts available only
+// once Ready for minReadySeconds; the plan asks to look again when the
+// next one will be, and a rolling update waits for it.
+func TestPlanMinReadySeconds(t *testing.T) {
+	ds := testDS(func(d *api.DaemonSet) { d.Spec.MinReadySeconds = 10 })
+	cur := api.DaemonSetTemplateHash(&ds.Spec.Template)
+	nodes := []*api.Node{testNode("n1", nil), testNode("n2", nil), testNode("n3", nil)}
+	cases := []struct {
+		name      string
+		pods      []*api.Pod
+		now       time.Time
+		want      string
+		available int32
+		requeue   time.Duration
+	}{
+		{"ready for less than minReadySeconds", []*api.Pod{
+			readyAt(testPod("a", "n1", cur, true), t0.Add(-4*time.Second)), readyAt(testPod("b", "n2", cur, true), t0.Add(-7*time.Second)),
+			readyAt(testPod("c", "n3", cur, true), t0.Add(-time.Minute))},
+			t0, "create=[] delete=[]", 1, 3 * time.Second},
+		{"exactly minReadySeconds", []*api.Pod{
+			readyAt(testPod("a", "n1", cur, true), t0.Add(-10*time.Second)), readyAt(testPod("b", "n2", cur, true), t0.Add(-10*time.Second)),
+			readyAt(testPod("c", "n3", cur, true), t0.Add(-10*time.Second))},
+			t0, "create=[] delete=[]", 3, 0},
+		{"rolling update waits for the new pod to be available", []*api.Pod{
+			readyAt(testPod("a", "n1", cur, true), t0.Add(-2*time.Second)), readyAt(testPod("b", "n2", "old", true), t0.Add(-time.Hour)),
+			readyAt(testPod("c", "n3", "old", true), t0.Add(-time.Hour))},
+			t0, "create=[] delete=[]", 2, 8 * time.Second},
+		{"rolling update goes on once it is", []*api.Pod{
+			readyAt(testPod("a", "n1", cur, true), t0.Add(-2*time.Second)), readyAt(testPod("b", "n2", "old", true), t0.Add(-time.Hour)),
+			readyAt(testPod("c", "n3", "old", true), t0.Add(-time.Hour))},
+			t0.Add(8 * time.Second), "create=[] delete=[b]", 3, 0},
+		{"an old pod not yet available goes at once", []*api.Pod{
+			readyAt(testPod("a", "n1", "old", true), t0.Add(-2*time.Second)), readyAt(testPod("b", "n2", "old", true), t0.Add(-time.Hour)),
+			readyAt(testPod("c", "n3", "old", true), t0.Add(-time.Hour))},
+			t0, "create=[] delete=[a]", 2, 8 * time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := plan(ds, nodes, tc.pods, tc.now)
+			if got := summary(p); got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+			if s := p.Status; s.NumberReady != 3 || s.NumberAvailable != tc.available || s.NumberUnavailable != 3-tc.available {
+				t.Errorf("status %+v, want %d available", s, tc.available)
+			}
+			if p.RequeueAfter != tc.requeue {
+				t.Errorf("requeue after %v, want %v", p.RequeueAfter, tc.requeue)
+			}
+		})
 	}
 }
 

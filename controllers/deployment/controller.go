@@ -72,38 +72,13 @@ func Setup(m *controllers.Manager, opts ...Options) error {
 		written: map[string]int64{},
 	}
 	c.ctrl = controllers.NewController("deployment", c, o.Workers, m.Log)
-	c.deps.AddHandler(client.Handler{
-		OnAdd:    c.ctrl.Enqueue,
-		OnUpdate: func(_, o api.Object) { c.ctrl.Enqueue(o) },
-		OnDelete: c.ctrl.Enqueue,
-	})
-	c.rsets.AddHandler(client.Handler{
-		OnAdd:    func(o api.Object) { c.rsChanged(nil, o.(*api.ReplicaSet)) },
-		OnUpdate: func(old, o api.Object) { c.rsChanged(old.(*api.ReplicaSet), o.(*api.ReplicaSet)) },
-		OnDelete: func(o api.Object) { c.rsChanged(nil, o.(*api.ReplicaSet)) },
-	})
+	c.rsets.AddIndex(client.IndexNamespace, client.NamespaceIndex)
+	c.deps.AddHandler(controllers.EnqueueHandler(c.ctrl))
+	c.rsets.AddHandler(controllers.OwnerHandler(c.ctrl, c.deps, api.KindDeployment, func(o api.Object) *api.LabelSelector {
+		return o.(*api.Deployment).Spec.Selector
+	}))
 	m.Add(c.ctrl)
 	return nil
-}
-
-func (c *Controller) rsChanged(old, rs *api.ReplicaSet) {
-	for _, q := range []*api.ReplicaSet{old, rs} {
-		if q == nil {
-			continue
-		}
-		if ref := controllers.ControllerRef(q); ref != nil {
-			if ref.Kind == api.KindDeployment {
-				c.ctrl.Queue.Add(q.Namespace + "/" + ref.Name)
-			}
-			continue
-		}
-		for _, o := range c.deps.List() {
-			d := o.(*api.Deployment)
-			if d.Namespace == q.Namespace && d.Spec.Selector.Matches(q.Labels) {
-				c.ctrl.Enqueue(d)
-			}
-		}
-	}
 }
 
 // cacheBehind reports whether the cache has not yet caught up with a
@@ -163,49 +138,35 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (controllers.Res
 // claim returns the ReplicaSets d controls, adopting matching orphans and
 // releasing those that stopped matching.
 func (c *Controller) claim(ctx context.Context, d *api.Deployment) ([]*api.ReplicaSet, error) {
-	var owned []*api.ReplicaSet
-	var errs []error
-	for _, o := range c.rsets.List() {
-		rs := o.(*api.ReplicaSet)
-		if rs.Namespace != d.Namespace {
-			continue
-		}
-		ref := controllers.ControllerRef(rs)
-		matches := d.Spec.Selector.Matches(rs.Labels)
-		switch {
-		case ref != nil && ref.UID == d.UID && matches:
-			owned = append(owned, rs)
-		case ref != nil && ref.UID == d.UID:
-			next, err := controllers.Clone(rs)
-			if err == nil {
-				next.OwnerReferences = nil
-				for _, r := range rs.OwnerReferences {
-					if r.UID != d.UID {
-						next.OwnerReferences = append(next.OwnerReferences, r)
-					}
-				}
-				_, err = client.For[api.ReplicaSet](c.client).Update(ctx, next)
-			}
-			errs = append(errs, client.IgnoreNotFound(err))
-		case ref == nil && matches && d.DeletionTimestamp == nil && rs.DeletionTimestamp == nil:
-			next, err := controllers.Clone(rs)
-			if err == nil {
-				next.OwnerReferences = append(next.OwnerReferences, controllers.NewControllerRef(d, api.APIVersionApps, api.KindDeployment))
-				next, err = client.For[api.ReplicaSet](c.client).Update(ctx, next)
-			}
-			if err != nil {
-				errs = append(errs, client.IgnoreNotFound(err))
-				continue
-			}
-			owned = append(owned, next)
-		}
+	objs, err := c.rsets.ByIndex(client.IndexNamespace, d.Namespace)
+	if err != nil {
+		return nil, err
 	}
-	return owned, errors.Join(errs...)
+	rss := make([]*api.ReplicaSet, len(objs))
+	for i, o := range objs {
+		rss[i] = o.(*api.ReplicaSet)
+	}
+	ref := controllers.NewControllerRef(d, api.APIVersionApps, api.KindDeployment)
+	return controllers.ClaimAll(ctx, c.client, d, ref, d.Spec.Selector, rss)
 }
 
 // rollout takes the next step of the strategy; changed says it wrote
 // something (and the next step waits for the cache to show it).
 func (c *Controller) rollout(ctx context.Context, d *api.Deployment, newRS *api.ReplicaSet, olds []*api.ReplicaSet) (bool, error) {
+	if newRS != nil {
+		// Scaled mid-rollout (paused or not): share the change among the
+		// active ReplicaSets before the strategy takes its next step.
+		all := append([]*api.ReplicaSet{newRS}, olds...)
+		if sizes := proportionalScale(d, all); sizes != nil {
+			var errs []error
+			for _, rs := range all {
+				if n, ok := sizes[rs.Name]; ok && (n != replicas(rs) || !replicasAnnotationsCurrent(d, rs)) {
+					errs = append(errs, c.scale(ctx, rs, n, d))
+				}
+			}
+			return true, errors.Join(errs...)
+		}
+	}
 	if d.Spec.Paused {
 		// Scaling still applies to a Deployment that is not mid-rollout.
 		if newRS != nil && sumSpec(olds) == 0 && replicas(newRS) != desired(d) {
@@ -289,7 +250,7 @@ func (c *Controller) scale(ctx context.Context, rs *api.ReplicaSet, n int32, d *
 	if next.Annotations == nil {
 		next.Annotations = map[string]string{}
 	}
-	next.Annotations[api.AnnotationDesiredReplicas] = strconv.Itoa(int(desired(d)))
+	setReplicasAnnotations(next, d)
 	got, err := client.For[api.ReplicaSet](c.client).Update(ctx, next)
 	if err != nil {
 		return fmt.Errorf("scale replicaset %s/%s to %d: %w", rs.Namespace, rs.Name, n, err)
@@ -328,8 +289,7 @@ func (c *Controller) createNewRS(ctx context.Context, d *api.Deployment, olds []
 	}
 	sel.MatchLabels[api.LabelPodTemplateHash] = hash
 	ann := map[string]string{
-		api.AnnotationRevision:        strconv.FormatInt(maxRevision(olds)+1, 10),
-		api.AnnotationDesiredReplicas: strconv.Itoa(int(desired(d))),
+		api.AnnotationRevision: strconv.FormatInt(maxRevision(olds)+1, 10),
 	}
 	if cause, ok := d.Annotations[api.AnnotationChangeCause]; ok {
 		ann[api.AnnotationChangeCause] = cause
@@ -339,6 +299,7 @@ func (c *Controller) createNewRS(ctx context.Context, d *api.Deployment, olds []
 		Name: d.Name + "-" + hash, Namespace: d.Namespace, Labels: maps.Clone(tmpl.Labels), Annotations: ann,
 		OwnerReferences: []api.OwnerReference{controllers.NewControllerRef(d, api.APIVersionApps, api.KindDeployment)},
 	}, Spec: api.ReplicaSetSpec{Replicas: &zero, MinReadySeconds: d.Spec.MinReadySeconds, Selector: sel, Template: *tmpl}}
+	setReplicasAnnotations(rs, d)
 	got, err := client.For[api.ReplicaSet](c.client).Create(ctx, rs)
 	if err != nil {
 		// AlreadyExists: the cache is behind (it will show the ReplicaSet

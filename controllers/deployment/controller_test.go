@@ -16,34 +16,12 @@ import (
 	"github.com/cloudmgr/cloud/controllers/replicaset"
 )
 
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 // startManager runs the ReplicaSet and Deployment controllers until stop
 // is called or the test ends.
 func startManager(t *testing.T, c *controllerstest.Cluster) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	m := controllers.NewManager(c.Admin, nil)
-	if err := replicaset.Setup(m); err != nil {
-		t.Fatal(err)
-	}
-	if err := deployment.Setup(m); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = m.Run(ctx) }()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
-	return stop
+	return controllerstest.RunManager(t, c.Admin, nil,
+		func(m *controllers.Manager) error { return replicaset.Setup(m) },
+		func(m *controllers.Manager) error { return deployment.Setup(m) })
 }
 
 // podWatch follows the pods of one app from a watch: how many are Ready
@@ -211,8 +189,8 @@ func TestRollingUpdate(t *testing.T) {
 	if _, err := client.For[api.Deployment](c.Admin).Create(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, complete(c.Admin, "web", "busybox:1"), "first rollout")
-	waitFor(t, func() bool { return pw.ready() == 10 }, "the watch to see 10 ready pods")
+	controllerstest.WaitFor(t, complete(c.Admin, "web", "busybox:1"), "first rollout")
+	controllerstest.WaitFor(t, func() bool { return pw.ready() == 10 }, "the watch to see 10 ready pods")
 	pw.reset()
 
 	update(t, c.Admin, "web", func(d *api.Deployment) {
@@ -220,13 +198,13 @@ func TestRollingUpdate(t *testing.T) {
 		d.Annotations = map[string]string{api.AnnotationChangeCause: "image busybox:2"}
 	})
 	// Restart the controllers once the new ReplicaSet has pods.
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		h := history(t, c.Admin, "web")
 		return len(h) == 2 && h[1].Status.Replicas > 0
 	}, "the new ReplicaSet to start")
 	stop()
 	startManager(t, c)
-	waitFor(t, complete(c.Admin, "web", "busybox:2"), "rolling update")
+	controllerstest.WaitFor(t, complete(c.Admin, "web", "busybox:2"), "rolling update")
 	minReady, maxTotal, _ := pw.extremes()
 	if minReady < 8 || maxTotal > 13 {
 		t.Fatalf("during the rollout: as few as %d Ready pods (want >= 8), as many as %d active (want <= 13)", minReady, maxTotal)
@@ -245,7 +223,7 @@ func TestRollingUpdate(t *testing.T) {
 	// burst after the recorder's interval).
 	first := "Scaled up replica set " + h[0].Name + " from 0 to 10"
 	down := "Scaled down replica set " + h[0].Name + " from "
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		msgs := scalingEvents(t, c.Admin, got)
 		return slices.Contains(msgs, first) && slices.ContainsFunc(msgs, func(m string) bool { return strings.HasPrefix(m, down) })
 	}, "ScalingReplicaSet events: "+first+"; "+down+"...")
@@ -255,7 +233,7 @@ func TestRollingUpdate(t *testing.T) {
 	if rev, err := deployment.Rollback(ctx, c.Admin, "default", "web", 0); err != nil || rev != 1 {
 		t.Fatalf("rollback: %d, %v", rev, err)
 	}
-	waitFor(t, complete(c.Admin, "web", "busybox:1"), "rollback")
+	controllerstest.WaitFor(t, complete(c.Admin, "web", "busybox:1"), "rollback")
 	h = history(t, c.Admin, "web")
 	if len(h) != 2 || h[1].Spec.Template.Spec.Containers[0].Image != "busybox:1" || deployment.Revision(h[1]) != 3 {
 		t.Fatalf("history after the rollback: %v %v", deployment.Revision(h[0]), deployment.Revision(h[1]))
@@ -267,7 +245,7 @@ func TestRollingUpdate(t *testing.T) {
 	// Pause: a template change makes no ReplicaSet until resumed.
 	update(t, c.Admin, "web", func(d *api.Deployment) { d.Spec.Paused = true })
 	update(t, c.Admin, "web", func(d *api.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "busybox:3" })
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		d, _ := client.For[api.Deployment](c.Admin).Get(ctx, "default", "web")
 		p := api.DeploymentConditionByType(&d.Status, api.DeploymentProgressing)
 		return d.Status.ObservedGeneration == d.Generation && p != nil && p.Reason == api.ReasonDeploymentPaused
@@ -277,7 +255,7 @@ func TestRollingUpdate(t *testing.T) {
 		t.Fatalf("a paused deployment made a ReplicaSet: %d", len(h))
 	}
 	update(t, c.Admin, "web", func(d *api.Deployment) { d.Spec.Paused = false })
-	waitFor(t, complete(c.Admin, "web", "busybox:3"), "rollout after resume")
+	controllerstest.WaitFor(t, complete(c.Admin, "web", "busybox:3"), "rollout after resume")
 }
 
 // TestRecreateAndDeadline: Recreate never runs old and new pods at once; a
@@ -296,15 +274,15 @@ func TestRecreateAndDeadline(t *testing.T) {
 	if _, err := client.For[api.Deployment](c.Admin).Create(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, complete(c.Admin, "batch", "busybox:1"), "first rollout")
+	controllerstest.WaitFor(t, complete(c.Admin, "batch", "busybox:1"), "first rollout")
 	for _, img := range []string{"busybox:2", "busybox:3"} {
 		update(t, c.Admin, "batch", func(d *api.Deployment) { d.Spec.Template.Spec.Containers[0].Image = img })
-		waitFor(t, complete(c.Admin, "batch", img), "recreate to "+img)
+		controllerstest.WaitFor(t, complete(c.Admin, "batch", img), "recreate to "+img)
 	}
 	if _, _, mixed := pw.extremes(); mixed {
 		t.Fatal("Recreate ran old and new pods at once")
 	}
-	waitFor(t, func() bool { return len(history(t, c.Admin, "batch")) == 2 }, "history trimmed to 1 old ReplicaSet")
+	controllerstest.WaitFor(t, func() bool { return len(history(t, c.Admin, "batch")) == 2 }, "history trimmed to 1 old ReplicaSet")
 
 	s := newDeployment("stuck", 2, "busybox:1")
 	pd := int32(2)
@@ -312,7 +290,7 @@ func TestRecreateAndDeadline(t *testing.T) {
 	if _, err := client.For[api.Deployment](c.Admin).Create(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		d, _ := client.For[api.Deployment](c.Admin).Get(ctx, "default", "stuck")
 		p := api.DeploymentConditionByType(&d.Status, api.DeploymentProgressing)
 		return p != nil && p.Status == api.ConditionFalse && p.Reason == api.ReasonProgressDeadlineExceeded &&

@@ -185,3 +185,74 @@ func TestTemplateHashSplitAndCleanUp(t *testing.T) {
 		t.Fatalf("clean up %v", got)
 	}
 }
+
+// scaledRS is an active ReplicaSet last scaled when the Deployment had
+// wasDesired replicas (and wasMax with maxSurge); 0 leaves an annotation
+// out.
+func scaledRS(name string, spec int32, rev int, wasDesired, wasMax int32) *api.ReplicaSet {
+	r := rs(name, spec, spec, rev)
+	r.CreationTimestamp = api.NewTime(t0.Add(time.Duration(rev) * time.Minute))
+	if wasDesired > 0 {
+		r.Annotations[api.AnnotationDesiredReplicas] = strconv.Itoa(int(wasDesired))
+	}
+	if wasMax > 0 {
+		r.Annotations[api.AnnotationMaxReplicas] = strconv.Itoa(int(wasMax))
+	}
+	return r
+}
+
+// TestProportionalScale: a Deployment scaled mid-rollout shares the
+// change among its active ReplicaSets by size (the cases of Kubernetes'
+// own TestScale, with maxSurge 0, and some with surge).
+func TestProportionalScale(t *testing.T) {
+	withStatus := func(d *api.Deployment, n int32) *api.Deployment { d.Status.Replicas = n; return d }
+	for _, tt := range []struct {
+		name string
+		d    *api.Deployment
+		rss  []*api.ReplicaSet
+		want map[string]int32 // nil: not a proportional scaling
+	}{
+		{"5 -> 10", dep(10, "0", "1"), []*api.ReplicaSet{scaledRS("v2", 2, 2, 5, 5), scaledRS("v1", 3, 1, 5, 5)},
+			map[string]int32{"v2": 4, "v1": 6}},
+		{"5 -> 3", dep(3, "0", "1"), []*api.ReplicaSet{scaledRS("v2", 1, 2, 5, 5), scaledRS("v1", 4, 1, 5, 5)},
+			map[string]int32{"v2": 1, "v1": 2}},
+		{"9 -> 4", dep(4, "0", "1"), []*api.ReplicaSet{scaledRS("v2", 8, 2, 9, 9), scaledRS("v1", 1, 1, 9, 9)},
+			map[string]int32{"v2": 4, "v1": 0}},
+		{"7 -> 10, ties go to the newest", dep(10, "0", "1"),
+			[]*api.ReplicaSet{scaledRS("v3", 2, 3, 7, 7), scaledRS("v2", 3, 2, 7, 7), scaledRS("v1", 2, 1, 7, 7)},
+			map[string]int32{"v3": 3, "v2": 4, "v1": 3}},
+		{"13 -> 8", dep(8, "0", "1"), []*api.ReplicaSet{scaledRS("v3", 2, 3, 13, 13), scaledRS("v2", 8, 2, 13, 13), scaledRS("v1", 3, 1, 13, 13)},
+			map[string]int32{"v3": 1, "v2": 5, "v1": 2}},
+		{"10 -> 20 with 25% surge", dep(20, "25%", "25%"), []*api.ReplicaSet{scaledRS("v2", 5, 2, 10, 13), scaledRS("v1", 8, 1, 10, 13)},
+			map[string]int32{"v2": 10, "v1": 15}},
+		{"20 -> 10 with 25% surge", dep(10, "25%", "25%"), []*api.ReplicaSet{scaledRS("v2", 10, 2, 20, 25), scaledRS("v1", 15, 1, 20, 25)},
+			map[string]int32{"v2": 5, "v1": 8}},
+		{"to zero", dep(0, "0", "1"), []*api.ReplicaSet{scaledRS("v2", 2, 2, 5, 5), scaledRS("v1", 3, 1, 5, 5)},
+			map[string]int32{"v2": 0, "v1": 0}},
+		{"no max-replicas: the last status counts", withStatus(dep(10, "0", "1"), 5),
+			[]*api.ReplicaSet{scaledRS("v2", 2, 2, 5, 0), scaledRS("v1", 3, 1, 5, 0)},
+			map[string]int32{"v2": 4, "v1": 6}},
+		{"inactive sets take no share", dep(10, "0", "1"),
+			[]*api.ReplicaSet{scaledRS("v3", 2, 3, 5, 5), scaledRS("v2", 0, 2, 5, 5), scaledRS("v1", 3, 1, 5, 5)},
+			map[string]int32{"v3": 4, "v1": 6}},
+		{"not scaled since", dep(5, "0", "1"), []*api.ReplicaSet{scaledRS("v2", 2, 2, 5, 5), scaledRS("v1", 3, 1, 5, 5)}, nil},
+		{"a single active set scales by the rollout", dep(10, "0", "1"), []*api.ReplicaSet{scaledRS("v2", 5, 2, 5, 5), scaledRS("v1", 0, 1, 5, 5)}, nil},
+		{"recreate never shares", func() *api.Deployment {
+			d := dep(10, "0", "1")
+			d.Spec.Strategy = api.DeploymentStrategy{Type: api.RecreateDeploymentStrategyType}
+			return d
+		}(), []*api.ReplicaSet{scaledRS("v2", 2, 2, 5, 5), scaledRS("v1", 3, 1, 5, 5)}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := proportionalScale(tt.d, tt.rss)
+			if (got == nil) != (tt.want == nil) || len(got) != len(tt.want) {
+				t.Fatalf("sizes %v, want %v", got, tt.want)
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Fatalf("sizes %v, want %v", got, tt.want)
+				}
+			}
+		})
+	}
+}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/client"
-	"github.com/cloudmgr/cloud/controllers"
 	"github.com/cloudmgr/cloud/controllers/controllerstest"
 	"github.com/cloudmgr/cloud/controllers/gc"
 )
@@ -24,14 +23,7 @@ type env struct {
 func start(t *testing.T) *env {
 	t.Helper()
 	c := controllerstest.Start(t, controllerstest.Options{Nodes: 2})
-	m := controllers.NewManager(c.Admin, nil)
-	if err := gc.Setup(m); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = m.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	controllerstest.RunManager(t, c.Admin, nil, gc.Setup)
 	return &env{t: t, c: c, pods: client.For[api.Pod](c.Admin), secrets: client.For[api.Secret](c.Admin)}
 }
 
@@ -62,7 +54,7 @@ func (e *env) pod(name string, finalizers []string, owners ...api.OwnerReference
 
 func (e *env) gone(what string, get func() error) {
 	e.t.Helper()
-	waitFor(e.t, func() bool { return client.IsNotFound(get()) }, what+" gone")
+	controllerstest.WaitFor(e.t, func() bool { return client.IsNotFound(get()) }, what+" gone")
 }
 
 func (e *env) podGone(name string) {
@@ -73,17 +65,6 @@ func (e *env) podGone(name string) {
 func (e *env) secretGone(name string) {
 	e.t.Helper()
 	e.gone("secret "+name, func() error { _, err := e.secrets.Get(context.Background(), "default", name); return err })
-}
-
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // TestBackgroundDeletesDependents: deleting an owner (background) deletes
@@ -98,7 +79,7 @@ func TestBackgroundDeletesDependents(t *testing.T) {
 	e.pod("shared", nil, refTo(parent, false), refTo(other, false))
 	e.pod("unowned", nil)
 	e.pod("foreign", nil, api.OwnerReference{APIVersion: "example.com/v1", Kind: "Widget", Name: "w", UID: "not-served"})
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		p, _ := e.pods.Get(ctx, "default", "child-1")
 		return p != nil && p.Status.Phase == api.PodRunning
 	}, "child-1 Running")
@@ -108,7 +89,7 @@ func TestBackgroundDeletesDependents(t *testing.T) {
 	}
 	e.podGone("child-1")
 	e.podGone("child-2")
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		p, err := e.pods.Get(ctx, "default", "shared")
 		return err == nil && len(p.OwnerReferences) == 1 && p.OwnerReferences[0].UID == other.UID
 	}, "shared pod keeping only its live owner")
@@ -153,7 +134,7 @@ func TestForegroundWaitsForBlockingDependents(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.podGone("follower")
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		p, _ := e.pods.Get(ctx, "default", "blocker")
 		return p != nil && p.DeletionTimestamp != nil
 	}, "blocker marked")
@@ -216,7 +197,7 @@ func TestForegroundChain(t *testing.T) {
 	mid := e.pod("mid", nil, refTo(parent, true))
 	block := true
 	e.pod("leaf", nil, api.OwnerReference{APIVersion: "v1", Kind: "Pod", Name: mid.Name, UID: mid.UID, BlockOwnerDeletion: &block})
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		p, _ := e.pods.Get(ctx, "default", "leaf")
 		return p != nil && p.Status.Phase == api.PodRunning
 	}, "leaf Running")

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/client"
@@ -19,16 +18,9 @@ func i32(v int32) *int32 { return &v }
 // start runs the simulated cluster and a manager with the Job controller.
 func start(t *testing.T) (*controllerstest.Cluster, context.Context) {
 	c := controllerstest.Start(t, controllerstest.Options{Nodes: 2})
-	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	m := controllers.NewManager(c.Admin, log)
-	if err := job.Setup(m, nil); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = m.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return c, ctx
+	controllerstest.RunManager(t, c.Admin, log, func(m *controllers.Manager) error { return job.Setup(m, nil) })
+	return c, context.Background()
 }
 
 func newJob(name string, edit func(*api.JobSpec)) *api.Job {
@@ -38,17 +30,6 @@ func newJob(name string, edit func(*api.JobSpec)) *api.Job {
 		edit(&j.Spec)
 	}
 	return j
-}
-
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func podsOf(ctx context.Context, t *testing.T, c *controllerstest.Cluster, j *api.Job) []*api.Pod {
@@ -115,21 +96,21 @@ func TestJobRunsToCompletion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return countRunning(podsOf(ctx, t, c, j)) == 2 }, "2 pods running")
+	controllerstest.WaitFor(t, func() bool { return countRunning(podsOf(ctx, t, c, j)) == 2 }, "2 pods running")
 	for _, p := range podsOf(ctx, t, c, j) {
-		ref := job.ControllerOf(&p.ObjectMeta)
+		ref := controllers.ControllerRef(p)
 		if ref == nil || ref.UID != j.UID || ref.Kind != api.KindJob || p.Labels[api.LabelJobName] != "work" {
 			t.Fatalf("pod %s not owned by the job: %+v", p.Name, p.OwnerReferences)
 		}
 	}
 	finishRunning(ctx, t, c, j, 2, api.PodSucceeded)
 	// One completion left: one more pod, not two.
-	waitFor(t, func() bool { return countRunning(podsOf(ctx, t, c, j)) == 1 }, "the third pod running")
+	controllerstest.WaitFor(t, func() bool { return countRunning(podsOf(ctx, t, c, j)) == 1 }, "the third pod running")
 	if got := len(podsOf(ctx, t, c, j)); got != 3 {
 		t.Fatalf("%d pods, want 3", got)
 	}
 	finishRunning(ctx, t, c, j, 1, api.PodSucceeded)
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		done, typ := api.JobFinished(getJob(ctx, t, c, "work"))
 		return done && typ == api.JobComplete
 	}, "job Complete")
@@ -147,10 +128,10 @@ func TestJobBackoffLimit(t *testing.T) {
 	}
 	// The second pod comes after the back-off of 10s.
 	for range 2 {
-		waitFor(t, func() bool { return countRunning(podsOf(ctx, t, c, j)) == 1 }, "a pod running")
+		controllerstest.WaitFor(t, func() bool { return countRunning(podsOf(ctx, t, c, j)) == 1 }, "a pod running")
 		finishRunning(ctx, t, c, j, 1, api.PodFailed)
 	}
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		done, typ := api.JobFinished(getJob(ctx, t, c, "flaky"))
 		return done && typ == api.JobFailed
 	}, "job Failed")
@@ -173,12 +154,12 @@ func TestJobDeadlineAndTTL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { done, _ := api.JobFinished(getJob(ctx, t, c, "slow")); return done }, "job past its deadline")
+	controllerstest.WaitFor(t, func() bool { done, _ := api.JobFinished(getJob(ctx, t, c, "slow")); return done }, "job past its deadline")
 	got := getJob(ctx, t, c, "slow")
 	if got.Status.Conditions[0].Type != api.JobFailed || got.Status.Conditions[0].Reason != api.JobReasonDeadlineExceeded {
 		t.Fatalf("status %+v", got.Status)
 	}
-	waitFor(t, func() bool { return len(podsOf(ctx, t, c, slow)) == 0 }, "the running pods stopped")
+	controllerstest.WaitFor(t, func() bool { return len(podsOf(ctx, t, c, slow)) == 0 }, "the running pods stopped")
 
 	ttl, err := client.For[api.Job](c.Admin).Create(ctx, newJob("ttl", func(s *api.JobSpec) {
 		s.TTLSecondsAfterFinished = i32(0)
@@ -186,11 +167,11 @@ func TestJobDeadlineAndTTL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return countRunning(podsOf(ctx, t, c, ttl)) == 1 }, "a pod running")
+	controllerstest.WaitFor(t, func() bool { return countRunning(podsOf(ctx, t, c, ttl)) == 1 }, "a pod running")
 	finishRunning(ctx, t, c, ttl, 1, api.PodSucceeded)
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		_, err := client.For[api.Job](c.Admin).Get(ctx, "default", "ttl")
 		return client.IsNotFound(err)
 	}, "the finished job deleted after its TTL")
-	waitFor(t, func() bool { return len(podsOf(ctx, t, c, ttl)) == 0 }, "its pods deleted")
+	controllerstest.WaitFor(t, func() bool { return len(podsOf(ctx, t, c, ttl)) == 0 }, "its pods deleted")
 }

@@ -5,24 +5,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/apiserver/apiservertest"
 	"github.com/cloudmgr/cloud/client"
 	"github.com/cloudmgr/cloud/controllers/controllerstest"
 )
-
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func condition(ns *api.Namespace, t api.NamespaceConditionType) *api.NamespaceCondition {
 	i := slices.IndexFunc(ns.Status.Conditions, func(c api.NamespaceCondition) bool { return c.Type == t })
@@ -50,14 +38,14 @@ func TestNamespaceWaitsForPodsOnNodes(t *testing.T) {
 		Spec: api.PodSpec{Containers: []api.Container{{Name: "c", Image: "busybox"}}}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { p, _ := pods.Get(ctx, "shop", "web"); return p != nil && p.Status.Phase == api.PodRunning }, "pod Running")
+	controllerstest.WaitFor(t, func() bool { p, _ := pods.Get(ctx, "shop", "web"); return p != nil && p.Status.Phase == api.PodRunning }, "pod Running")
 	c.PauseNode(c.Nodes[0], true)
 
 	if err := nss.Delete(ctx, "", "shop", client.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var ns *api.Namespace
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		ns, _ = nss.Get(ctx, "", "shop")
 		cond := condition(ns, api.NamespaceContentRemaining)
 		return cond != nil && cond.Status == api.ConditionTrue && cond.Message == "Some resources are remaining: pods has 1 resource instances"
@@ -84,7 +72,7 @@ func TestNamespaceWaitsForPodsOnNodes(t *testing.T) {
 	if _, err := pods.Update(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { _, err := nss.Get(ctx, "", "shop"); return client.IsNotFound(err) }, "namespace gone")
+	controllerstest.WaitFor(t, func() bool { _, err := nss.Get(ctx, "", "shop"); return client.IsNotFound(err) }, "namespace gone")
 }
 
 // TestNamespaceReportsFinalizers: an object held by a finalizer keeps the
@@ -102,7 +90,7 @@ func TestNamespaceReportsFinalizers(t *testing.T) {
 	if err := nss.Delete(ctx, "", "held", client.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		ns, _ := nss.Get(ctx, "", "held")
 		cond := condition(ns, api.NamespaceFinalizersRemaining)
 		return cond != nil && cond.Status == api.ConditionTrue && strings.Contains(cond.Message, "example.com/keep has 1 resource instances")
@@ -115,5 +103,5 @@ func TestNamespaceReportsFinalizers(t *testing.T) {
 	if _, err := secrets.Update(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { _, err := nss.Get(ctx, "", "held"); return client.IsNotFound(err) }, "namespace gone")
+	controllerstest.WaitFor(t, func() bool { _, err := nss.Get(ctx, "", "held"); return client.IsNotFound(err) }, "namespace gone")
 }

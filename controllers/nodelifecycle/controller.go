@@ -19,7 +19,8 @@ const Workers = 2
 const requeueSlack = 100 * time.Millisecond
 
 // Reconciler handles one node at a time: it reads the node from the API
-// server, its lease and pods from the shared caches, and carries out plan.
+// server, its lease and pods from the shared caches (the pods through
+// the cache's node index, see controllers.PodCache), and carries out plan.
 type Reconciler struct {
 	Client   *client.Client
 	Leases   *client.Cache
@@ -35,7 +36,7 @@ func Setup(m *controllers.Manager, opts Options) error {
 	opts = opts.withDefaults()
 	nodes := controllers.CacheFor[api.Node](m)
 	leases := controllers.CacheFor[api.Lease](m)
-	pods := controllers.CacheFor[api.Pod](m)
+	pods := controllers.PodCache(m)
 	r := &Reconciler{Client: m.Client, Leases: leases, Pods: pods, Recorder: m.Recorder("node-lifecycle-controller"),
 		Options: opts, Log: m.Log.With("controller", "node-lifecycle")}
 	c := controllers.NewController("node-lifecycle", r, Workers, m.Log)
@@ -74,12 +75,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) (controllers.Res
 	if obj, ok := r.Leases.Get(api.NamespaceNodeLease + "/" + key); ok {
 		lease = obj.(*api.Lease)
 	}
-	var pods []*api.Pod
-	for _, obj := range r.Pods.List() {
-		if p := obj.(*api.Pod); p.Spec.NodeName == key {
-			pods = append(pods, p)
-		}
-	}
+	pods := controllers.PodsOnNode(r.Pods, key)
 	now := o.Clock.Now()
 	p := plan(n, lease, pods, now, o)
 

@@ -16,17 +16,6 @@ import (
 	"github.com/cloudmgr/cloud/controllers/nodelifecycle"
 )
 
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // renewer SIMULATES THE NODE AGENTS' lease renewals: controllerstest nodes
 // renew no lease, so the test creates one per node and renews it every
 // 500ms, except for stopped nodes.
@@ -134,7 +123,7 @@ func TestNodeLostAndBack(t *testing.T) {
 		}
 		return job, all
 	}
-	waitFor(t, func() bool { n, _ := running(""); return n == 6 }, "6 running job pods")
+	controllerstest.WaitFor(t, func() bool { n, _ := running(""); return n == 6 }, "6 running job pods")
 	onLost, _ := running("sim-0")
 	t.Logf("%d job pods on sim-0", onLost)
 
@@ -142,7 +131,7 @@ func TestNodeLostAndBack(t *testing.T) {
 	c.PauseNode("sim-0", true)
 	ren.stop("sim-0", true)
 	lost := time.Now()
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		n, err := nodes.Get(ctx, "", "sim-0")
 		if err != nil {
 			t.Fatal(err)
@@ -165,7 +154,7 @@ func TestNodeLostAndBack(t *testing.T) {
 	}
 	// After the eviction timeout the job's pods are replaced elsewhere and
 	// the plain pod is gone; the tolerant one stays.
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		_, err := pods.Get(ctx, "default", "plain")
 		jobOn0, _ := running("sim-0")
 		total, _ := running("")
@@ -174,7 +163,7 @@ func TestNodeLostAndBack(t *testing.T) {
 	if _, err := pods.Get(ctx, "default", "tolerant"); err != nil {
 		t.Errorf("tolerant pod: %v", err)
 	}
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		evs, _, _ := client.For[api.Event](c.Admin).List(ctx, "default", client.ListOptions{})
 		for _, e := range evs {
 			if e.Reason == nodelifecycle.ReasonEviction && e.InvolvedObject.Name == "plain" {
@@ -187,7 +176,7 @@ func TestNodeLostAndBack(t *testing.T) {
 	// sim-0 comes back: the taint goes; the job keeps 6 pods.
 	ren.stop("sim-0", false)
 	c.PauseNode("sim-0", false)
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		n, _ := nodes.Get(ctx, "", "sim-0")
 		return !hasTaint(n, nodelifecycle.TaintUnreachable)
 	}, "unreachable taint removed from sim-0")

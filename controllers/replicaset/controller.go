@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
-	"slices"
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
@@ -32,7 +31,7 @@ type Controller struct {
 	client *client.Client
 	rsets  *client.Cache
 	pods   *client.Cache
-	exp    *expectations
+	exp    *controllers.Expectations
 	rec    *controllers.Recorder
 	log    *slog.Logger
 	ctrl   *controllers.Controller
@@ -62,60 +61,19 @@ func Setup(m *controllers.Manager, opts ...Options) error {
 	c := &Controller{
 		client: m.Client,
 		rsets:  controllers.CacheFor[api.ReplicaSet](m),
-		pods:   controllers.CacheFor[api.Pod](m),
-		exp:    newExpectations(o.ExpectationsTTL),
+		pods:   controllers.PodCache(m),
 		rec:    m.Recorder("replicaset-controller"),
 		log:    m.Log.With("controller", "replicaset"),
 		now:    time.Now,
 	}
+	c.exp = controllers.NewExpectations(o.ExpectationsTTL, c.now)
 	c.ctrl = controllers.NewController("replicaset", c, o.Workers, m.Log)
-	c.rsets.AddHandler(client.Handler{
-		OnAdd:    c.ctrl.Enqueue,
-		OnUpdate: func(_, o api.Object) { c.ctrl.Enqueue(o) },
-		OnDelete: c.ctrl.Enqueue,
-	})
-	c.pods.AddHandler(client.Handler{
-		OnAdd: func(o api.Object) { c.podChanged(nil, o.(*api.Pod)) },
-		OnUpdate: func(old, o api.Object) {
-			c.podChanged(old.(*api.Pod), o.(*api.Pod))
-		},
-		OnDelete: func(o api.Object) { c.podChanged(nil, o.(*api.Pod)) },
-	})
+	c.rsets.AddHandler(controllers.EnqueueHandler(c.ctrl))
+	c.pods.AddHandler(controllers.OwnerHandler(c.ctrl, c.rsets, api.KindReplicaSet, func(o api.Object) *api.LabelSelector {
+		return o.(*api.ReplicaSet).Spec.Selector
+	}))
 	m.Add(c.ctrl)
 	return nil
-}
-
-// podChanged enqueues the ReplicaSets a pod event concerns: its controller
-// (old and new), or, for an orphan, every ReplicaSet whose selector matches.
-func (c *Controller) podChanged(old, p *api.Pod) {
-	for _, q := range []*api.Pod{old, p} {
-		if q == nil {
-			continue
-		}
-		if ref := controllers.ControllerRef(q); ref != nil {
-			if ref.Kind == api.KindReplicaSet {
-				c.ctrl.Queue.Add(q.Namespace + "/" + ref.Name)
-			}
-			continue
-		}
-		for _, o := range c.rsets.List() {
-			rs := o.(*api.ReplicaSet)
-			if rs.Namespace == q.Namespace && rs.Spec.Selector.Matches(q.Labels) {
-				c.ctrl.Enqueue(rs)
-			}
-		}
-	}
-}
-
-// podsIn lists the cached pods of a namespace.
-func (c *Controller) podsIn(ns string) []*api.Pod {
-	var out []*api.Pod
-	for _, o := range c.pods.List() {
-		if p := o.(*api.Pod); p.Namespace == ns {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // Reconcile brings one ReplicaSet's pods to its replicas and writes its
@@ -123,22 +81,16 @@ func (c *Controller) podsIn(ns string) []*api.Pod {
 func (c *Controller) Reconcile(ctx context.Context, key string) (controllers.Result, error) {
 	o, ok := c.rsets.Get(key)
 	if !ok {
-		c.exp.forget(key)
+		c.exp.Forget(key)
 		return controllers.Result{}, nil
 	}
 	rs := o.(*api.ReplicaSet)
 	ns := rs.Namespace
-	owned, adopt, release := claim(rs, c.podsIn(ns))
+	ref := controllers.NewControllerRef(rs, api.APIVersionApps, api.KindReplicaSet)
+	owned, err := controllers.ClaimAll(ctx, c.client, rs, ref, rs.Spec.Selector, controllers.PodsIn(c.pods, ns))
 	var errs []error
-	for _, p := range adopt {
-		if err := c.setOwner(ctx, p, rs, true); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		owned = append(owned, p)
-	}
-	for _, p := range release {
-		errs = append(errs, c.setOwner(ctx, p, rs, false))
+	if err != nil {
+		errs = append(errs, err)
 	}
 	active := activePods(owned)
 	seen := func(name string) bool { _, ok := c.pods.Get(ns + "/" + name); return ok }
@@ -147,7 +99,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (controllers.Res
 		return ok && controllers.IsPodActive(o.(*api.Pod))
 	}
 	var res controllers.Result
-	if rs.DeletionTimestamp == nil && c.exp.satisfied(key, seen, isActive, c.now()) {
+	if rs.DeletionTimestamp == nil && c.exp.Satisfied(key, seen, isActive) {
 		errs = append(errs, c.manage(ctx, key, rs, active))
 	} else {
 		// Our own writes are not in the cache yet; the pod events that
@@ -176,7 +128,7 @@ func (c *Controller) manage(ctx context.Context, key string, rs *api.ReplicaSet,
 				go func() {
 					p, err := pods.Create(ctx, c.newPod(rs))
 					if err == nil {
-						c.exp.created(key, p.Name)
+						c.exp.Created(key, p.Name)
 						c.rec.Eventf(rs, api.EventTypeNormal, ReasonSuccessfulCreate, "Created pod: %s", p.Name)
 					} else if ctx.Err() == nil {
 						c.rec.Eventf(rs, api.EventTypeWarning, ReasonFailedCreate, "Error creating: %v", err)
@@ -199,7 +151,7 @@ func (c *Controller) manage(ctx context.Context, key string, rs *api.ReplicaSet,
 		for _, p := range podsToDelete(active, -diff) {
 			err := pods.Delete(ctx, p.Namespace, p.Name, client.DeleteOptions{})
 			if err == nil {
-				c.exp.deleted(key, p.Name)
+				c.exp.Deleted(key, p.Name)
 				c.rec.Eventf(rs, api.EventTypeNormal, ReasonSuccessfulDelete, "Deleted pod: %s", p.Name)
 			} else if !client.IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("delete pod %s: %w", p.Name, err))
@@ -229,42 +181,6 @@ func (c *Controller) newPod(rs *api.ReplicaSet) *api.Pod {
 		OwnerReferences: []api.OwnerReference{controllers.NewControllerRef(rs, api.APIVersionApps, api.KindReplicaSet)},
 	}, Spec: t.Spec}
 	return p
-}
-
-// setOwner adopts (adopt) or releases a pod, re-reading it on conflict
-// and checking it is still an orphan that matches, or still ours.
-func (c *Controller) setOwner(ctx context.Context, p *api.Pod, rs *api.ReplicaSet, adopt bool) error {
-	pods := client.For[api.Pod](c.client)
-	cur, err := controllers.Clone(p)
-	if err != nil {
-		return err
-	}
-	for range 5 {
-		ref := controllers.ControllerRef(cur)
-		if adopt {
-			if ref != nil || !rs.Spec.Selector.Matches(cur.Labels) || cur.DeletionTimestamp != nil {
-				return nil
-			}
-			cur.OwnerReferences = append(cur.OwnerReferences, controllers.NewControllerRef(rs, api.APIVersionApps, api.KindReplicaSet))
-		} else {
-			if ref == nil || ref.UID != rs.UID || rs.Spec.Selector.Matches(cur.Labels) {
-				return nil
-			}
-			cur.OwnerReferences = slices.DeleteFunc(cur.OwnerReferences, func(r api.OwnerReference) bool { return r.UID == rs.UID })
-		}
-		_, err = pods.Update(ctx, cur)
-		if err == nil || client.IsNotFound(err) {
-			return nil
-		}
-		if !client.IsConflict(err) {
-			break
-		}
-		if cur, err = pods.Get(ctx, p.Namespace, p.Name); err != nil {
-			return client.IgnoreNotFound(err)
-		}
-	}
-	verb := map[bool]string{true: "adopt", false: "release"}[adopt]
-	return fmt.Errorf("%s pod %s/%s: %w", verb, p.Namespace, p.Name, err)
 }
 
 // updateStatus writes rs's status when it changed.

@@ -14,17 +14,6 @@ import (
 	"github.com/cloudmgr/cloud/controllers/replicaset"
 )
 
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // activeCounter follows the active pods matching a selector from a watch
 // and remembers the most seen at once.
 type activeCounter struct {
@@ -93,14 +82,7 @@ func (a *activeCounter) peak() int {
 }
 
 func startManager(t *testing.T, c *controllerstest.Cluster) {
-	ctx, cancel := context.WithCancel(context.Background())
-	m := controllers.NewManager(c.Admin, nil)
-	if err := replicaset.Setup(m); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = m.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	controllerstest.RunManager(t, c.Admin, nil, func(m *controllers.Manager) error { return replicaset.Setup(m) })
 }
 
 func webPods(t *testing.T, c *client.Client) (active []*api.Pod) {
@@ -168,7 +150,7 @@ func TestReplicaSetLifecycle(t *testing.T) {
 			return err == nil && got.Status.ReadyReplicas == n && got.Status.Replicas == n && got.Status.ObservedGeneration == got.Generation
 		}
 	}
-	waitFor(t, readyN(3), "3 ready replicas")
+	controllerstest.WaitFor(t, readyN(3), "3 ready replicas")
 	active := webPods(t, c.Admin)
 	if len(active) != 3 {
 		t.Fatalf("%d active pods, want 3", len(active))
@@ -193,7 +175,7 @@ func TestReplicaSetLifecycle(t *testing.T) {
 	if _, err := pods.Update(ctx, victim); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		p, err := pods.Get(ctx, "default", victim.Name)
 		return err == nil && controllers.ControllerRef(p) == nil && len(webPods(t, c.Admin)) == 3
 	}, "relabeled pod released and replaced")
@@ -214,12 +196,12 @@ func TestReplicaSetLifecycle(t *testing.T) {
 		}
 	}
 	scale(5)
-	waitFor(t, readyN(5), "5 ready replicas")
+	controllerstest.WaitFor(t, readyN(5), "5 ready replicas")
 	scale(2)
-	waitFor(t, func() bool { return readyN(2)() && len(webPods(t, c.Admin)) == 2 }, "2 replicas")
+	controllerstest.WaitFor(t, func() bool { return readyN(2)() && len(webPods(t, c.Admin)) == 2 }, "2 replicas")
 	// The controller recorded its pod creations and deletions as Events
 	// on the ReplicaSet, worded as in Kubernetes.
-	waitFor(t, func() bool {
+	controllerstest.WaitFor(t, func() bool {
 		evs := rsEvents(t, c.Admin, rs)
 		return strings.HasPrefix(evs[replicaset.ReasonSuccessfulCreate], "Created pod: web-") &&
 			strings.HasPrefix(evs[replicaset.ReasonSuccessfulDelete], "Deleted pod: web-")
@@ -227,14 +209,14 @@ func TestReplicaSetLifecycle(t *testing.T) {
 
 	// Delete every pod at once: the ReplicaSet makes exactly 2 again,
 	// never more at any moment.
-	waitFor(t, func() bool { return counter.current() == 2 }, "the watch to see 2 active pods")
+	controllerstest.WaitFor(t, func() bool { return counter.current() == 2 }, "the watch to see 2 active pods")
 	counter.reset()
 	for _, p := range webPods(t, c.Admin) {
 		if err := pods.Delete(ctx, "default", p.Name, client.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, func() bool { return readyN(2)() && len(webPods(t, c.Admin)) == 2 }, "2 replicas after deleting all")
+	controllerstest.WaitFor(t, func() bool { return readyN(2)() && len(webPods(t, c.Admin)) == 2 }, "2 replicas after deleting all")
 	time.Sleep(300 * time.Millisecond)
 	if n := len(webPods(t, c.Admin)); n != 2 {
 		t.Fatalf("%d active pods after settling, want 2", n)

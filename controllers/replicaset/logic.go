@@ -8,27 +8,6 @@ import (
 	"github.com/cloudmgr/cloud/controllers"
 )
 
-// claim sorts the namespace's pods for a ReplicaSet: those it controls and
-// that match (owned), orphans that match and should be adopted, and pods
-// it controls that no longer match and must be released.
-func claim(rs *api.ReplicaSet, pods []*api.Pod) (owned, adopt, release []*api.Pod) {
-	for _, p := range pods {
-		ref := controllers.ControllerRef(p)
-		matches := rs.Spec.Selector.Matches(p.Labels)
-		switch {
-		case ref != nil && ref.UID == rs.UID:
-			if matches {
-				owned = append(owned, p)
-			} else {
-				release = append(release, p)
-			}
-		case ref == nil && matches && p.DeletionTimestamp == nil && rs.DeletionTimestamp == nil:
-			adopt = append(adopt, p)
-		}
-	}
-	return owned, adopt, release
-}
-
 // activePods returns the pods that count toward replicas.
 func activePods(pods []*api.Pod) []*api.Pod {
 	var out []*api.Pod
@@ -61,13 +40,6 @@ func restarts(p *api.Pod) int32 {
 	return n
 }
 
-func readySince(p *api.Pod) time.Time {
-	if c := api.PodConditionByType(&p.Status, api.PodReady); c != nil && c.Status == api.ConditionTrue {
-		return c.LastTransitionTime.Time
-	}
-	return time.Time{}
-}
-
 // lessToDelete reports whether a should be deleted before b: unscheduled
 // before scheduled, Pending before Unknown before Running, not ready before
 // ready, ready for less time, more restarts, then newer first.
@@ -81,7 +53,7 @@ func lessToDelete(a, b *api.Pod) bool {
 	if ra, rb := controllers.IsPodReady(a), controllers.IsPodReady(b); ra != rb {
 		return !ra
 	}
-	if ta, tb := readySince(a), readySince(b); !ta.Equal(tb) {
+	if ta, tb := controllers.PodReadySince(a), controllers.PodReadySince(b); !ta.Equal(tb) {
 		return ta.After(tb)
 	}
 	if ra, rb := restarts(a), restarts(b); ra != rb {
@@ -103,18 +75,6 @@ func podsToDelete(pods []*api.Pod, n int) []*api.Pod {
 	return sorted[:n]
 }
 
-// isAvailable reports whether a pod has been Ready for minReady by now.
-func isAvailable(p *api.Pod, minReady int32, now time.Time) bool {
-	if !controllers.IsPodReady(p) {
-		return false
-	}
-	if minReady == 0 {
-		return true
-	}
-	since := readySince(p)
-	return !since.IsZero() && !since.Add(time.Duration(minReady)*time.Second).After(now)
-}
-
 // computeStatus is the status of rs given its active owned pods.
 func computeStatus(rs *api.ReplicaSet, active []*api.Pod, now time.Time) api.ReplicaSetStatus {
 	st := api.ReplicaSetStatus{Replicas: int32(len(active)), ObservedGeneration: rs.Generation}
@@ -126,7 +86,7 @@ func computeStatus(rs *api.ReplicaSet, active []*api.Pod, now time.Time) api.Rep
 		if controllers.IsPodReady(p) {
 			st.ReadyReplicas++
 		}
-		if isAvailable(p, rs.Spec.MinReadySeconds, now) {
+		if controllers.PodAvailable(p, rs.Spec.MinReadySeconds, now) {
 			st.AvailableReplicas++
 		}
 	}
@@ -138,8 +98,8 @@ func computeStatus(rs *api.ReplicaSet, active []*api.Pod, now time.Time) api.Rep
 func nextAvailableCheck(rs *api.ReplicaSet, active []*api.Pod, now time.Time) time.Duration {
 	var next time.Duration
 	for _, p := range active {
-		if s := readySince(p); !s.IsZero() && !isAvailable(p, rs.Spec.MinReadySeconds, now) {
-			d := s.Add(time.Duration(rs.Spec.MinReadySeconds)*time.Second).Sub(now) + time.Second
+		if d := controllers.PodAvailableIn(p, rs.Spec.MinReadySeconds, now); d > 0 {
+			d += time.Second
 			if next == 0 || d < next {
 				next = d
 			}

@@ -73,7 +73,7 @@ func TestClaim(t *testing.T) {
 		pod("orphan-other", labels("app", "db")),
 		pod("someone-elses", ownedBy("other")),
 	}
-	owned, adopt, release := claim(rs, pods)
+	owned, adopt, release := controllers.Claim(rs, rs.Spec.Selector, pods)
 	if got := names(owned); len(got) != 1 || got[0] != "mine" {
 		t.Errorf("owned %v", got)
 	}
@@ -85,7 +85,7 @@ func TestClaim(t *testing.T) {
 	}
 	now := api.NewTime(t0)
 	rs.DeletionTimestamp = &now
-	if _, adopt, _ := claim(rs, pods); len(adopt) != 0 {
+	if _, adopt, _ := controllers.Claim(rs, rs.Spec.Selector, pods); len(adopt) != 0 {
 		t.Errorf("a ReplicaSet being deleted adopts %v", names(adopt))
 	}
 }
@@ -152,34 +152,5 @@ func TestBurstSizes(t *testing.T) {
 				t.Fatalf("burstSizes(%d) = %v, want %v", n, got, want)
 			}
 		}
-	}
-}
-
-func TestExpectations(t *testing.T) {
-	e := newExpectations(time.Minute)
-	inCache := map[string]bool{}
-	active := map[string]bool{}
-	seen := func(n string) bool { return inCache[n] }
-	isActive := func(n string) bool { return active[n] }
-	if !e.satisfied("k", seen, isActive, time.Now()) {
-		t.Fatal("nothing expected, yet unsatisfied")
-	}
-	e.created("k", "p1")
-	e.deleted("k", "p0")
-	active["p0"] = true
-	if e.satisfied("k", seen, isActive, time.Now()) {
-		t.Fatal("satisfied before the created pod was seen")
-	}
-	inCache["p1"] = true
-	if e.satisfied("k", seen, isActive, time.Now()) {
-		t.Fatal("satisfied while the deleted pod is still active")
-	}
-	active["p0"] = false
-	if !e.satisfied("k", seen, isActive, time.Now()) {
-		t.Fatal("unsatisfied once every write was seen")
-	}
-	e.created("k", "lost")
-	if !e.satisfied("k", seen, isActive, time.Now().Add(2*time.Minute)) {
-		t.Fatal("expectations did not expire")
 	}
 }
