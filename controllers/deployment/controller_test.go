@@ -143,11 +143,6 @@ func history(t *testing.T, c *client.Client, name string) []*api.ReplicaSet {
 	return h
 }
 
-// TestRollingUpdate: 10 replicas roll to a new template, with the
-// controllers restarted mid-rollout, and never fewer than
-// replicas-maxUnavailable Ready pods nor more than replicas+maxSurge
-// active, as seen from a watch; then roll back with Rollback, pause and
-// resume.
 // scalingEvents returns the messages of the ScalingReplicaSet Events the
 // deployment-controller recorded about d.
 func scalingEvents(t *testing.T, c *client.Client, d *api.Deployment) []string {
@@ -167,6 +162,11 @@ func scalingEvents(t *testing.T, c *client.Client, d *api.Deployment) []string {
 	return out
 }
 
+// TestRollingUpdate: 10 replicas roll to a new template, with the
+// controllers restarted mid-rollout, and never fewer than
+// replicas-maxUnavailable Ready pods nor more than replicas+maxSurge
+// active, as seen from a watch; then roll back with Rollback, pause and
+// resume.
 func TestRollingUpdate(t *testing.T) {
 	c := controllerstest.Start(t, controllerstest.Options{Nodes: 4, Hypervisors: 2, StartDelay: 100 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -208,9 +208,8 @@ func TestRollingUpdate(t *testing.T) {
 	if got.Annotations[api.AnnotationRevision] != "2" {
 		t.Fatalf("deployment revision %q, want 2", got.Annotations[api.AnnotationRevision])
 	}
-	// The scalings are Events on the Deployment, worded as in Kubernetes
-	// (the first one of a burst is written at once, the last one of the
-	// burst after the recorder's interval).
+	// The scalings are Events on the Deployment, worded as in Kubernetes,
+	// each step its own Event.
 	first := "Scaled up replica set " + h[0].Name + " from 0 to 10"
 	down := "Scaled down replica set " + h[0].Name + " from "
 	waitFor(t, func() bool {
