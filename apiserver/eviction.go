@@ -74,7 +74,7 @@ func (s *Server) evict(w http.ResponseWriter, r *http.Request, q *request) error
 			return err
 		}
 	}
-	return s.deleteObject(w, r, q, grace, "")
+	return s.deleteObject(w, r, q, grace, "", nil)
 }
 
 // podHealthy is whether a pod counts as available for disruption budgets:
