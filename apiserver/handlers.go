@@ -332,6 +332,15 @@ func (s *Server) merge(q *request, id *Identity, in, cur api.Object) (api.Object
 	case q.sub == "status":
 		next = cur
 		setField(next, "Status", getField(in, "Status"))
+	case q.sub == api.SubresourceFinalize:
+		// Only spec.finalizers changes, as in Kubernetes.
+		next = cur
+		ns := next.(*api.Namespace)
+		before := slices.Clone(ns.Spec.Finalizers)
+		ns.Spec.Finalizers = in.(*api.Namespace).Spec.Finalizers
+		if !slices.Equal(before, ns.Spec.Finalizers) {
+			ns.Generation++
+		}
 	default:
 		next = in
 		nm, cm := next.GetObjectMeta(), cur.GetObjectMeta()
@@ -362,7 +371,7 @@ func (s *Server) merge(q *request, id *Identity, in, cur api.Object) (api.Object
 			return nil, invalid(k, next.GetObjectMeta().Name, errs)
 		}
 	}
-	if nm := next.GetObjectMeta(); q.sub == "" && nm.DeletionTimestamp != nil && len(nm.Finalizers) == 0 && !heldByNamespaceFinalizers(next) && (!awaitsTermination(next) || forced(nm)) {
+	if nm := next.GetObjectMeta(); (q.sub == "" || q.sub == api.SubresourceFinalize) && nm.DeletionTimestamp != nil && len(nm.Finalizers) == 0 && !heldByNamespaceFinalizers(next) && (!awaitsTermination(next) || forced(nm)) {
 		return next, errDeleteNow
 	}
 	return next, nil

@@ -134,6 +134,18 @@ func (c *Client) UpdateStatus(ctx context.Context, obj api.Object) error {
 	return c.Do(ctx, http.MethodPut, objectPath(k, obj)+"/status", nil, obj, obj)
 }
 
+// FinalizeNamespace replaces the spec.finalizers of a namespace through its
+// finalize subresource, the only way to change them (a plain update keeps
+// the stored ones); ns is replaced by the stored state. A resourceVersion in
+// ns makes it a compare-and-swap.
+func (c *Client) FinalizeNamespace(ctx context.Context, ns *api.Namespace) error {
+	k, err := c.KindOf(ns)
+	if err != nil {
+		return err
+	}
+	return c.Do(ctx, http.MethodPut, objectPath(k, ns)+"/"+api.SubresourceFinalize, nil, ns, ns)
+}
+
 // Delete removes an object. Objects with finalizers, and pods running on a
 // node, are first marked with a deletionTimestamp; out (may be nil)
 // receives the object as the server last had it.
