@@ -167,6 +167,17 @@ type DeleteOptions struct {
 	TypeMeta           `json:",inline"`
 	GracePeriodSeconds *int64               `json:"gracePeriodSeconds,omitempty"`
 	PropagationPolicy  *DeletionPropagation `json:"propagationPolicy,omitempty"`
+	// Preconditions must hold for the delete to happen (409 Conflict
+	// otherwise), as in Kubernetes.
+	Preconditions *Preconditions `json:"preconditions,omitempty"`
+}
+
+// Preconditions name the object a delete is meant for: a delete whose
+// object has another uid (it was deleted and re-created under the same
+// name) or another resourceVersion (it changed) is refused.
+type Preconditions struct {
+	UID             *string `json:"uid,omitempty"`
+	ResourceVersion *string `json:"resourceVersion,omitempty"`
 }
 
 // HasFinalizer reports whether m carries finalizer f.

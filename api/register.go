@@ -48,7 +48,8 @@ func NewScheme() *Scheme {
 			Default:          func(o Object) { DefaultNamespace(o.(*Namespace)) },
 			Validate:         func(o Object) ErrorList { return ValidateNamespace(o.(*Namespace)) },
 			ValidateUpdate:   func(n, o Object) ErrorList { return ValidateNamespaceUpdate(n.(*Namespace), o.(*Namespace)) },
-			PrepareForCreate: func(o Object) { o.(*Namespace).Status = NamespaceStatus{Phase: NamespaceActive} },
+			PrepareForCreate: func(o Object) { PrepareNamespaceForCreate(o.(*Namespace)) },
+			PrepareForUpdate: func(n, o Object) { PrepareNamespaceForUpdate(n.(*Namespace), o.(*Namespace)) },
 		},
 		&KindInfo{
 			Group: GroupCore, Version: VersionCore, Kind: KindPod,

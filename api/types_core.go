@@ -1,5 +1,7 @@
 package api
 
+import "slices"
+
 // Core group ("" group, apiVersion "v1") kinds, with Kubernetes field names
 // so that manifests written for Kubernetes apply when they stay in this subset.
 
@@ -50,10 +52,31 @@ const (
 	NamespaceTerminating NamespacePhase = "Terminating"
 )
 
-// FinalizerKubernetes is the spec finalizer the API server puts on a
-// namespace being deleted; the namespace controller removes it once the
-// namespace's contents are gone.
+// FinalizerKubernetes is the spec finalizer the API server puts on every
+// namespace it creates (and on one being deleted without it); the
+// namespace controller removes it, through the finalize subresource, once
+// the namespace's contents are gone.
 const FinalizerKubernetes = "kubernetes"
+
+// SubresourceFinalize is the namespace subresource (PUT
+// namespaces/NAME/finalize) that alone changes spec.finalizers.
+const SubresourceFinalize = "finalize"
+
+// PrepareNamespaceForCreate starts a namespace Active and with the
+// FinalizerKubernetes spec finalizer, as Kubernetes' namespace strategy
+// does, so its deletion always goes through the namespace controller.
+func PrepareNamespaceForCreate(ns *Namespace) {
+	ns.Status = NamespaceStatus{Phase: NamespaceActive}
+	if !slices.Contains(ns.Spec.Finalizers, FinalizerKubernetes) {
+		ns.Spec.Finalizers = append(ns.Spec.Finalizers, FinalizerKubernetes)
+	}
+}
+
+// PrepareNamespaceForUpdate keeps the stored spec.finalizers on a plain
+// update: only the finalize subresource changes them.
+func PrepareNamespaceForUpdate(ns, old *Namespace) {
+	ns.Spec.Finalizers = slices.Clone(old.Spec.Finalizers)
+}
 
 // NamespaceStatus is the observed state of a namespace.
 type NamespaceStatus struct {

@@ -52,6 +52,10 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request, _ *Identity) 
 				out.Resources = append(out.Resources, api.APIResource{Name: k.Resource + "/binding", Namespaced: true,
 					Kind: api.KindBinding, Verbs: []string{"create"}})
 			}
+			if k.Kind == api.KindNamespace {
+				out.Resources = append(out.Resources, api.APIResource{Name: k.Resource + "/" + api.SubresourceFinalize,
+					Kind: api.KindNamespace, Verbs: []string{"update"}})
+			}
 		}
 		writeJSON(w, http.StatusOK, out)
 	}

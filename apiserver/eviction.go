@@ -37,14 +37,14 @@ func (s *Server) evict(w http.ResponseWriter, r *http.Request, q *request) error
 			return err
 		}
 		if !podHealthy(&pod) {
-			return s.deleteObject(w, r, q, grace, "")
+			return s.deleteObject(w, r, q, grace, "", nil)
 		}
 		budgets, err := s.chargeBudgets(ctx, &pod, time.Now())
 		if err != nil {
 			return err
 		}
 		if len(budgets) == 0 {
-			return s.deleteObject(w, r, q, grace, "")
+			return s.deleteObject(w, r, q, grace, "", nil)
 		}
 		podRev, _ := api.ParseResourceVersion(pod.ResourceVersion)
 		write := store.Write{Key: key, Obj: &pod, Rev: podRev}

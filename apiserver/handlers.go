@@ -332,6 +332,15 @@ func (s *Server) merge(q *request, id *Identity, in, cur api.Object) (api.Object
 	case q.sub == "status":
 		next = cur
 		setField(next, "Status", getField(in, "Status"))
+	case q.sub == api.SubresourceFinalize:
+		// Only spec.finalizers changes, as in Kubernetes.
+		next = cur
+		ns := next.(*api.Namespace)
+		before := slices.Clone(ns.Spec.Finalizers)
+		ns.Spec.Finalizers = in.(*api.Namespace).Spec.Finalizers
+		if !slices.Equal(before, ns.Spec.Finalizers) {
+			ns.Generation++
+		}
 	default:
 		next = in
 		nm, cm := next.GetObjectMeta(), cur.GetObjectMeta()
@@ -362,7 +371,7 @@ func (s *Server) merge(q *request, id *Identity, in, cur api.Object) (api.Object
 			return nil, invalid(k, next.GetObjectMeta().Name, errs)
 		}
 	}
-	if nm := next.GetObjectMeta(); q.sub == "" && nm.DeletionTimestamp != nil && len(nm.Finalizers) == 0 && !heldByNamespaceFinalizers(next) && (!awaitsTermination(next) || forced(nm)) {
+	if nm := next.GetObjectMeta(); (q.sub == "" || q.sub == api.SubresourceFinalize) && nm.DeletionTimestamp != nil && len(nm.Finalizers) == 0 && !heldByNamespaceFinalizers(next) && (!awaitsTermination(next) || forced(nm)) {
 		return next, errDeleteNow
 	}
 	return next, nil
@@ -407,7 +416,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) erro
 	if q.kind.Kind == "Namespace" && slices.Contains(systemNamespaces, q.name) {
 		return errForbidden("namespaces %q is forbidden: this namespace may not be deleted", q.name)
 	}
-	grace, policy, err := s.deleteOptions(w, r)
+	grace, policy, pre, err := s.deleteOptions(w, r)
 	if err != nil {
 		return err
 	}
@@ -418,18 +427,21 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, q *request) erro
 	case api.DeletePropagationForeground:
 		finalizer = api.FinalizerDeleteDependents
 	}
-	return s.deleteObject(w, r, q, grace, finalizer)
+	return s.deleteObject(w, r, q, grace, finalizer, pre)
 }
 
 // deleteObject deletes the object q names, gracefully when grace allows;
 // a non-empty finalizer (orphan or foreground propagation) is added and
-// keeps the object until the garbage collector removes it.
-func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request, q *request, grace *int64, finalizer string) error {
+// keeps the object until the garbage collector removes it. pre (may be
+// nil) is checked against each state the delete is attempted on, and the
+// store's compare-and-swap on that state's revision makes the check hold
+// at the write.
+func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request, q *request, grace *int64, finalizer string, pre *api.Preconditions) error {
 	ctx := r.Context()
 	key := storeKey(q.kind, q.ns, q.name)
 	if q.kind.Kind == "Namespace" {
 		out := q.kind.New()
-		if err := s.terminateNamespace(ctx, q.name, out); err != nil {
+		if err := s.terminateNamespace(ctx, q.name, pre, out); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, out)
@@ -441,6 +453,9 @@ func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request, q *request
 			return err
 		}
 		m := cur.GetObjectMeta()
+		if err := checkPreconditions(pre, q.kind, m); err != nil {
+			return err
+		}
 		rev, _ := api.ParseResourceVersion(m.ResourceVersion)
 		graceful := awaitsTermination(cur) && (grace == nil || *grace > 0)
 		if len(m.Finalizers) > 0 || graceful || finalizer != "" {
@@ -492,7 +507,7 @@ func (s *Server) remove(ctx context.Context, k *api.KindInfo, name, key string, 
 		}
 		nsKind, _ := s.scheme.ByKind("v1", "Namespace")
 		for ns := range owned {
-			if err := s.terminateNamespace(ctx, ns, nsKind.New()); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := s.terminateNamespace(ctx, ns, nil, nsKind.New()); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("delete namespace %s of tenant %s: %w", ns, name, err)
 			}
 		}

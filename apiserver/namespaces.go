@@ -25,10 +25,16 @@ func heldByNamespaceFinalizers(obj api.Object) bool {
 // gracefully through their nodes, and removes the finalizer; the update
 // that leaves the namespace without finalizers removes it (purgeNamespace).
 // Without a namespace controller running, a deleted namespace stays
-// Terminating. Repeating it is harmless.
-func (s *Server) terminateNamespace(ctx context.Context, name string, out api.Object) error {
+// Terminating. Repeating it is harmless. pre (may be nil) are the
+// delete's preconditions.
+func (s *Server) terminateNamespace(ctx context.Context, name string, pre *api.Preconditions, out api.Object) error {
 	key := "/registry/namespaces/" + name
-	if err := s.store.Get(ctx, key, &api.Namespace{}); err != nil {
+	var cur api.Namespace
+	if err := s.store.Get(ctx, key, &cur); err != nil {
+		return err
+	}
+	nsKind, _ := s.scheme.ByKind("v1", "Namespace")
+	if err := checkPreconditions(pre, nsKind, &cur.ObjectMeta); err != nil {
 		return err
 	}
 	if err := s.store.Mark(ctx, terminatingKey(name)); err != nil {
@@ -36,6 +42,9 @@ func (s *Server) terminateNamespace(ctx context.Context, name string, out api.Ob
 	}
 	_, err := s.store.GuaranteedUpdate(ctx, key, func() api.Object { return &api.Namespace{} }, func(cur api.Object) (api.Object, error) {
 		ns := cur.(*api.Namespace)
+		if pre != nil && pre.UID != nil && *pre.UID != ns.UID {
+			return nil, checkPreconditions(pre, nsKind, &ns.ObjectMeta)
+		}
 		if ns.DeletionTimestamp != nil && ns.Status.Phase == api.NamespaceTerminating {
 			return nil, nil // already terminating; the finalizer may be gone already
 		}

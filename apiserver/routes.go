@@ -15,7 +15,7 @@ type request struct {
 	kind *api.KindInfo
 	ns   string // namespace of the object or collection ("" for all / cluster)
 	name string
-	sub  string // subresource: "status", "token", "binding", "eviction"
+	sub  string // subresource: "status", "token", "binding", "eviction", "finalize"
 }
 
 // authNamespace is the namespace authorization looks at: for a Namespace
@@ -82,6 +82,10 @@ func (s *Server) parse(r *http.Request) (*request, error) {
 		if q.kind.Kind != api.KindPod {
 			return nil, errNotFoundPath(r.URL.Path)
 		}
+	case api.SubresourceFinalize:
+		if q.kind.Kind != api.KindNamespace {
+			return nil, errNotFoundPath(r.URL.Path)
+		}
 	default:
 		return nil, errNotFoundPath(r.URL.Path)
 	}
@@ -92,7 +96,7 @@ func (s *Server) parse(r *http.Request) (*request, error) {
 	if (q.sub == "token" || q.sub == "binding" || q.sub == "eviction") && verb != "create" {
 		return nil, errMethod(r.Method)
 	}
-	if q.sub == "status" && verb != "get" && verb != "update" {
+	if q.sub == "status" && verb != "get" && verb != "update" || q.sub == api.SubresourceFinalize && verb != "update" {
 		return nil, errMethod(r.Method)
 	}
 	q.verb = verb

@@ -153,6 +153,7 @@ func TestGeneration(t *testing.T) {
 	}{
 		{"labels", func(n *api.Namespace) { n.Labels = map[string]string{"a": "b"} }, 1},
 		{"annotations", func(n *api.Namespace) { n.Annotations = map[string]string{"note": "x"} }, 1},
+		{"spec.finalizers through a plain update (kept)", func(n *api.Namespace) { n.Spec.Finalizers = nil }, 1},
 		{"spec", func(n *api.Namespace) { n.Spec.Finalizers = []string{"example.com/cleanup"} }, 2},
 		{"same spec again", func(n *api.Namespace) {}, 2},
 		{"client-set generation", func(n *api.Namespace) { n.Generation = 99 }, 2},
@@ -169,6 +170,17 @@ func TestGeneration(t *testing.T) {
 		}
 		step.change(cur)
 		out, err := nss.Update(ctx, cur)
+		if strings.HasPrefix(step.name, "spec") && err == nil {
+			// Namespace spec.finalizers change through the finalize
+			// subresource only.
+			if out.Generation != step.want-1 && step.want > 1 {
+				t.Errorf("%s: a plain update changed the spec: generation %d", step.name, out.Generation)
+			}
+			if step.want > 1 {
+				step.change(out)
+				err = env.Admin.FinalizeNamespace(ctx, out)
+			}
+		}
 		if err != nil {
 			t.Fatalf("%s: %v", step.name, err)
 		}

@@ -48,7 +48,16 @@ type DeleteOptions struct {
 	// PropagationPolicy says what becomes of the object's dependents:
 	// Background (the default), Foreground or Orphan.
 	PropagationPolicy api.DeletionPropagation
+	// Preconditions (sent in a DeleteOptions body) make the server refuse
+	// the delete with 409 Conflict unless the object still has this uid
+	// and/or resourceVersion: a delete meant for one object never removes
+	// another that took its name.
+	Preconditions *api.Preconditions
 }
+
+// PreconditionUID is the Preconditions of a delete meant only for the
+// object with uid.
+func PreconditionUID(uid string) *api.Preconditions { return &api.Preconditions{UID: &uid} }
 
 // KindOf finds the kind of obj from its apiVersion and kind, or from its Go
 // type when those are empty.
@@ -125,6 +134,18 @@ func (c *Client) UpdateStatus(ctx context.Context, obj api.Object) error {
 	return c.Do(ctx, http.MethodPut, objectPath(k, obj)+"/status", nil, obj, obj)
 }
 
+// FinalizeNamespace replaces the spec.finalizers of a namespace through its
+// finalize subresource, the only way to change them (a plain update keeps
+// the stored ones); ns is replaced by the stored state. A resourceVersion in
+// ns makes it a compare-and-swap.
+func (c *Client) FinalizeNamespace(ctx context.Context, ns *api.Namespace) error {
+	k, err := c.KindOf(ns)
+	if err != nil {
+		return err
+	}
+	return c.Do(ctx, http.MethodPut, objectPath(k, ns)+"/"+api.SubresourceFinalize, nil, ns, ns)
+}
+
 // Delete removes an object. Objects with finalizers, and pods running on a
 // node, are first marked with a deletionTimestamp; out (may be nil)
 // receives the object as the server last had it.
@@ -136,11 +157,14 @@ func (c *Client) Delete(ctx context.Context, k *api.KindInfo, namespace, name st
 	if opts.PropagationPolicy != "" {
 		q.Set("propagationPolicy", string(opts.PropagationPolicy))
 	}
-	var sink any
+	var sink, body any
 	if out != nil {
 		sink = out
 	}
-	return c.Do(ctx, http.MethodDelete, k.Path(namespace, name), q, nil, sink)
+	if opts.Preconditions != nil {
+		body = &api.DeleteOptions{TypeMeta: api.TypeMeta{APIVersion: "v1", Kind: "DeleteOptions"}, Preconditions: opts.Preconditions}
+	}
+	return c.Do(ctx, http.MethodDelete, k.Path(namespace, name), q, body, sink)
 }
 
 // Resource is a typed view of one kind: For[api.Pod](c).Get(ctx, "default", "web").

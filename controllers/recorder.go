@@ -4,17 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/client"
 )
-
-// DefaultEventInterval is how often a Recorder writes at most for one
-// object and reason.
-const DefaultEventInterval = 5 * time.Second
 
 // eventBuffer is how many events wait to be written before new ones are
 // dropped (and counted).
@@ -23,14 +18,18 @@ const eventBuffer = 1024
 // Recorder records Events about objects, as a user sees them in
 // `cloudctl describe` and `cloudctl get events`. Event never blocks and
 // never fails: a single writer goroutine (Run) writes them through the
-// API. For one object and reason it writes at most once per Interval:
-// events in between are counted into the next write, and an event
-// repeating the previous message (and type) updates that Event's count
-// and last timestamp instead of creating another.
+// API, as Kubernetes' event recorder does: an event identical to one
+// already written (same object, type, reason and message) grows that
+// Event's count and last timestamp instead of creating another, and a
+// spam filter lets each object have SpamBurst events at once and one more
+// per SpamRefill after that (the rest are dropped and counted).
 type Recorder struct {
-	// Interval between two writes for one object and reason (default
-	// DefaultEventInterval).
-	Interval time.Duration
+	// SpamBurst is how many events about one object are written at once
+	// (default DefaultSpamBurst).
+	SpamBurst int
+	// SpamRefill is how long the filter takes to allow one more event
+	// about an object (default DefaultSpamRefill).
+	SpamRefill time.Duration
 
 	c         *client.Client
 	component string
@@ -38,7 +37,7 @@ type Recorder struct {
 	now       func() time.Time
 	in        chan eventRequest
 	dropped   atomic.Int64
-	series    map[seriesKey]*series
+	filtered  atomic.Int64
 }
 
 type eventRequest struct {
@@ -46,24 +45,8 @@ type eventRequest struct {
 	ns           string
 	typ, reason  string
 	message      string
-	at           time.Time
 	flushed      chan struct{} // for Flush
 	flushRequest bool
-}
-
-type seriesKey struct {
-	kind, ns, name, uid, reason string
-}
-
-// series is what was written and what waits for one object and reason.
-type series struct {
-	ref       api.ObjectReference
-	ns        string
-	last      *api.Event // the last Event written
-	lastWrite time.Time
-	pending   int32
-	typ, msg  string
-	first     time.Time // of the pending events
 }
 
 // NewRecorder returns a recorder writing through c as component (the
@@ -73,8 +56,8 @@ func NewRecorder(c *client.Client, component string, log *slog.Logger) *Recorder
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Recorder{Interval: DefaultEventInterval, c: c, component: component, log: log.With("recorder", component),
-		now: time.Now, in: make(chan eventRequest, eventBuffer), series: map[seriesKey]*series{}}
+	return &Recorder{SpamBurst: DefaultSpamBurst, SpamRefill: DefaultSpamRefill, c: c, component: component,
+		log: log.With("recorder", component), now: time.Now, in: make(chan eventRequest, eventBuffer)}
 }
 
 // Recorder returns a recorder acting through the manager's client that
@@ -100,7 +83,7 @@ func (r *Recorder) Event(obj api.Object, typ, reason, message string) {
 		ns = clusterEventNamespace
 	}
 	select {
-	case r.in <- eventRequest{ref: ref, ns: ns, typ: typ, reason: reason, message: message, at: r.now()}:
+	case r.in <- eventRequest{ref: ref, ns: ns, typ: typ, reason: reason, message: message}:
 	default:
 		if n := r.dropped.Add(1); n == 1 || n%1000 == 0 {
 			r.log.Warn("event buffer full: events dropped", "dropped", n)
@@ -116,8 +99,11 @@ func (r *Recorder) Eventf(obj api.Object, typ, reason, format string, args ...an
 // Dropped is how many events were dropped because the buffer was full.
 func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
 
-// Flush waits until every event recorded before it was written (pending
-// ones included) or ctx ends. Tests use it.
+// Filtered is how many events the spam filter dropped.
+func (r *Recorder) Filtered() int64 { return r.filtered.Load() }
+
+// Flush waits until every event recorded before it was written or ctx
+// ends. Tests use it.
 func (r *Recorder) Flush(ctx context.Context) error {
 	done := make(chan struct{})
 	select {
@@ -135,103 +121,59 @@ func (r *Recorder) Flush(ctx context.Context) error {
 
 // Run writes events until ctx ends.
 func (r *Recorder) Run(ctx context.Context) error {
-	interval := r.Interval
-	if interval <= 0 {
-		interval = DefaultEventInterval
-	}
-	tick := time.NewTicker(max(interval/4, 10*time.Millisecond))
-	defer tick.Stop()
+	corr := newCorrelator(r.component, r.SpamBurst, r.SpamRefill, r.now)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case req := <-r.in:
 			if req.flushRequest {
-				r.flush(ctx, interval, true)
 				close(req.flushed)
 				continue
 			}
-			r.add(ctx, interval, req)
-		case <-tick.C:
-			r.flush(ctx, interval, false)
+			r.write(ctx, corr, req)
 		}
 	}
 }
 
-func (r *Recorder) add(ctx context.Context, interval time.Duration, req eventRequest) {
-	key := seriesKey{req.ref.Kind, req.ref.Namespace, req.ref.Name, req.ref.UID, req.reason}
-	s := r.series[key]
-	if s == nil {
-		s = &series{ref: req.ref, ns: req.ns}
-		r.series[key] = s
-	}
-	if s.pending == 0 {
-		s.first = req.at
-	}
-	s.pending++
-	s.typ, s.msg = req.typ, req.message
-	if r.now().Sub(s.lastWrite) >= interval {
-		r.write(ctx, key, s)
-	}
-}
-
-// flush writes the series whose interval passed (all with force), and
-// forgets those idle for long.
-func (r *Recorder) flush(ctx context.Context, interval time.Duration, force bool) {
-	now := r.now()
-	for key, s := range r.series {
-		switch {
-		case s.pending > 0 && (force || now.Sub(s.lastWrite) >= interval):
-			r.write(ctx, key, s)
-		case s.pending == 0 && now.Sub(s.lastWrite) > 20*interval:
-			delete(r.series, key)
+// write stores what corr makes of req: an update of the Event it repeats
+// (without a resourceVersion, so a concurrent change to the Event cannot
+// lose the count), or a new Event, also when the repeated one is gone.
+func (r *Recorder) write(ctx context.Context, corr *correlator, req eventRequest) {
+	ev, update := corr.correlate(req)
+	if ev == nil {
+		if n := r.filtered.Add(1); n == 1 || n%1000 == 0 {
+			r.log.Info("spam filter: events dropped", "object", req.ref.Kind+" "+req.ref.Namespace+"/"+req.ref.Name, "filtered", n)
 		}
+		return
 	}
-}
-
-// write stores the pending events of s: as a new count of the last Event
-// when the message repeats, else as a new Event.
-func (r *Recorder) write(ctx context.Context, key seriesKey, s *series) {
-	now := r.now()
-	if last := s.last; last != nil && last.Message == s.msg && last.Type == s.typ {
-		ev := *last
-		ev.Count += s.pending
-		ev.LastTimestamp = api.NewTime(now)
-		err := r.c.Update(ctx, &ev)
+	if update {
+		next := *ev
+		next.ResourceVersion = ""
+		err := r.c.Update(ctx, &next)
 		if err == nil {
-			s.last, s.pending, s.lastWrite = &ev, 0, now
+			corr.stored(&next)
 			return
 		}
-		if !client.IsNotFound(err) && !client.IsConflict(err) {
-			r.failed(ctx, key, err)
-			s.pending, s.lastWrite = 0, now
+		if !client.IsNotFound(err) {
+			r.failed(ctx, ev, err)
+			corr.forget(ev)
 			return
 		}
-		// Deleted or changed meanwhile: start a new Event.
-	}
-	name := s.ref.Name
-	if len(name) > 200 {
-		name = name[:200]
-	}
-	ev := &api.Event{
-		ObjectMeta:     api.ObjectMeta{Name: fmt.Sprintf("%s.%x", strings.ToLower(name), now.UnixNano()), Namespace: s.ns},
-		InvolvedObject: s.ref,
-		Reason:         key.reason, Message: s.msg, Type: s.typ, Count: s.pending,
-		FirstTimestamp: api.NewTime(s.first), LastTimestamp: api.NewTime(now),
-		Source: api.EventSource{Component: r.component}, ReportingComponent: r.component,
+		ev = corr.renamed(ev)
 	}
 	if err := r.c.Create(ctx, ev); err != nil {
-		r.failed(ctx, key, err)
-		s.last = nil
-	} else {
-		s.last = ev
+		r.failed(ctx, ev, err)
+		corr.forget(ev)
+		return
 	}
-	s.pending, s.lastWrite = 0, now
+	corr.stored(ev)
 }
 
-func (r *Recorder) failed(ctx context.Context, key seriesKey, err error) {
+func (r *Recorder) failed(ctx context.Context, ev *api.Event, err error) {
 	if ctx.Err() == nil {
-		r.log.Warn("record event", "object", key.kind+" "+key.ns+"/"+key.name, "reason", key.reason, "err", err)
+		ref := ev.InvolvedObject
+		r.log.Warn("record event", "object", ref.Kind+" "+ref.Namespace+"/"+ref.Name, "reason", ev.Reason, "err", err)
 	}
 }
 

@@ -12,10 +12,9 @@ import (
 	"github.com/cloudmgr/cloud/controllers"
 )
 
-func startRecorder(t *testing.T, c *client.Client, interval time.Duration) *controllers.Recorder {
+func startRecorder(t *testing.T, c *client.Client) *controllers.Recorder {
 	t.Helper()
 	r := controllers.NewRecorder(c, "test-controller", nil)
-	r.Interval = interval
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = r.Run(ctx) }()
@@ -58,7 +57,7 @@ func createTestPod(t *testing.T, c *client.Client, name string) *api.Pod {
 // with a count of ten, referring to the object.
 func TestRecorderAggregatesRepeats(t *testing.T) {
 	env := apiservertest.Start(t, apiservertest.Options{})
-	r := startRecorder(t, env.Admin, time.Hour)
+	r := startRecorder(t, env.Admin)
 	pod := createTestPod(t, env.Admin, "web")
 	for range 10 {
 		r.Event(pod, api.EventTypeWarning, "BackOff", "restarting failed container")
@@ -101,48 +100,56 @@ func TestRecorderAggregatesRepeats(t *testing.T) {
 	}
 }
 
-// TestRecorderRateLimits: distinct messages for one object and reason are
-// written at most once per interval; those in between are counted into
-// the next write, which carries the latest message.
-func TestRecorderRateLimits(t *testing.T) {
+// TestRecorderSpamFilter: 50 distinct events about one object are 25
+// Events (the spam filter's burst), each kept; another object and another
+// source still get theirs.
+func TestRecorderSpamFilter(t *testing.T) {
 	env := apiservertest.Start(t, apiservertest.Options{})
-	r := startRecorder(t, env.Admin, time.Hour)
+	r := startRecorder(t, env.Admin)
 	pod := createTestPod(t, env.Admin, "web")
+	other := createTestPod(t, env.Admin, "db")
 	for i := range 50 {
 		r.Eventf(pod, api.EventTypeNormal, "Progress", "step %d", i)
 	}
-	// Without a flush, only the first is written within the interval.
-	ctx := context.Background()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(listEvents(t, env.Admin, "default")) == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	r.Event(other, api.EventTypeNormal, "Progress", "step 0")
+	r2 := controllers.NewRecorder(env.Admin, "other-controller", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r2.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	r2.Event(pod, api.EventTypeNormal, "Progress", "step 49")
+	flush(t, r)
+	flush(t, r2)
+	steps := map[string]bool{}
+	var db, fromOther int
+	for _, e := range listEvents(t, env.Admin, "default") {
+		switch {
+		case e.Source.Component == "other-controller":
+			fromOther++
+		case e.InvolvedObject.Name == "db":
+			db++
+		default:
+			if e.Count != 1 || steps[e.Message] {
+				t.Fatalf("event %+v: want each step once with count 1", e)
+			}
+			steps[e.Message] = true
+		}
 	}
-	time.Sleep(200 * time.Millisecond)
-	if evs := listEvents(t, env.Admin, "default"); len(evs) != 1 || evs[0].Message != "step 0" {
-		t.Fatalf("within the interval: %d events, want 1 (step 0)", len(evs))
+	if len(steps) != controllers.DefaultSpamBurst || !steps["step 0"] || !steps["step 24"] || steps["step 25"] {
+		t.Fatalf("steps written %v, want 0 to 24", steps)
 	}
-	if err := r.Flush(ctx); err != nil {
-		t.Fatal(err)
+	if db != 1 || fromOther != 1 {
+		t.Fatalf("%d events about db, %d from the other source; want 1 and 1", db, fromOther)
 	}
-	evs := listEvents(t, env.Admin, "default")
-	if len(evs) != 2 {
-		t.Fatalf("%d events, want 2", len(evs))
-	}
-	var total int32
-	var latest bool
-	for _, e := range evs {
-		total += e.Count
-		latest = latest || (e.Message == "step 49" && e.Count == 49)
-	}
-	if total != 50 || !latest {
-		t.Fatalf("events %+v: want counts adding to 50 and the latest message counting 49", evs)
+	if r.Filtered() != 25 {
+		t.Fatalf("filtered %d, want 25", r.Filtered())
 	}
 }
 
 // TestRecorderClusterScoped: events about a node land in "default".
 func TestRecorderClusterScoped(t *testing.T) {
 	env := apiservertest.Start(t, apiservertest.Options{})
-	r := startRecorder(t, env.Admin, 50*time.Millisecond)
+	r := startRecorder(t, env.Admin)
 	node, err := client.For[api.Node](env.Admin).Create(context.Background(), &api.Node{ObjectMeta: api.ObjectMeta{Name: "node-1"}})
 	if err != nil {
 		t.Fatal(err)

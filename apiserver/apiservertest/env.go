@@ -122,7 +122,14 @@ func Start(t testing.TB, opts Options) *Env {
 		e.Close()
 	})
 	if !opts.NoNamespaceController {
-		m := controllers.NewManager(env.Admin, nil)
+		// With the controller manager's role, as cloudd runs it, so that
+		// tests fail on what the role forbids. A token of its own: the
+		// ControllerToken a test may mint does not revoke it.
+		nsToken, err := srv.IssueToken(ctx, apiserver.TokenSpec{Role: apiserver.RoleController, User: apiserver.ControllerUser})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := controllers.NewManager(env.Client(t, nsToken), nil)
 		if err := namespace.Setup(m); err != nil {
 			t.Fatal(err)
 		}

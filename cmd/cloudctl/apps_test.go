@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +63,38 @@ func TestRolloutMessage(t *testing.T) {
 			t.Errorf("%+v: %q %v %v", tt.st, msg, done, err)
 		}
 	}
+}
+
+// scalingGaps checks the ScalingReplicaSet lines of a description: for
+// each ReplicaSet of want, its steps chain from 0 to its replicas ("from"
+// of each step is "to" of the one before). It returns what is missing.
+func scalingGaps(desc string, want map[string]int32) string {
+	steps := map[string][][2]int32{}
+	for _, line := range strings.Split(desc, "\n") {
+		i := strings.Index(line, "Scaled ")
+		if !strings.Contains(line, "ScalingReplicaSet") || i < 0 {
+			continue
+		}
+		var dir, rs string
+		var from, to int32
+		if _, err := fmt.Sscanf(line[i:], "Scaled %s replica set %s from %d to %d", &dir, &rs, &from, &to); err != nil {
+			return fmt.Sprintf("unparsed line %q: %v", line, err)
+		}
+		steps[rs] = append(steps[rs], [2]int32{from, to})
+	}
+	for rs, n := range want {
+		at := int32(0)
+		for _, s := range steps[rs] {
+			if s[0] != at {
+				return fmt.Sprintf("%s: a step from %d after reaching %d (steps %v)", rs, s[0], at, steps[rs])
+			}
+			at = s[1]
+		}
+		if at != n {
+			return fmt.Sprintf("%s: the steps %v end at %d, not %d", rs, steps[rs], at, n)
+		}
+	}
+	return ""
 }
 
 // TestRolloutAgainstSimulatedCluster drives get, scale and rollout
@@ -130,6 +163,28 @@ spec:
 	ok("rollout", "status", "deploy/web", "--timeout", "30s")
 	mustContain(t, "history", ok("rollout", "history", "deploy/web"), "REVISION  CHANGE-CAUSE\n1         first\n2         upgrade to nginx:2\n")
 	mustContain(t, "history --revision", ok("rollout", "history", "deploy/web", "--revision", "1"), "Images:\tnginx:1")
+	// describe shows every scaling step of the rollouts so far: for each
+	// ReplicaSet, a chain from 0 to its replicas with no step missing.
+	rss, _, err := client.For[api.ReplicaSet](c.Admin).List(ctx, "default", client.ListOptions{})
+	if err != nil || len(rss) != 2 {
+		t.Fatalf("%d ReplicaSets (%v), want 2", len(rss), err)
+	}
+	want := map[string]int32{}
+	for _, rs := range rss {
+		want[rs.Name] = *rs.Spec.Replicas
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		desc := ok("describe", "deploy", "web")
+		problem := scalingGaps(desc, want)
+		if problem == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("describe deploy does not show every scaling step: %s\n%s", problem, desc)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 
 	if out := ok("rollout", "undo", "deploy/web", "--to-revision", "1"); out != "deployment.apps/web rolled back\n" {
 		t.Fatalf("undo printed %q", out)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,81 +23,49 @@ func startManager(t *testing.T, c *controllerstest.Cluster) (stop func()) {
 		func(m *controllers.Manager) error { return deployment.Setup(m) })
 }
 
-// podWatch follows the pods of one app from a watch: how many are Ready
-// (and not terminating) and active, with the lowest and highest seen.
+// podWatch follows the pods of one app through a controllerstest.PodWatch:
+// how many are Ready (and not terminating) and active, with the lowest and
+// highest seen since the last reset.
 type podWatch struct {
-	mu       sync.Mutex
-	pods     map[string]*api.Pod
+	w        *controllerstest.PodWatch
 	minReady int
 	maxTotal int
 	mixed    bool // old and new template active at once
 }
 
-func watchPods(t *testing.T, ctx context.Context, c *client.Client, app string) *podWatch {
-	w, err := client.For[api.Pod](c).Watch(ctx, "default", client.ListOptions{LabelSelector: "app=" + app})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pw := &podWatch{pods: map[string]*api.Pod{}, minReady: 1 << 30}
-	go func() {
-		defer w.Stop()
-		for ev := range w.Events() {
-			if ev.Type == client.Error {
-				return
+func watchPods(t *testing.T, c *client.Client, app string) *podWatch {
+	pw := &podWatch{minReady: 1 << 30}
+	pw.w = controllerstest.WatchPods(t, c, "default", "app="+app, func(pods map[string]*api.Pod) string {
+		ready, total := controllerstest.CountPods(pods)
+		pw.minReady, pw.maxTotal = min(pw.minReady, ready), max(pw.maxTotal, total)
+		hashes := map[string]bool{}
+		for _, q := range pods {
+			if controllers.IsPodActive(q) {
+				hashes[q.Labels[api.LabelPodTemplateHash]] = true
 			}
-			p := ev.Object.(*api.Pod)
-			pw.mu.Lock()
-			if ev.Type == client.Deleted {
-				delete(pw.pods, p.Name)
-			} else {
-				pw.pods[p.Name] = p
-			}
-			ready, total := pw.countLocked()
-			pw.minReady, pw.maxTotal = min(pw.minReady, ready), max(pw.maxTotal, total)
-			hashes := map[string]bool{}
-			for _, q := range pw.pods {
-				if controllers.IsPodActive(q) {
-					hashes[q.Labels[api.LabelPodTemplateHash]] = true
-				}
-			}
-			pw.mixed = pw.mixed || len(hashes) > 1
-			pw.mu.Unlock()
 		}
-	}()
+		pw.mixed = pw.mixed || len(hashes) > 1
+		return ""
+	})
 	return pw
 }
 
-func (pw *podWatch) countLocked() (ready, total int) {
-	for _, p := range pw.pods {
-		if controllers.IsPodActive(p) {
-			total++
-			if controllers.IsPodReady(p) {
-				ready++
-			}
-		}
-	}
-	return ready, total
-}
-
-func (pw *podWatch) ready() int {
-	pw.mu.Lock()
-	defer pw.mu.Unlock()
-	r, _ := pw.countLocked()
+func (pw *podWatch) ready() (r int) {
+	pw.w.Inspect(func(pods map[string]*api.Pod) { r, _ = controllerstest.CountPods(pods) })
 	return r
 }
 
 // reset starts the lowest/highest from now.
 func (pw *podWatch) reset() {
-	pw.mu.Lock()
-	defer pw.mu.Unlock()
-	pw.minReady, pw.maxTotal = pw.countLocked()
-	pw.mixed = false
+	pw.w.Inspect(func(pods map[string]*api.Pod) {
+		pw.minReady, pw.maxTotal = controllerstest.CountPods(pods)
+		pw.mixed = false
+	})
 }
 
 func (pw *podWatch) extremes() (minReady, maxTotal int, mixed bool) {
-	pw.mu.Lock()
-	defer pw.mu.Unlock()
-	return pw.minReady, pw.maxTotal, pw.mixed
+	pw.w.Inspect(func(map[string]*api.Pod) { minReady, maxTotal, mixed = pw.minReady, pw.maxTotal, pw.mixed })
+	return minReady, maxTotal, mixed
 }
 
 func newDeployment(name string, replicas int32, image string) *api.Deployment {
@@ -153,11 +120,6 @@ func history(t *testing.T, c *client.Client, name string) []*api.ReplicaSet {
 	return h
 }
 
-// TestRollingUpdate: 10 replicas roll to a new template, with the
-// controllers restarted mid-rollout, and never fewer than
-// replicas-maxUnavailable Ready pods nor more than replicas+maxSurge
-// active, as seen from a watch; then roll back with Rollback, pause and
-// resume.
 // scalingEvents returns the messages of the ScalingReplicaSet Events the
 // deployment-controller recorded about d.
 func scalingEvents(t *testing.T, c *client.Client, d *api.Deployment) []string {
@@ -177,11 +139,16 @@ func scalingEvents(t *testing.T, c *client.Client, d *api.Deployment) []string {
 	return out
 }
 
+// TestRollingUpdate: 10 replicas roll to a new template, with the
+// controllers restarted mid-rollout, and never fewer than
+// replicas-maxUnavailable Ready pods nor more than replicas+maxSurge
+// active, as seen from a watch; then roll back with Rollback, pause and
+// resume.
 func TestRollingUpdate(t *testing.T) {
 	c := controllerstest.Start(t, controllerstest.Options{Nodes: 4, Hypervisors: 2, StartDelay: 100 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pw := watchPods(t, ctx, c.Admin, "web")
+	pw := watchPods(t, c.Admin, "web")
 	stop := startManager(t, c)
 	d := newDeployment("web", 10, "busybox:1")
 	two, three := api.FromInt(2), api.FromString("30%")
@@ -218,9 +185,8 @@ func TestRollingUpdate(t *testing.T) {
 	if got.Annotations[api.AnnotationRevision] != "2" {
 		t.Fatalf("deployment revision %q, want 2", got.Annotations[api.AnnotationRevision])
 	}
-	// The scalings are Events on the Deployment, worded as in Kubernetes
-	// (the first one of a burst is written at once, the last one of the
-	// burst after the recorder's interval).
+	// The scalings are Events on the Deployment, worded as in Kubernetes,
+	// each step its own Event.
 	first := "Scaled up replica set " + h[0].Name + " from 0 to 10"
 	down := "Scaled down replica set " + h[0].Name + " from "
 	controllerstest.WaitFor(t, func() bool {
@@ -265,7 +231,7 @@ func TestRecreateAndDeadline(t *testing.T) {
 	c := controllerstest.Start(t, controllerstest.Options{Nodes: 2, NotReadyPods: "stuck-"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pw := watchPods(t, ctx, c.Admin, "batch")
+	pw := watchPods(t, c.Admin, "batch")
 	startManager(t, c)
 	d := newDeployment("batch", 3, "busybox:1")
 	d.Spec.Strategy.Type = api.RecreateDeploymentStrategyType

@@ -25,8 +25,17 @@ type Collector struct {
 	log    *slog.Logger
 }
 
+// Tracked reports whether the collector watches a kind. It watches all
+// but Events: nothing owns an Event nor is owned by one, and Events are
+// the most written kind, so caching them would cost memory and work for
+// nothing. An owner reference to an untracked kind keeps its dependent
+// (see confirmAbsent). Leases are tracked: Kubernetes makes a node's Lease
+// a dependent of its Node.
+func Tracked(k *api.KindInfo) bool { return k.Kind != api.KindEvent }
+
 // Setup registers the garbage collector on m: it watches every kind of the
-// API's scheme, namespaced and cluster-scoped, through m's shared caches.
+// API's scheme that it Tracked, namespaced and cluster-scoped, through
+// m's shared caches.
 func Setup(m *controllers.Manager) error {
 	_, err := New(m)
 	return err
@@ -41,6 +50,9 @@ func New(m *controllers.Manager) (*Collector, error) {
 	c := &Collector{Graph: NewGraph(), client: m.Client, scheme: scheme, log: m.Log.With("controller", "gc")}
 	c.ctrl = controllers.NewController("gc", c, Workers, m.Log)
 	for _, k := range scheme.Kinds() {
+		if !Tracked(k) {
+			continue
+		}
 		m.Cache(k).AddHandler(client.Handler{
 			OnAdd:    func(obj api.Object) { c.enqueue(c.Graph.Set(c.nodeOf(k, obj))) },
 			OnUpdate: func(_, obj api.Object) { c.enqueue(c.Graph.Set(c.nodeOf(k, obj))) },
@@ -134,15 +146,19 @@ type verdict int
 const (
 	ownersGone   verdict = iota // not found, or found with another uid
 	ownerPresent                // the caches lag behind
-	ownerUnknown                // of a kind the API does not serve
+	ownerUnknown                // of a kind the API does not serve, or not Tracked
 )
 
 // confirmAbsent reads each owner the graph does not know from the API.
-// Owners of kinds the API does not serve are unknown: the collector cannot
-// tell whether they exist, so it leaves their dependents alone.
+// Owners of kinds the API does not serve, or that the collector does not
+// track, are unknown: it cannot tell (or follow) whether they exist, so it
+// leaves their dependents alone.
 func (c *Collector) confirmAbsent(ctx context.Context, n Node, owners []api.OwnerReference) (verdict, error) {
 	for _, o := range owners {
 		k, ok := c.scheme.ByKind(o.APIVersion, o.Kind)
+		if ok && !Tracked(k) {
+			return ownerUnknown, nil
+		}
 		if !ok {
 			c.log.Warn("owner of an unknown kind; keeping the dependent", "kind", n.Kind, "namespace", n.Namespace, "name", n.Name, "ownerKind", o.Kind, "ownerAPIVersion", o.APIVersion)
 			return ownerUnknown, nil
@@ -168,24 +184,28 @@ func (c *Collector) confirmAbsent(ctx context.Context, n Node, owners []api.Owne
 }
 
 // delete deletes the object r names, unless it is gone or another object
-// took its name.
+// took its name: the delete carries r's uid as a precondition, so the API
+// server refuses it (409) for a re-created object even if that happens
+// after the collector last looked.
 func (c *Collector) delete(ctx context.Context, r Ref, policy api.DeletionPropagation) error {
 	k, ok := c.scheme.ByKind(r.APIVersion, r.Kind)
 	if !ok {
 		return nil
 	}
-	cur := k.New()
-	if err := c.client.Get(ctx, k, r.Namespace, r.Name, cur); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	if cur.GetObjectMeta().UID != r.UID {
+	opts := client.DeleteOptions{PropagationPolicy: policy, Preconditions: client.PreconditionUID(r.UID)}
+	err := c.client.Delete(ctx, k, r.Namespace, r.Name, opts, nil)
+	switch {
+	case err == nil || client.IsNotFound(err):
 		return nil
+	case client.IsConflict(err):
+		// The precondition failed: the name is another object's now.
+		// Confirm, so that any other conflict is retried.
+		cur := k.New()
+		if gerr := c.client.Get(ctx, k, r.Namespace, r.Name, cur); client.IsNotFound(gerr) || gerr == nil && cur.GetObjectMeta().UID != r.UID {
+			return nil
+		}
 	}
-	err := c.client.Delete(ctx, k, r.Namespace, r.Name, client.DeleteOptions{PropagationPolicy: policy}, nil)
-	if err != nil && !client.IsNotFound(err) {
-		return fmt.Errorf("delete %s %s/%s: %w", r.Kind, r.Namespace, r.Name, err)
-	}
-	return nil
+	return fmt.Errorf("delete %s %s/%s: %w", r.Kind, r.Namespace, r.Name, err)
 }
 
 // mutate applies change to the live metadata of the object r names and

@@ -2,6 +2,7 @@ package job_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"testing"
@@ -18,9 +19,15 @@ func i32(v int32) *int32 { return &v }
 // start runs the simulated cluster and a manager with the Job controller.
 func start(t *testing.T) (*controllerstest.Cluster, context.Context) {
 	c := controllerstest.Start(t, controllerstest.Options{Nodes: 2})
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	controllerstest.RunManager(t, c.Admin, log, func(m *controllers.Manager) error { return job.Setup(m, nil) })
+	startManager(t, c)
 	return c, context.Background()
+}
+
+// startManager runs a fresh manager (its own caches and queues) with the
+// Job controller until stop is called or the test ends.
+func startManager(t *testing.T, c *controllerstest.Cluster) (stop func()) {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return controllerstest.RunManager(t, c.Admin, log, func(m *controllers.Manager) error { return job.Setup(m, nil) })
 }
 
 func newJob(name string, edit func(*api.JobSpec)) *api.Job {
@@ -174,4 +181,59 @@ func TestJobDeadlineAndTTL(t *testing.T) {
 		return client.IsNotFound(err)
 	}, "the finished job deleted after its TTL")
 	controllerstest.WaitFor(t, func() bool { return len(podsOf(ctx, t, c, ttl)) == 0 }, "its pods deleted")
+}
+
+// TestJobResumesAfterCrash: the Job controller crashes (its Manager is
+// cancelled) while a Job of 4 completions runs 2 at a time, and a pod
+// succeeds while no controller runs. A fresh Manager resumes from the
+// stored pods: it counts the completion once, creates only the pods still
+// needed, and the Job completes with exactly 4 pods ever created.
+func TestJobResumesAfterCrash(t *testing.T) {
+	c := controllerstest.Start(t, controllerstest.Options{Nodes: 2})
+	ctx := context.Background()
+	stop := startManager(t, c)
+	j, err := client.For[api.Job](c.Admin).Create(ctx, newJob("resume", func(s *api.JobSpec) {
+		s.Completions, s.Parallelism = i32(4), i32(2)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	maxActive := 0
+	pw := controllerstest.WatchPods(t, c.Admin, "default", api.LabelControllerUID+"="+j.UID, func(pods map[string]*api.Pod) string {
+		_, active := controllerstest.CountPods(pods)
+		maxActive = max(maxActive, active)
+		if active > 2 || len(pods) > 4 {
+			return fmt.Sprintf("%d active pods (parallelism 2), %d pods (completions 4):%s", active, len(pods), controllerstest.PodSummary(pods))
+		}
+		return ""
+	})
+	controllerstest.WaitFor(t, func() bool { return countRunning(podsOf(ctx, t, c, j)) == 2 }, "2 pods running")
+	finishRunning(ctx, t, c, j, 1, api.PodSucceeded)
+	controllerstest.WaitFor(t, func() bool { return getJob(ctx, t, c, "resume").Status.Succeeded == 1 }, "1 succeeded in the status")
+	stop()
+	// While no controller runs, the other pod succeeds too.
+	finishRunning(ctx, t, c, j, 1, api.PodSucceeded)
+	stop = startManager(t, c)
+	controllerstest.WaitFor(t, func() bool { return countRunning(podsOf(ctx, t, c, j)) == 2 }, "2 new pods running after the restart")
+	if got := getJob(ctx, t, c, "resume").Status.Succeeded; got != 2 {
+		t.Fatalf("succeeded %d after the restart, want 2", got)
+	}
+	finishRunning(ctx, t, c, j, 1, api.PodSucceeded)
+	stop()
+	startManager(t, c)
+	finishRunning(ctx, t, c, j, 1, api.PodSucceeded)
+	controllerstest.WaitFor(t, func() bool {
+		done, typ := api.JobFinished(getJob(ctx, t, c, "resume"))
+		return done && typ == api.JobComplete
+	}, "job Complete")
+	got := getJob(ctx, t, c, "resume")
+	if got.Status.Succeeded != 4 || got.Status.Active != 0 {
+		t.Fatalf("status %+v, want 4 succeeded and none active", got.Status)
+	}
+	if n := len(podsOf(ctx, t, c, j)); n != 4 {
+		t.Fatalf("%d pods, want 4 (one per completion)", n)
+	}
+	if violation, _ := pw.Result(); violation != "" {
+		t.Fatal(violation)
+	}
 }

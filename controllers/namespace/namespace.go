@@ -197,8 +197,9 @@ func counts(m map[string]int, unit string) string {
 	return strings.Join(parts, ", ")
 }
 
-// finalize removes the "kubernetes" spec finalizer; the API server removes
-// the namespace when no other finalizer holds it.
+// finalize removes the "kubernetes" spec finalizer through the finalize
+// subresource; the API server removes the namespace when no other
+// finalizer holds it.
 func (r *reconciler) finalize(ctx context.Context, name string) error {
 	ns := &api.Namespace{}
 	if err := r.c.Get(ctx, r.nsKind, "", name, ns); err != nil {
@@ -208,7 +209,7 @@ func (r *reconciler) finalize(ctx context.Context, name string) error {
 		return nil
 	}
 	ns.Spec.Finalizers = slices.DeleteFunc(ns.Spec.Finalizers, func(f string) bool { return f == api.FinalizerKubernetes })
-	if err := r.c.Update(ctx, ns); err != nil && !client.IsNotFound(err) {
+	if err := r.c.FinalizeNamespace(ctx, ns); err != nil && !client.IsNotFound(err) {
 		return fmt.Errorf("remove the %s finalizer of namespace %s: %w", api.FinalizerKubernetes, name, err)
 	}
 	return nil

@@ -5,84 +5,15 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/client"
 	"github.com/cloudmgr/cloud/controllers"
+	"github.com/cloudmgr/cloud/controllers/controllerstest"
 	"github.com/cloudmgr/cloud/test"
 )
-
-// podWatch follows the pods matching a label selector through a watch and,
-// after every event, checks an invariant over all of them; it records the
-// first violation and the extremes seen.
-type podWatch struct {
-	mu        sync.Mutex
-	pods      map[string]*api.Pod
-	violation string
-	events    int
-	stop      func()
-	done      chan struct{}
-}
-
-// watchPods starts a podWatch on namespace "default" with selector; check
-// returns "" while the invariant holds, else what is wrong.
-func watchPods(t *testing.T, c *client.Client, selector string, check func(pods map[string]*api.Pod) string) *podWatch {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	w, err := client.For[api.Pod](c).Watch(ctx, "default", client.ListOptions{LabelSelector: selector})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	pw := &podWatch{pods: map[string]*api.Pod{}, done: make(chan struct{})}
-	pw.stop = func() { cancel(); w.Stop(); <-pw.done }
-	t.Cleanup(pw.stop)
-	go func() {
-		defer close(pw.done)
-		for ev := range w.Events() {
-			pw.mu.Lock()
-			switch ev.Type {
-			case client.Error:
-				if pw.violation == "" && ctx.Err() == nil {
-					pw.violation = fmt.Sprintf("watch error: %v", ev.Err)
-				}
-			case client.Deleted:
-				delete(pw.pods, ev.Object.(*api.Pod).Name)
-			default:
-				p := ev.Object.(*api.Pod)
-				pw.pods[p.Name] = p
-			}
-			pw.events++
-			if msg := check(pw.pods); msg != "" && pw.violation == "" {
-				pw.violation = fmt.Sprintf("after event %d (%s): %s", pw.events, ev.Type, msg)
-			}
-			pw.mu.Unlock()
-		}
-	}()
-	return pw
-}
-
-// result stops the watch and returns the first violation ("" for none)
-// and how many events it saw.
-func (pw *podWatch) result() (string, int) {
-	pw.stop()
-	pw.mu.Lock()
-	defer pw.mu.Unlock()
-	return pw.violation, pw.events
-}
-
-// podSummary lists pods as name:hash:ready for failure messages.
-func podSummary(pods map[string]*api.Pod) string {
-	var b strings.Builder
-	for _, p := range pods {
-		fmt.Fprintf(&b, " %s[%s active=%t ready=%t]", p.Name, p.Labels[api.LabelPodTemplateHash],
-			controllers.IsPodActive(p), controllers.IsPodReady(p))
-	}
-	return b.String()
-}
 
 // registryDigest returns the manifest digest the registry serves for ref
 // (host:port/repo:tag, plain HTTP).
@@ -195,7 +126,7 @@ func TestDeploymentRollingUpdateOnContainerd(t *testing.T) {
 					ok = false
 				}
 			}
-			return ok, fmt.Sprintf("status %+v; pods:%s\ncloudlet log:\n%s", st, podSummary(pods), n.log.String())
+			return ok, fmt.Sprintf("status %+v; pods:%s\ncloudlet log:\n%s", st, controllerstest.PodSummary(pods), n.log.String())
 		})
 	}
 	rsHash := func(revision string) string {
@@ -241,14 +172,14 @@ func TestDeploymentRollingUpdateOnContainerd(t *testing.T) {
 	// The rolling update and the rollback, under a continuous watch.
 	minReady, maxActive := replicas-maxUnavailable, replicas+maxSurge
 	armed := false // once the watch has seen the 3 current pods Ready
-	pw := watchPods(t, n.c, "app=web", func(pods map[string]*api.Pod) string {
+	pw := controllerstest.WatchPods(t, n.c, "default", "app=web", func(pods map[string]*api.Pod) string {
 		r, a, _ := ready(pods)
 		if !armed {
 			armed = r == replicas
 			return ""
 		}
 		if r < minReady || a > maxActive {
-			return fmt.Sprintf("%d Ready (min %d), %d active (max %d):%s", r, minReady, a, maxActive, podSummary(pods))
+			return fmt.Sprintf("%d Ready (min %d), %d active (max %d):%s", r, minReady, a, maxActive, controllerstest.PodSummary(pods))
 		}
 		return ""
 	})
@@ -256,9 +187,10 @@ func TestDeploymentRollingUpdateOnContainerd(t *testing.T) {
 	// it checks from when it has seen all three Ready, and nothing changes
 	// before.
 	eventually(t, 10*time.Second, "watch sees the 3 pods", func() (bool, string) {
-		pw.mu.Lock()
-		defer pw.mu.Unlock()
-		return armed, podSummary(pw.pods)
+		var ok bool
+		var summary string
+		pw.Inspect(func(pods map[string]*api.Pod) { ok, summary = armed, controllerstest.PodSummary(pods) })
+		return ok, summary
 	})
 	step := time.Now()
 	got, err := deploys.Get(ctx, "default", "web")
@@ -298,7 +230,7 @@ func TestDeploymentRollingUpdateOnContainerd(t *testing.T) {
 	}
 	t.Logf("rollout undo done in %s", time.Since(step).Round(time.Millisecond))
 	runsImage(oldImage, oldDigest, "none")
-	violation, events := pw.result()
+	violation, events := pw.Result()
 	if violation != "" {
 		t.Fatalf("rolling update broke maxUnavailable/maxSurge: %s", violation)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/client"
 	"github.com/cloudmgr/cloud/controllers"
+	"github.com/cloudmgr/cloud/controllers/controllerstest"
 )
 
 // TestLeaderFailoverReplicaSet: two cloudd share one etcd cluster and a
@@ -94,7 +95,7 @@ func TestLeaderFailoverReplicaSet(t *testing.T) {
 		return n
 	}
 	var last, peak int32
-	pw := watchPods(t, survivor, "app=rs", func(pods map[string]*api.Pod) string {
+	pw := controllerstest.WatchPods(t, survivor, "default", "app=rs", func(pods map[string]*api.Pod) string {
 		n, names := count(pods)
 		grew := n > last
 		last = n
@@ -189,7 +190,7 @@ func TestLeaderFailoverReplicaSet(t *testing.T) {
 	settled(6, 30*time.Second, other.Log)
 	scale(2)
 	settled(2, 30*time.Second, other.Log)
-	violation, events := pw.result()
+	violation, events := pw.Result()
 	if violation != "" {
 		t.Fatalf("active pods exceeded the declared replicas: %s\nsurvivor log:\n%s", violation, other.Log.String())
 	}
