@@ -29,6 +29,7 @@ func (l *VirtualMachineList) GetListMeta() *ListMeta { return &l.Metadata }
 
 // GetListMeta gives access to the list metadata.
 func (l *HypervisorList) GetListMeta() *ListMeta { return &l.Metadata }
+func (l *MachineList) GetListMeta() *ListMeta    { return &l.Metadata }
 
 // GetListMeta gives access to the list metadata.
 func (l *List) GetListMeta() *ListMeta { return &l.Metadata }
@@ -241,6 +242,23 @@ func NewScheme() *Scheme {
 				return ValidateVirtualMachineUpdate(n.(*VirtualMachine), o.(*VirtualMachine))
 			},
 			PrepareForCreate: func(o Object) { o.(*VirtualMachine).Status = VirtualMachineStatus{Phase: VMPending} },
+		},
+		&KindInfo{
+			Group: GroupIaaS, Version: VersionIaaS, Kind: KindMachine,
+			Resource: "machines", Singular: "machine", ShortNames: []string{"ma"},
+			Namespaced: false, HasStatus: true,
+			New: func() Object {
+				return &Machine{TypeMeta: TypeMeta{APIVersion: APIVersionIaaS, Kind: KindMachine}}
+			},
+			NewList: func() ObjectList {
+				return &MachineList{TypeMeta: TypeMeta{APIVersion: APIVersionIaaS, Kind: KindMachine + "List"}}
+			},
+			Default:  func(o Object) {},
+			Validate: func(o Object) ErrorList { return ValidateMachine(o.(*Machine)) },
+			ValidateUpdate: func(n, o Object) ErrorList {
+				return ValidateMachineUpdate(n.(*Machine), o.(*Machine))
+			},
+			PrepareForCreate: func(o Object) { o.(*Machine).Status = MachineStatus{Phase: MachinePending} },
 		},
 		&KindInfo{
 			Group: GroupIaaS, Version: VersionIaaS, Kind: KindHypervisor,

@@ -17,6 +17,7 @@ func TestSchemeKinds(t *testing.T) {
 		"Event":               {"v1", "events", true},
 		"Job":                 {"batch/v1", "jobs", true},
 		"Hypervisor":          {"iaas.cloudmgr.dev/v1alpha1", "hypervisors", false},
+		"Machine":             {"iaas.cloudmgr.dev/v1alpha1", "machines", false},
 		"Image":               {"images.cloudmgr.dev/v1", "images", false},
 		"Lease":               {"coordination.cloudmgr.dev/v1", "leases", true},
 		"Namespace":           {"v1", "namespaces", false},

@@ -3,6 +3,7 @@ package api
 import (
 	"math"
 	"net/url"
+	"reflect"
 	"strconv"
 )
 
@@ -112,4 +113,44 @@ func ValidateVirtualMachineUpdate(newVM, oldVM *VirtualMachine) ErrorList {
 // ValidateHypervisorUpdate checks what may not change in a hypervisor.
 func ValidateHypervisorUpdate(newH, oldH *Hypervisor) ErrorList {
 	return ValidateObjectMetaUpdate(&newH.ObjectMeta, &oldH.ObjectMeta)
+}
+
+// ValidateMachine checks a Machine: a provider, a size (flavor or vcpus and
+// memory), node labels and taints, and a known phase.
+func ValidateMachine(m *Machine) ErrorList {
+	errs := ValidateObjectMeta(&m.ObjectMeta, false, false)
+	s := &m.Spec
+	if s.Provider == "" {
+		errs = append(errs, required("spec.provider", ""))
+	}
+	if s.Flavor == "" && (s.VCPUs <= 0 || s.Memory.Sign() <= 0) {
+		errs = append(errs, required("spec.flavor", "either spec.flavor or both spec.vcpus and spec.memory (greater than 0) are required"))
+	}
+	errs = append(errs, validateNonNegative("spec.vcpus", s.VCPUs)...)
+	if s.Hypervisor != "" {
+		errs = append(errs, each("spec.hypervisor", s.Hypervisor, IsDNS1123Subdomain(s.Hypervisor))...)
+	}
+	errs = append(errs, validateStringMap(s.Labels, "spec.labels")...)
+	errs = append(errs, validateTaints(s.Taints, "spec.taints")...)
+	phases := []MachinePhase{MachinePending, MachineProvisioning, MachineRunning, MachineJoined, MachineFailed, MachineDeleting, MachineUnknown}
+	if ph := m.Status.Phase; ph != "" && !oneOf(ph, phases...) {
+		errs = append(errs, notSupported("status.phase", ph, phases...))
+	}
+	errs = append(errs, validateConditions(m.Status.Conditions, "status.conditions")...)
+	return errs
+}
+
+// ValidateMachineUpdate checks what may not change in a Machine: its spec
+// is fixed at creation (a different VM is a new Machine), except the
+// hypervisor, which placement fills in once.
+func ValidateMachineUpdate(newM, oldM *Machine) ErrorList {
+	errs := ValidateObjectMetaUpdate(&newM.ObjectMeta, &oldM.ObjectMeta)
+	o, n := oldM.Spec, newM.Spec
+	if o.Hypervisor == "" {
+		o.Hypervisor = n.Hypervisor
+	}
+	if !reflect.DeepEqual(o, n) {
+		errs = append(errs, forbidden("spec", "may not be changed, except spec.hypervisor once while it is empty"))
+	}
+	return errs
 }

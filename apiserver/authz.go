@@ -26,7 +26,7 @@ func (a access) allows(namespace string) bool {
 }
 
 // kindsHiddenFromTenants are cluster-scoped kinds a tenant may not read.
-var kindsHiddenFromTenants = map[string]bool{"Tenant": true, "NodePool": true, "Hypervisor": true}
+var kindsHiddenFromTenants = map[string]bool{"Tenant": true, "NodePool": true, "Hypervisor": true, "Machine": true}
 
 func forbidden(id *Identity, verb string, k *api.KindInfo, ns string) error {
 	where := ""
