@@ -156,3 +156,41 @@ type Flavor struct {
 	CPUs      int32
 	MemoryMiB int64
 }
+
+// Providers are the configured providers by name.
+type Providers map[string]Provider
+
+// Get returns the provider called name, or an error naming the ones there are.
+func (ps Providers) Get(name string) (Provider, error) {
+	if p, ok := ps[name]; ok {
+		return p, nil
+	}
+	names := make([]string, 0, len(ps))
+	for n := range ps {
+		names = append(names, n)
+	}
+	return nil, fmt.Errorf("no provider %q is configured (configured: %v)", name, names)
+}
+
+// Placer chooses the Hypervisor object a new machine goes on, with the
+// scheduler's filter and score machinery. It returns an error wrapping
+// ErrInsufficientCapacity, with the reasons per hypervisor, when none fits.
+type Placer interface {
+	Place(ctx context.Context, req PlacementRequest) (hypervisor string, err error)
+}
+
+// PlacementRequest is what placement needs to know of a machine.
+type PlacementRequest struct {
+	// Name is the machine's name (for messages).
+	Name string
+	// Provider: only hypervisors of this provider qualify.
+	Provider string
+	// Group: machines of one group (a NodePool) spread across hypervisors.
+	Group     string
+	CPUs      int32
+	MemoryMiB int64
+	// Hypervisors, when set, are the only names allowed.
+	Hypervisors []string
+	// Selector must match the hypervisor's labels.
+	Selector map[string]string
+}
