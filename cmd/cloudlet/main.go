@@ -35,7 +35,10 @@ func run(args []string, out, errOut io.Writer) int {
 }
 
 func newCommand(out, errOut io.Writer) *cobra.Command {
-	o := &options{}
+	return newCommandWith(&options{}, out, errOut)
+}
+
+func newCommandWith(o *options, out, errOut io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cloudlet",
 		Short: "The node agent of the hybrid cloud manager",
@@ -63,12 +66,19 @@ listens on no port.`,
 
   # On the node:
   cloudlet --server https://10.0.0.1:6443 --ca-file ca.crt \
-    --join-token cm_... --containerd /run/containerd/containerd.sock`,
+    --join-token cm_... --containerd /run/containerd/containerd.sock
+
+  # On a node VM: everything from the config drive (the token stays off
+  # the command line)
+  cloudlet --bootstrap /mnt/cidata/bootstrap.json`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.applyBootstrap(cmd.Flags().Changed); err != nil {
+				return err
+			}
 			return o.run(cmd.Context(), errOut)
 		},
 	}

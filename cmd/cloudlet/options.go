@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,8 @@ type options struct {
 	server       string
 	caFile       string
 	joinToken    string
+	bootstrap    string
+	caData       []byte // the CA from --bootstrap when --ca-file is not given
 	containerd   string
 	stateDir     string
 	nodeName     string
@@ -52,6 +55,7 @@ func (o *options) bind(cmd *cobra.Command) {
 	f.StringVar(&o.server, "server", "", "URL of the API server, e.g. https://10.0.0.1:6443 (required on first start)")
 	f.StringVar(&o.caFile, "ca-file", "", "CA certificate of the API server (PEM)")
 	f.StringVar(&o.joinToken, "join-token", "", "single-use join token (needed only until the node has a credential); also $CLOUDLET_JOIN_TOKEN")
+	f.StringVar(&o.bootstrap, "bootstrap", "", "JSON file with the server, CA, join token, node name, labels and hypervisor (api.NodeBootstrap, as on a node VM's config drive); flags given explicitly win over it")
 	f.StringVar(&o.containerd, "containerd", "/run/containerd/containerd.sock", "containerd socket")
 	f.StringVar(&o.snapshotter, "snapshotter", "overlayfs", "containerd snapshotter for container root filesystems")
 	f.StringVar(&o.namespace, "containerd-namespace", cd.DefaultNamespace, "containerd namespace of the pods' containers")
@@ -70,6 +74,52 @@ func (o *options) bind(cmd *cobra.Command) {
 	f.DurationVar(&o.backoffMax, "restart-backoff-max", 5*time.Minute, "longest delay between restarts of a crashing container")
 	f.DurationVar(&o.usagePeriod, "usage-interval", 10*time.Second, "how often CPU and memory use is measured from cgroup counters and written to the Node's status.usage (at least 1s)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+// applyBootstrap fills the settings --bootstrap holds that were not given
+// as flags (changed reports whether a flag was set explicitly). Labels
+// from the file are kept unless a --labels entry sets the same key.
+func (o *options) applyBootstrap(changed func(string) bool) error {
+	if o.bootstrap == "" {
+		return nil
+	}
+	data, err := os.ReadFile(o.bootstrap)
+	if err != nil {
+		return fmt.Errorf("--bootstrap: %w", err)
+	}
+	var b api.NodeBootstrap
+	if err := json.Unmarshal(data, &b); err != nil {
+		// The error names a position, never the file's content.
+		return fmt.Errorf("--bootstrap %s: %w", o.bootstrap, err)
+	}
+	set := func(flag string, dst *string, v string) {
+		if v != "" && !changed(flag) {
+			*dst = v
+		}
+	}
+	set("server", &o.server, b.Server)
+	set("join-token", &o.joinToken, b.JoinToken)
+	set("node-name", &o.nodeName, b.NodeName)
+	set("hypervisor", &o.hypervisor, b.Hypervisor)
+	set("zone", &o.zone, b.Zone)
+	if b.CA != "" && !changed("ca-file") {
+		o.caData = []byte(b.CA)
+	}
+	if !changed("insecure-registry") {
+		o.insecure = append(o.insecure, b.InsecureRegistries...)
+	}
+	keys := make([]string, 0, len(b.Labels))
+	for k := range b.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var fromFile []string
+	for _, k := range keys {
+		fromFile = append(fromFile, k+"="+b.Labels[k])
+	}
+	// parseLabels lets a later entry win: the flags come last.
+	o.labels = append(fromFile, o.labels...)
+	return nil
 }
 
 // credential is what the node keeps after joining.
@@ -268,7 +318,7 @@ func (o *options) credential(ctx context.Context, log *slog.Logger) (*credential
 
 func (o *options) readCA() ([]byte, error) {
 	if o.caFile == "" {
-		return nil, nil
+		return o.caData, nil
 	}
 	ca, err := os.ReadFile(o.caFile)
 	if err != nil {
