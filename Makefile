@@ -96,3 +96,10 @@ fmt:
 
 clean: demo-stop deps-stop
 	rm -rf $(BIN) $(RUN)
+
+# The node VM's boot files (kernel, initramfs with busybox, containerd,
+# runc, a static cloudlet and the init) in $(RUN)/nodeimage; rebuilt only
+# when an input changed (see its manifest.json).
+.PHONY: node-image
+node-image:
+	go run ./deploy/nodeimage -o $(RUN)/nodeimage
