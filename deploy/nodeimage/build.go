@@ -20,13 +20,14 @@ import (
 
 // builderVersion changes whenever the layout of the image changes in a
 // way its inputs do not show, so that cached images are rebuilt.
-const builderVersion = "nodeimage/1"
+const builderVersion = "nodeimage/2"
 
 // modules are the kernel modules the guest loads (their dependencies come
-// along): virtio devices, the config drive's file system, and what
-// containers need (overlay for the snapshotter, veth, bridge, netfilter).
+// along): virtio devices, the config drive's file system, the ACPI power
+// button (a graceful shutdown), and what containers need (overlay for the
+// snapshotter, veth, bridge, netfilter).
 var modules = []string{
-	"virtio_pci", "virtio_net", "virtio_blk", "isofs", "cdrom",
+	"virtio_pci", "virtio_net", "virtio_blk", "isofs", "cdrom", "button", "evdev",
 	"overlay", "veth", "bridge", "br_netfilter", "nf_nat", "xt_MASQUERADE", "nf_tables",
 }
 
@@ -265,6 +266,7 @@ func (o *options) tree(kver string) (tree, error) {
 		"guest/udhcpc.script":   {"etc/udhcpc.script", 0o755},
 		"guest/containerd.toml": {"etc/containerd/config.toml", 0o644},
 		"guest/hosts.toml":      {"etc/containerd/certs.d/" + registryInGuest + "/hosts.toml", 0o644},
+		"guest/power-button":    {"etc/acpi/PWRF/00000080", 0o755},
 	} {
 		data, err := guestFiles.ReadFile(src)
 		if err != nil {

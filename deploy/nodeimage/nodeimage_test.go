@@ -262,7 +262,7 @@ func TestBuildCachedAndDeterministic(t *testing.T) {
 	for _, p := range []string{"/init", "/bin/busybox", "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/bin/runc",
 		"/usr/bin/cloudlet", "/usr/bin/cloudmgr-logger", "/etc/containerd/config.toml", "/etc/udhcpc.script",
 		"/etc/containerd/certs.d/" + registryInGuest + "/hosts.toml", "/lib64/ld-linux-x86-64.so.2",
-		"/lib/modules/" + kver + "/load-order", "/dev/console", "/newroot"} {
+		"/lib/modules/" + kver + "/load-order", "/dev/console", "/newroot", "/etc/acpi/PWRF/00000080"} {
 		if files[p] == nil {
 			t.Errorf("the image lacks %s", p)
 		}

@@ -35,7 +35,8 @@ const registry = "127.0.0.1:5055"
 // TestNodeVMJoinsAndRunsPod: a VM booted from the node image with a config
 // drive holding a NodeBootstrap joins cloudd, turns Ready, runs a busybox
 // pod pulled from the host's registry, and the pod's logs come back
-// through the API. The join token never reaches the serial console.
+// through the API; the ACPI power button powers it off. The join token
+// never reaches the serial console.
 func TestNodeVMJoinsAndRunsPod(t *testing.T) {
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
@@ -180,6 +181,18 @@ func TestNodeVMJoinsAndRunsPod(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 
+	logsAt := time.Now()
+
+	// The ACPI power button shuts the guest down.
+	if err := vm.powerdown(); err != nil {
+		t.Fatal(err)
+	}
+	if err, done := vm.wait(2 * time.Minute); !done {
+		t.Errorf("the guest did not power off within 2m of the ACPI power button; console:\n%s", consoleTail())
+	} else if err != nil {
+		t.Errorf("QEMU exited with %v after the power button", err)
+	}
+
 	// The token is never printed.
 	out, err := os.ReadFile(console)
 	if err != nil {
@@ -188,7 +201,7 @@ func TestNodeVMJoinsAndRunsPod(t *testing.T) {
 	if bytes.Contains(out, []byte(tok.Token)) {
 		t.Error("the serial console shows the join token")
 	}
-	for _, m := range []string{"cloudmgr-init: network up", "cloudmgr-init: containerd up", "cloudmgr-init: cloudlet starting"} {
+	for _, m := range []string{"cloudmgr-init: network up", "cloudmgr-init: containerd up", "cloudmgr-init: cloudlet starting", "cloudmgr-init: power off"} {
 		if !bytes.Contains(out, []byte(m)) {
 			t.Errorf("console lacks %q:\n%s", m, consoleTail())
 		}
@@ -196,9 +209,9 @@ func TestNodeVMJoinsAndRunsPod(t *testing.T) {
 	if strings.Contains(cd.Log.String(), tok.Token) {
 		t.Error("cloudd's log shows the join token")
 	}
-	t.Logf("qemu start -> node Ready %s, -> pod Running %s (%s after Ready), logs back %s after start",
+	t.Logf("qemu start -> node Ready %s, -> pod Running %s (%s after Ready), -> logs through the API %s",
 		readyAt.Sub(start).Round(100*time.Millisecond), runningAt.Sub(start).Round(100*time.Millisecond),
-		runningAt.Sub(readyAt).Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
+		runningAt.Sub(readyAt).Round(100*time.Millisecond), logsAt.Sub(start).Round(100*time.Millisecond))
 	t.Logf("guest milestones:\n%s", milestones(out))
 }
 

@@ -1,6 +1,9 @@
 package vm
 
 import (
+	"fmt"
+	"io"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -9,8 +12,9 @@ import (
 
 // qemuVM is a QEMU process started by a test.
 type qemuVM struct {
-	cmd  *exec.Cmd
-	done chan error
+	cmd     *exec.Cmd
+	done    chan error
+	monitor string // the human monitor's unix socket
 }
 
 // startQEMU boots the node image (direct kernel boot through qboot, TCG,
@@ -19,7 +23,8 @@ type qemuVM struct {
 // is killed by its PID when the test ends.
 func startQEMU(t *testing.T, qemu, img, iso, console string) *qemuVM {
 	t.Helper()
-	cmd := exec.Command(qemu,
+	monitor := filepath.Join(filepath.Dir(console), "monitor.sock")
+	cmd := exec.Command(qemu, "-monitor", "unix:"+monitor+",server=on,wait=off",
 		"-machine", "pc,accel=tcg", "-bios", "/usr/share/qemu/qboot.rom", "-m", "512", "-smp", "1",
 		"-kernel", filepath.Join(img, "vmlinuz"), "-initrd", filepath.Join(img, "initrd.img"),
 		"-append", "console=ttyS0 quiet panic=-1",
@@ -29,7 +34,7 @@ func startQEMU(t *testing.T, qemu, img, iso, console string) *qemuVM {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start QEMU: %v", err)
 	}
-	vm := &qemuVM{cmd: cmd, done: make(chan error, 1)}
+	vm := &qemuVM{cmd: cmd, done: make(chan error, 1), monitor: monitor}
 	go func() { vm.done <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
@@ -49,6 +54,33 @@ func (v *qemuVM) exited() (error, bool) {
 		v.done <- err
 		return err, true
 	default:
+		return nil, false
+	}
+}
+
+// powerdown presses the ACPI power button through QEMU's monitor.
+func (v *qemuVM) powerdown() error {
+	c, err := net.DialTimeout("unix", v.monitor, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("QEMU monitor: %w", err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("system_powerdown\n")); err != nil {
+		return fmt.Errorf("QEMU monitor: %w", err)
+	}
+	// Let QEMU read the command before the connection closes.
+	_ = c.SetReadDeadline(time.Now().Add(time.Second))
+	_, _ = io.Copy(io.Discard, c)
+	return nil
+}
+
+// wait waits up to d for QEMU to exit by itself.
+func (v *qemuVM) wait(d time.Duration) (error, bool) {
+	select {
+	case err := <-v.done:
+		v.done <- err
+		return err, true
+	case <-time.After(d):
 		return nil, false
 	}
 }
