@@ -62,9 +62,13 @@ func TestPlace(t *testing.T) {
 				Spec: api.VirtualMachineSpec{CPUs: 2, Memory: api.MustParseQuantity("3Gi")}, Status: api.VirtualMachineStatus{Phase: api.VMRunning, Hypervisor: "b"}}},
 			want: "a"},
 		{name: "failed machines take none",
-			hvs:      objects{hv("a", 2, 4096)},
-			machines: objects{func() api.Object { m := machine("m1", "web", "a", 2, "1Gi"); m.Status.Phase = api.MachineFailed; return m }()},
-			want:     "a"},
+			hvs: objects{hv("a", 2, 4096)},
+			machines: objects{func() api.Object {
+				m := machine("m1", "web", "a", 2, "1Gi")
+				m.Status.Phase = api.MachineFailed
+				return m
+			}()},
+			want: "a"},
 		{name: "spread the group", hvs: objects{hv("a", 8, 8192), hv("b", 8, 8192)},
 			// b is emptier but already holds the pool's machine.
 			machines: objects{machine("m1", "web", "b", 1, "512Mi"), machine("m2", "other", "a", 4, "4Gi")}, want: "a"},
