@@ -37,4 +37,8 @@ type JoinRequest struct {
 type NodeCredential struct {
 	Token    string `json:"token"`
 	NodeName string `json:"nodeName"`
+	// Machine is the Machine the node is bound to, when its join token
+	// was: the node's provider ID and hypervisor label then come from the
+	// machine record, not from the agent.
+	Machine string `json:"machine,omitempty"`
 }

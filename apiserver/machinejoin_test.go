@@ -179,8 +179,12 @@ func TestMachineBoundJoin(t *testing.T) {
 		if _, err := client.For[api.Machine](env.Admin).UpdateStatus(ctx, m); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := joinAs(t, env, tok.Token, "m-c"); err != nil {
+		nc, err := env.Client(t, tok.Token).Join(ctx, "m-c")
+		if err != nil {
 			t.Fatalf("join once provisioned, same token: %v", err)
+		}
+		if nc.Machine != "m-c" || nc.NodeName != "m-c" {
+			t.Fatalf("credential for %q bound to %q", nc.NodeName, nc.Machine)
 		}
 		gone, err := env.Admin.CreateMachineJoinToken(ctx, time.Minute, "m-gone")
 		if err != nil {

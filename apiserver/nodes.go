@@ -110,7 +110,7 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request, id *Identity) {
 	}
 	s.log.Info("node joined", "node", req.NodeName, "machine", id.Machine)
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, api.NodeCredential{Token: token, NodeName: req.NodeName})
+	writeJSON(w, http.StatusCreated, api.NodeCredential{Token: token, NodeName: req.NodeName, Machine: id.Machine})
 }
 
 // decodeSmall reads a small JSON body strictly; an empty body is {}.
