@@ -81,6 +81,8 @@ func TestPlace(t *testing.T) {
 		{name: "provider", hvs: objects{hv("a", 8, 8192, func(h *api.Hypervisor) { h.Spec.Provider = "sim" }), hv("b", 8, 8192)}, want: "b"},
 		{name: "unschedulable", hvs: objects{hv("a", 8, 8192, func(h *api.Hypervisor) { h.Spec.Unschedulable = true }), hv("b", 1, 8192)},
 			want: "0/2 hypervisors are available: 1 Insufficient cpu, 1 hypervisor(s) were unschedulable."},
+		{name: "being removed", hvs: objects{hv("a", 8, 8192, func(h *api.Hypervisor) { now := api.Now(); h.DeletionTimestamp = &now })},
+			want: "0/1 hypervisors are available: 1 hypervisor(s) were unschedulable."},
 		{name: "summary", hvs: objects{hv("a", 1, 8192), hv("b", 1, 8192), hv("c", 8, 8192, unreachable)},
 			want: "0/3 hypervisors are available: 2 Insufficient cpu, 1 hypervisor(s) unreachable."},
 		{name: "no capacity reported yet", hvs: objects{&api.Hypervisor{ObjectMeta: api.ObjectMeta{Name: "a"}}},

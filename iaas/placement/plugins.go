@@ -32,12 +32,13 @@ func (providerFilter) Filter(_ context.Context, _ *framework.CycleState, it *ite
 	return nil
 }
 
-// unschedulableFilter drops hypervisors an operator closed to new VMs.
+// unschedulableFilter drops hypervisors an operator closed to new VMs or
+// is removing.
 type unschedulableFilter struct{}
 
 func (unschedulableFilter) Name() string { return "HypervisorUnschedulable" }
 func (unschedulableFilter) Filter(_ context.Context, _ *framework.CycleState, _ *item, c *candidate) *framework.Status {
-	if c.h.Spec.Unschedulable {
+	if c.h.Spec.Unschedulable || c.h.DeletionTimestamp != nil {
 		return unresolvable(ReasonUnschedulable)
 	}
 	return nil
