@@ -16,6 +16,12 @@ type JoinTokenRequest struct {
 	TTLSeconds int64 `json:"ttlSeconds,omitempty"`
 	// NodeName, when set, is the only name the token may join as.
 	NodeName string `json:"nodeName,omitempty"`
+	// Machine, when set, binds the token to that Machine object: the node
+	// joins under the Machine's name (NodeName must be empty or equal),
+	// and the API server sets the Node's provider ID, hypervisor, pool
+	// and provider labels, labels and taints from the Machine, so that the
+	// node cannot claim another host.
+	Machine string `json:"machine,omitempty"`
 }
 
 // JoinToken is a new join token, shown once.
@@ -23,6 +29,7 @@ type JoinToken struct {
 	Token               string `json:"token"`
 	ExpirationTimestamp Time   `json:"expirationTimestamp"`
 	NodeName            string `json:"nodeName,omitempty"`
+	Machine             string `json:"machine,omitempty"`
 }
 
 // JoinRequest is the body of POST /api/v1/join, sent with a join token.
@@ -35,6 +42,10 @@ type JoinRequest struct {
 type NodeCredential struct {
 	Token    string `json:"token"`
 	NodeName string `json:"nodeName"`
+	// Machine is the Machine the node is bound to, when its join token
+	// was: the node's provider ID and hypervisor label then come from the
+	// machine record, not from the agent.
+	Machine string `json:"machine,omitempty"`
 }
 
 // NodeBootstrapFile is the name of the file on a node VM's config drive

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"fmt"
 	"math"
 	"net/url"
 	"reflect"
+	"regexp"
 	"strconv"
 )
 
@@ -61,7 +63,7 @@ func ValidateVirtualMachine(vm *VirtualMachine) ErrorList {
 	if s.Hypervisor != "" {
 		errs = append(errs, each("spec.hypervisor", s.Hypervisor, IsDNS1123Subdomain(s.Hypervisor))...)
 	}
-	phases := []VirtualMachinePhase{VMPending, VMCreating, VMRunning, VMStopped, VMFailed, VMDeleting}
+	phases := []VirtualMachinePhase{VMPending, VMCreating, VMRunning, VMStopped, VMFailed, VMDeleting, VMUnknown}
 	if ph := vm.Status.Phase; ph != "" && !oneOf(ph, phases...) {
 		errs = append(errs, notSupported("status.phase", ph, phases...))
 	}
@@ -69,30 +71,56 @@ func ValidateVirtualMachine(vm *VirtualMachine) ErrorList {
 	return errs
 }
 
-// ValidateHypervisor checks a hypervisor: a connection URI and a positive
-// CPU allocation ratio.
+// ValidateHypervisor checks a hypervisor: a connection URI and positive
+// CPU and memory allocation ratios.
 func ValidateHypervisor(h *Hypervisor) ErrorList {
 	errs := ValidateObjectMeta(&h.ObjectMeta, false, false)
 	s := &h.Spec
 	if s.URI == "" {
 		errs = append(errs, required("spec.uri", ""))
-	} else if u, err := url.Parse(s.URI); err != nil || u.Scheme == "" {
+	} else if u, err := url.Parse(s.URI); err != nil || !hypervisorScheme.MatchString(u.Scheme) || u.Opaque != "" {
 		errs = append(errs, invalid("spec.uri", s.URI, "must be a connection URI such as qemu:///system or qemu+tcp://host/system"))
 	}
 	if s.Provider != "" {
 		errs = append(errs, each("spec.provider", s.Provider, IsDNS1123Label(s.Provider))...)
 	}
-	if r := s.CPUAllocationRatio; r != "" {
-		if f, err := strconv.ParseFloat(r, 64); err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
-			errs = append(errs, invalid("spec.cpuAllocationRatio", r, "must be a decimal number greater than 0, such as \"4.0\""))
-		}
-	}
+	errs = append(errs, validateRatio("spec.cpuAllocationRatio", s.CPUAllocationRatio, "4.0")...)
+	errs = append(errs, validateRatio("spec.memoryAllocationRatio", s.MemoryAllocationRatio, "1.5")...)
 	errs = append(errs, validateStringMap(s.Labels, "spec.labels")...)
 	allowed := []string{ResourceCPU, ResourceMemory, ResourceEphemeralStorage}
 	errs = append(errs, validateResourceList(h.Status.Capacity, "status.capacity", allowed...)...)
 	errs = append(errs, validateResourceList(h.Status.Allocated, "status.allocated", allowed...)...)
 	errs = append(errs, validateConditions(h.Status.Conditions, "status.conditions")...)
 	return errs
+}
+
+// hypervisorScheme is a libvirt URI scheme: a driver and an optional
+// transport (qemu, qemu+tcp, qemu+ssh, test).
+var hypervisorScheme = regexp.MustCompile(`^[a-z][a-z0-9]*(\+[a-z0-9]+)?$`)
+
+// validateRatio checks an overcommit ratio: empty (the default, 1.0) or a
+// finite decimal number greater than 0.
+func validateRatio(p fieldPath, r, example string) ErrorList {
+	if r == "" {
+		return nil
+	}
+	if f, err := strconv.ParseFloat(r, 64); err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		return ErrorList{invalid(p, r, "must be a decimal number greater than 0, such as \""+example+"\"")}
+	}
+	return nil
+}
+
+// ParseAllocationRatio reads an overcommit ratio of a Hypervisor: empty
+// is 1.0.
+func ParseAllocationRatio(r string) (float64, error) {
+	if r == "" {
+		return 1, nil
+	}
+	f, err := strconv.ParseFloat(r, 64)
+	if err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, fmt.Errorf("allocation ratio %q: must be a decimal number greater than 0", r)
+	}
+	return f, nil
 }
 
 // ValidateNodePoolUpdate checks what may not change in a node pool.

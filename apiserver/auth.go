@@ -50,6 +50,8 @@ type Identity struct {
 	Role   Role
 	Tenant string // for RoleTenant
 	Node   string // for RoleNode, and a join token bound to one node
+	// Machine is the Machine a join token or node credential is bound to.
+	Machine string
 	// tokenKey is where the token is stored, so a single-use token can be
 	// consumed.
 	tokenKey string
@@ -66,6 +68,9 @@ type TokenSpec struct {
 	// Node is the node a node credential acts as, or the only node a join
 	// token may join as (empty: any name).
 	Node string `json:"node,omitempty"`
+	// Machine binds a join token, and the node credential it becomes, to
+	// one Machine object (whose name is Node).
+	Machine string `json:"machine,omitempty"`
 	// TenantUID binds a tenant token to one incarnation of the tenant: a
 	// tenant deleted and created again under the same name does not
 	// inherit the old tokens.
@@ -189,7 +194,7 @@ func (a *authenticator) lookup(ctx context.Context, key string, now time.Time) (
 			return nil, time.Time{}, nil
 		}
 	}
-	return &Identity{Name: rec.Spec.User, Role: rec.Spec.Role, Tenant: rec.Spec.Tenant, Node: rec.Spec.Node, tokenKey: key}, until, nil
+	return &Identity{Name: rec.Spec.User, Role: rec.Spec.Role, Tenant: rec.Spec.Tenant, Node: rec.Spec.Node, Machine: rec.Spec.Machine, tokenKey: key}, until, nil
 }
 
 // forget drops cached answers, after tokens are revoked.

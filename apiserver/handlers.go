@@ -189,6 +189,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, q *request, id *
 		if err := admitNode(id, obj); err != nil {
 			return err
 		}
+		if err := s.admitMachineNodeCreate(r.Context(), id, obj); err != nil {
+			return err
+		}
 		if err := validate(q.kind, obj); err != nil {
 			return err
 		}
@@ -357,6 +360,12 @@ func (s *Server) merge(q *request, id *Identity, in, cur api.Object) (api.Object
 			k.Default(next)
 		}
 		if err := admitPodUpdate(k, id, next, cur); err != nil {
+			return nil, err
+		}
+		if err := admitMachineNodeUpdate(k, id, next, cur); err != nil {
+			return nil, err
+		}
+		if err := admitIaaSControllerUpdate(k, id, next, cur); err != nil {
 			return nil, err
 		}
 		if !fieldEqual(next, cur, "Spec") {

@@ -16,11 +16,30 @@ import (
 
 const maxJoinTTL = 7 * 24 * time.Hour
 
-// createJoinToken mints a single-use join token.
-func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request) {
+// createJoinToken mints a single-use join token. Administrators may mint
+// any; the IaaS controllers only tokens bound to a Machine.
+func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request, id *Identity) {
+	if id.Role != RoleAdmin && id.Role != RoleIaaSController {
+		writeError(w, s.log, errForbidden("User %q cannot get path %q", id.Name, r.URL.Path), "", "")
+		return
+	}
 	var req api.JoinTokenRequest
 	if err := decodeSmall(r, &req); err != nil {
 		writeError(w, s.log, err, "jointokens", "")
+		return
+	}
+	if req.Machine != "" {
+		if msgs := api.IsDNS1123Subdomain(req.Machine); len(msgs) > 0 {
+			writeError(w, s.log, errBadRequest("machine: %s", strings.Join(msgs, "; ")), "jointokens", "")
+			return
+		}
+		if req.NodeName != "" && req.NodeName != req.Machine {
+			writeError(w, s.log, errBadRequest("nodeName: must be empty or equal machine %q: a machine's node is named after it", req.Machine), "jointokens", "")
+			return
+		}
+		req.NodeName = req.Machine
+	} else if id.Role != RoleAdmin {
+		writeError(w, s.log, errForbidden("User %q may only mint join tokens bound to a machine", id.Name), "jointokens", "")
 		return
 	}
 	ttl := time.Duration(req.TTLSeconds) * time.Second
@@ -38,13 +57,13 @@ func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	exp := api.NewTime(time.Now().Add(ttl))
-	token, err := s.IssueToken(r.Context(), TokenSpec{Role: RoleJoin, User: "join", Node: req.NodeName, Expires: &exp})
+	token, err := s.IssueToken(r.Context(), TokenSpec{Role: RoleJoin, User: "join", Node: req.NodeName, Machine: req.Machine, Expires: &exp})
 	if err != nil {
 		writeError(w, s.log, err, "jointokens", "")
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, api.JoinToken{Token: token, ExpirationTimestamp: exp, NodeName: req.NodeName})
+	writeJSON(w, http.StatusCreated, api.JoinToken{Token: token, ExpirationTimestamp: exp, NodeName: req.NodeName, Machine: req.Machine})
 }
 
 // join exchanges a join token for a node credential. The join token is
@@ -67,6 +86,14 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request, id *Identity) {
 		writeError(w, s.log, errForbidden("this join token may only join as node %q", id.Node), "nodes", req.NodeName)
 		return
 	}
+	if id.Machine != "" {
+		// Before the token is used up: a machine the provider has not
+		// reported yet is worth a retry with the same token.
+		if err := s.bindMachineNode(r.Context(), id.Machine, req.NodeName); err != nil {
+			writeError(w, s.log, err, "nodes", req.NodeName)
+			return
+		}
+	}
 	var used tokenRecord
 	if err := s.store.Delete(r.Context(), id.tokenKey, 0, &used); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -76,14 +103,14 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request, id *Identity) {
 		return
 	}
 	s.auth.forget()
-	token, err := s.IssueToken(r.Context(), TokenSpec{Role: RoleNode, User: "node:" + req.NodeName, Node: req.NodeName})
+	token, err := s.IssueToken(r.Context(), TokenSpec{Role: RoleNode, User: "node:" + req.NodeName, Node: req.NodeName, Machine: id.Machine})
 	if err != nil {
 		writeError(w, s.log, err, "nodes", req.NodeName)
 		return
 	}
-	s.log.Info("node joined", "node", req.NodeName)
+	s.log.Info("node joined", "node", req.NodeName, "machine", id.Machine)
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, api.NodeCredential{Token: token, NodeName: req.NodeName})
+	writeJSON(w, http.StatusCreated, api.NodeCredential{Token: token, NodeName: req.NodeName, Machine: id.Machine})
 }
 
 // decodeSmall reads a small JSON body strictly; an empty body is {}.
@@ -181,7 +208,7 @@ func admitNode(id *Identity, obj api.Object) error {
 
 // nodeRoutes are the endpoints outside the resource paths.
 func (s *Server) nodeRoutes(mux *http.ServeMux) {
-	mux.Handle("POST /api/v1/jointokens", s.adminOnly(http.HandlerFunc(s.createJoinToken)))
+	mux.Handle("POST /api/v1/jointokens", s.authenticated(s.createJoinToken))
 	mux.Handle("POST /api/v1/join", s.authenticated(s.join))
 }
 

@@ -158,6 +158,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, id *Identity) 
 		err = authorizeScheduler(id, q)
 	case id.Role == RoleController:
 		err = authorizeController(id, q)
+	case id.Role == RoleIaaSController:
+		err = s.authorizeIaaSController(r.Context(), id, q)
 	case q.sub == "binding" && id.Role != RoleAdmin:
 		// Tenants place no pods: the scheduler (or an administrator) does.
 		err = forbiddenSub(id, q)

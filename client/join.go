@@ -19,6 +19,20 @@ func (c *Client) CreateJoinToken(ctx context.Context, ttl time.Duration, nodeNam
 	return &out, nil
 }
 
+// CreateMachineJoinToken asks for a single-use join token valid for ttl
+// (0: one hour) bound to the Machine called machine: the node joins under
+// the machine's name, and the API server sets its provider ID and
+// hypervisor label from the Machine. The IaaS controllers' role may mint
+// only these.
+func (c *Client) CreateMachineJoinToken(ctx context.Context, ttl time.Duration, machine string) (*api.JoinToken, error) {
+	var out api.JoinToken
+	req := api.JoinTokenRequest{TTLSeconds: int64(ttl.Seconds()), Machine: machine}
+	if err := c.Do(ctx, http.MethodPost, "/api/v1/jointokens", nil, req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Join exchanges the client's token, a join token, for the credential of
 // node nodeName. The join token is used up.
 func (c *Client) Join(ctx context.Context, nodeName string) (*api.NodeCredential, error) {

@@ -230,3 +230,16 @@ func (e *Env) ControllerManager(t testing.TB) *client.Client {
 	}
 	return e.Client(t, tok)
 }
+
+// IaaSController returns a client acting with a fresh token of the IaaS
+// controllers' role (apiserver.RoleIaaSController), as cloudd gives its
+// in-process IaaS controllers. Each call revokes the token of the previous
+// one.
+func (e *Env) IaaSController(t testing.TB) *client.Client {
+	t.Helper()
+	tok, err := e.Server.IaaSControllerToken(context.Background())
+	if err != nil {
+		t.Fatalf("iaas-controller token: %v", err)
+	}
+	return e.Client(t, tok)
+}

@@ -112,6 +112,12 @@ func (o *describeOptions) describe(ctx context.Context, c *client.Client, k *api
 		d.replicaSet(k, v)
 	case *api.PodDisruptionBudget:
 		d.podDisruptionBudget(k, v)
+	case *api.Hypervisor:
+		vms, err := vmsOnHypervisor(ctx, c, v.Name)
+		if err != nil {
+			fmt.Fprintf(o.root.errOut, "warning: cannot list the VMs on %s: %v\n", objectName(k, obj), err)
+		}
+		d.hypervisor(k, v, vms)
 	default:
 		if err := d.generic(k, obj); err != nil {
 			return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
@@ -60,30 +61,84 @@ func vmFlavor(vm *api.VirtualMachine) string {
 
 func hypervisorColumns() columnSet {
 	return columnSet{
-		headers: []string{"NAME", "URI", "STATUS", "AGE"},
+		headers: []string{"NAME", "URI", "REACHABLE", "CPU(ALLOC/CAP)", "MEMORY(ALLOC/CAP)", "MACHINES", "AGE"},
+		wide:    []string{"HOSTNAME", "CPU-RATIO", "MEMORY-RATIO", "LABELS"},
 		row: func(obj api.Object, now time.Time) ([]string, []string) {
 			h := obj.(*api.Hypervisor)
-			return []string{h.Name, h.Spec.URI, hypervisorStatus(h), age(h.CreationTimestamp, now)}, nil
+			return []string{
+					h.Name,
+					h.Spec.URI,
+					hypervisorReachable(h),
+					allocOfCap(h.Status.Allocated, h.Status.Capacity, api.ResourceCPU),
+					allocOfCap(h.Status.Allocated, h.Status.Capacity, api.ResourceMemory),
+					strconv.Itoa(int(h.Status.Machines)),
+					age(h.CreationTimestamp, now),
+				}, []string{
+					orNone(h.Status.Hostname),
+					orDefault(h.Spec.CPUAllocationRatio, "1.0"),
+					orDefault(h.Spec.MemoryAllocationRatio, "1.0"),
+					orNone(labelsString(h.Spec.Labels)),
+				}
 		},
 	}
 }
 
-// hypervisorStatus reads the Ready condition like a node's STATUS.
-func hypervisorStatus(h *api.Hypervisor) string {
+// hypervisorReachable is the Reachable condition's status ("Unknown"
+// before the controller looked), with ",SchedulingDisabled" when closed to
+// new VMs.
+func hypervisorReachable(h *api.Hypervisor) string {
 	s := "Unknown"
 	for _, c := range h.Status.Conditions {
-		if c.Type != "Ready" {
-			continue
-		}
-		switch c.Status {
-		case api.ConditionTrue:
-			s = "Ready"
-		case api.ConditionFalse:
-			s = "NotReady"
+		if c.Type == api.ConditionReachable && c.Status != "" {
+			s = string(c.Status)
 		}
 	}
 	if h.Spec.Unschedulable {
 		s += ",SchedulingDisabled"
 	}
 	return s
+}
+
+// allocOfCap is "ALLOCATED/CAPACITY" of one resource, "<unknown>" for a
+// capacity not read yet.
+func allocOfCap(alloc, capacity api.ResourceList, name string) string {
+	c, ok := capacity[name]
+	if !ok {
+		return "<unknown>"
+	}
+	a, ok := alloc[name]
+	if !ok {
+		a = api.NewQuantity(0, c.Format())
+	}
+	return a.String() + "/" + c.String()
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func machineColumns() columnSet {
+	return columnSet{
+		headers: []string{"NAME", "POOL", "PHASE", "HYPERVISOR", "HOST", "NODE", "AGE"},
+		wide:    []string{"PROVIDER", "PROVIDER-ID", "ADDRESSES"},
+		row: func(obj api.Object, now time.Time) ([]string, []string) {
+			m := obj.(*api.Machine)
+			return []string{
+					m.Name,
+					orNone(m.Spec.Pool),
+					orUnknown(string(m.Status.Phase)),
+					orNone(m.Spec.Hypervisor),
+					orNone(m.Status.Host),
+					orNone(m.Status.NodeName),
+					age(m.CreationTimestamp, now),
+				}, []string{
+					m.Spec.Provider,
+					orNone(m.Status.ProviderID),
+					orNone(strings.Join(m.Status.Addresses, ",")),
+				}
+		},
+	}
 }

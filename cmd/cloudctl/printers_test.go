@@ -155,8 +155,15 @@ func TestOtherKindTables(t *testing.T) {
 		Spec:   api.VirtualMachineSpec{CPUs: 2, Memory: api.MustParseQuantity("4Gi")},
 		Status: api.VirtualMachineStatus{Phase: api.VMRunning, Hypervisor: "hv-1"}}
 	hv := &api.Hypervisor{ObjectMeta: testMeta("", "hv-1", 400*24*time.Hour),
-		Spec:   api.HypervisorSpec{URI: "qemu+tcp://10.0.0.5/system"},
-		Status: api.HypervisorStatus{Conditions: []api.Condition{{Type: "Ready", Status: api.ConditionTrue}}}}
+		Spec: api.HypervisorSpec{URI: "qemu+tcp://10.0.0.5/system"},
+		Status: api.HypervisorStatus{Conditions: []api.Condition{{Type: api.ConditionReachable, Status: api.ConditionTrue}},
+			Capacity:  api.ResourceList{api.ResourceCPU: api.MustParseQuantity("16"), api.ResourceMemory: api.MustParseQuantity("64Gi")},
+			Allocated: api.ResourceList{api.ResourceCPU: api.MustParseQuantity("3"), api.ResourceMemory: api.MustParseQuantity("1536Mi")},
+			Machines:  2}}
+	newHV := &api.Hypervisor{ObjectMeta: testMeta("", "hv-2", time.Minute), Spec: api.HypervisorSpec{URI: "qemu:///system", Unschedulable: true}}
+	ma := &api.Machine{ObjectMeta: testMeta("", "web-x7k2p", 3*time.Minute),
+		Spec:   api.MachineSpec{Provider: "libvirt", Pool: "web", Hypervisor: "hv-1", VCPUs: 1, Memory: api.MustParseQuantity("512Mi")},
+		Status: api.MachineStatus{Phase: api.MachineJoined, Host: "host-1", NodeName: "web-x7k2p"}}
 	two := api.FromInt(2)
 	pdb := &api.PodDisruptionBudget{ObjectMeta: testMeta("default", "web", 5*time.Minute),
 		Spec: api.PodDisruptionBudgetSpec{MinAvailable: &two}, Status: api.PodDisruptionBudgetStatus{DisruptionsAllowed: 1}}
@@ -172,7 +179,9 @@ func TestOtherKindTables(t *testing.T) {
 		{"np", pool, "NAME      PROVIDER   FLAVOR     MIN   MAX   SIZE   READY   AGE\nprivate   libvirt    m1.large   1     10    3      2       10m\n"},
 		{"vm", vm, "NAME   PHASE     HYPERVISOR   FLAVOR     AGE\ndb-1   Running   hv-1         2cpu/4Gi   60s\n"},
 		{"pdb", pdb, "NAME   MIN AVAILABLE   MAX UNAVAILABLE   ALLOWED DISRUPTIONS   AGE\nweb    2               N/A               1                     5m\n"},
-		{"hypervisors.iaas.cloudmgr.dev", hv, "NAME   URI                          STATUS   AGE\nhv-1   qemu+tcp://10.0.0.5/system   Ready    400d\n"},
+		{"hypervisors.iaas.cloudmgr.dev", hv, "NAME   URI                          REACHABLE   CPU(ALLOC/CAP)   MEMORY(ALLOC/CAP)   MACHINES   AGE\nhv-1   qemu+tcp://10.0.0.5/system   True        3/16             1536Mi/64Gi         2          400d\n"},
+		{"hypervisors", newHV, "NAME   URI              REACHABLE                    CPU(ALLOC/CAP)   MEMORY(ALLOC/CAP)   MACHINES   AGE\nhv-2   qemu:///system   Unknown,SchedulingDisabled   <unknown>        <unknown>           0          60s\n"},
+		{"machines", ma, "NAME        POOL   PHASE    HYPERVISOR   HOST     NODE        AGE\nweb-x7k2p   web    Joined   hv-1         host-1   web-x7k2p   3m\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind, func(t *testing.T) {

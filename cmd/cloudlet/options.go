@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -130,6 +131,9 @@ type credential struct {
 	// CA is the server's CA certificate (PEM) given at join, so later
 	// starts need no --ca-file.
 	CA []byte `json:"ca,omitempty"`
+	// Machine is the Machine the node is bound to (a VM of a node pool):
+	// the API server sets its hypervisor label from the machine record.
+	Machine string `json:"machine,omitempty"`
 }
 
 func (o *options) run(ctx context.Context, errOut io.Writer) error {
@@ -192,9 +196,14 @@ func (o *options) run(ctx context.Context, errOut io.Writer) error {
 	// The node registers at once; until containerd answers it is NotReady
 	// with reason ContainerdUnreachable, and pods start once it does.
 	probe := &lateProbe{}
+	hypervisor := o.hypervisor
+	if cred.Machine != "" && hypervisor != "" {
+		log.Warn("ignoring --hypervisor: this node is bound to a machine, whose record sets its hypervisor label", "machine", cred.Machine)
+		hypervisor = ""
+	}
 	hostIP := caas.Addresses(o.nodeIP, "")[0].Address
 	agent, err := caas.NewNodeAgent(c, caas.NodeConfig{
-		Name: cred.NodeName, NodeIP: o.nodeIP, Hypervisor: o.hypervisor, Zone: o.zone, Labels: labels, Reserved: reserved,
+		Name: cred.NodeName, NodeIP: o.nodeIP, Hypervisor: hypervisor, Zone: o.zone, Labels: labels, Reserved: reserved,
 		Version: version, StateDir: o.stateDir, HeartbeatInterval: o.heartbeat, StatusEvery: o.statusPeriod,
 	}, probe, log)
 	if err != nil {
@@ -299,11 +308,11 @@ func (o *options) credential(ctx context.Context, log *slog.Logger) (*credential
 	if err != nil {
 		return nil, err
 	}
-	nc, err := jc.Join(ctx, o.nodeName)
+	nc, err := join(ctx, jc, o.nodeName, log)
 	if err != nil {
 		return nil, fmt.Errorf("join as %s: %w", o.nodeName, err)
 	}
-	cred := &credential{Server: o.server, NodeName: nc.NodeName, Token: nc.Token, CA: ca}
+	cred := &credential{Server: o.server, NodeName: nc.NodeName, Token: nc.Token, CA: ca, Machine: nc.Machine}
 	data, _ = json.Marshal(cred)
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
@@ -314,6 +323,32 @@ func (o *options) credential(ctx context.Context, log *slog.Logger) (*credential
 	}
 	log.Info("joined the cluster", "node", nc.NodeName, "credential", path)
 	return cred, nil
+}
+
+// joinWait is how long a join answered 409 is retried: a VM of a node pool
+// can boot before its Machine's provider ID is recorded, and its join
+// token is kept for the retry.
+const joinWait = 2 * time.Minute
+
+// join exchanges the join token, retrying while the server answers 409
+// (machine not provisioned yet) or a 5xx.
+func join(ctx context.Context, jc *client.Client, nodeName string, log *slog.Logger) (*api.NodeCredential, error) {
+	deadline := time.Now().Add(joinWait)
+	delay := 500 * time.Millisecond
+	for {
+		nc, err := jc.Join(ctx, nodeName)
+		code := client.Code(err)
+		if err == nil || (code != http.StatusConflict && code < 500) || time.Now().After(deadline) {
+			return nc, err
+		}
+		log.Info("join not possible yet, retrying", "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
 }
 
 func (o *options) readCA() ([]byte, error) {

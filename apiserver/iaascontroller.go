@@ -1,0 +1,116 @@
+package apiserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/store"
+)
+
+// IaaSControllerUser is the user name of the IaaS controllers' token.
+const IaaSControllerUser = "system:iaas-controller"
+
+// RoleIaaSController is the control plane's IaaS controllers (hypervisor
+// inventory, node pools, machines, tenant VMs): see
+// authorizeIaaSController. Besides the REST rules, it may mint join
+// tokens bound to a Machine (POST /api/v1/jointokens with machine set).
+const RoleIaaSController Role = "system:iaas-controller"
+
+// authorizeIaaSController applies the IaaS controllers' rules. They may
+// get, list and watch every kind but Secrets; create, update and delete
+// Machines and their status; update the status of NodePools, Hypervisors
+// and VirtualMachines, and a VirtualMachine's finalizers (nothing else of
+// it, see admitIaaSControllerUpdate); update Nodes (cordon) and delete the
+// Node of one of their Machines (same name); evict pods (drain); and
+// create and update events. Anything else is forbidden: they create no
+// workloads, bind no pods, and touch no tokens, tenants or secrets.
+func (s *Server) authorizeIaaSController(ctx context.Context, id *Identity, q *request) error {
+	read := q.verb == "get" || q.verb == "list" || q.verb == "watch"
+	switch q.kind.Kind {
+	case api.KindSecret:
+		// The IaaS layer needs no secret; its join tokens are minted for it.
+	case api.KindMachine:
+		if q.sub == "" || q.sub == "status" {
+			return nil
+		}
+	case api.KindNodePool, api.KindHypervisor:
+		if read || q.sub == "status" && q.verb == "update" {
+			return nil
+		}
+	case api.KindVirtualMachine:
+		if read || q.verb == "update" && (q.sub == "status" || q.sub == "") {
+			return nil
+		}
+	case api.KindNode:
+		switch {
+		case read && q.sub == "", q.verb == "update" && q.sub == "":
+			return nil
+		case q.verb == "delete" && q.sub == "":
+			return s.machineExists(ctx, id, q)
+		}
+	case api.KindPod:
+		if read && q.sub == "" || q.verb == "create" && q.sub == "eviction" {
+			return nil
+		}
+	case api.KindEvent:
+		if read || q.verb == "create" || q.verb == "update" {
+			return nil
+		}
+	default:
+		if read && q.sub == "" {
+			return nil
+		}
+	}
+	return forbiddenSub(id, q)
+}
+
+// machineExists allows deleting a Node only while a Machine of that name
+// exists: the IaaS controllers remove the nodes of their own machines, no
+// others.
+func (s *Server) machineExists(ctx context.Context, id *Identity, q *request) error {
+	k, ok := s.scheme.ByKind(api.APIVersionIaaS, api.KindMachine)
+	if !ok {
+		return errors.New("the Machine kind is not registered")
+	}
+	err := s.store.Get(ctx, storeKey(k, "", q.name), k.New())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errForbidden("nodes %q is forbidden: User %q may only delete the nodes of its machines, and no machine %q exists",
+			q.name, id.Name, q.name)
+	case err != nil:
+		return err
+	}
+	return nil
+}
+
+// admitIaaSControllerUpdate lets the IaaS controllers change only the
+// finalizers of a VirtualMachine (the VM controller's cleanup finalizer):
+// its spec and the rest of its metadata belong to the tenant.
+func admitIaaSControllerUpdate(k *api.KindInfo, id *Identity, next, cur api.Object) error {
+	if id.Role != RoleIaaSController || k.Kind != api.KindVirtualMachine {
+		return nil
+	}
+	n, c := *next.(*api.VirtualMachine), *cur.(*api.VirtualMachine)
+	n.Finalizers, c.Finalizers = nil, nil
+	n.ResourceVersion, c.ResourceVersion = "", ""
+	nb, err1 := json.Marshal(&n)
+	cb, err2 := json.Marshal(&c)
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	if !bytes.Equal(nb, cb) {
+		return errForbidden("virtualmachines %q is forbidden: User %q may only change metadata.finalizers and status of a virtual machine",
+			n.Name, id.Name)
+	}
+	return nil
+}
+
+// IaaSControllerToken mints a token of the IaaS controllers' role for the
+// control plane's in-process IaaS controllers, revoking the one the
+// previous call minted (see ControllerToken).
+func (s *Server) IaaSControllerToken(ctx context.Context) (string, error) {
+	return s.replaceToken(ctx, "iaas-controller", TokenSpec{Role: RoleIaaSController, User: IaaSControllerUser})
+}

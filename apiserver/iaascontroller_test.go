@@ -1,0 +1,109 @@
+package apiserver_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/apiserver/apiservertest"
+	"github.com/cloudmgr/cloud/client"
+)
+
+// TestIaaSControllerRoleAgainstServer: what the IaaS controllers' role
+// needs from a real server, and what it is refused.
+func TestIaaSControllerRoleAgainstServer(t *testing.T) {
+	env := apiservertest.Start(t, apiservertest.Options{})
+	ctx := context.Background()
+	c := env.IaaSController(t)
+	newMachine(t, env, "m-1", "libvirt://hv-1/1111", "host-1")
+	for _, name := range []string{"m-1", "stranger"} {
+		if _, err := client.For[api.Node](env.Admin).Create(ctx, &api.Node{ObjectMeta: api.ObjectMeta{Name: name}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("machine-bound join tokens only", func(t *testing.T) {
+		if _, err := c.CreateMachineJoinToken(ctx, time.Minute, "m-1"); err != nil {
+			t.Fatalf("machine-bound token: %v", err)
+		}
+		if _, err := c.CreateJoinToken(ctx, time.Minute, "anything"); client.Code(err) != http.StatusForbidden {
+			t.Fatalf("unbound token: %v, want 403", err)
+		}
+	})
+	t.Run("machines", func(t *testing.T) {
+		ms := client.For[api.Machine](c)
+		m, err := ms.Create(ctx, &api.Machine{ObjectMeta: api.ObjectMeta{Name: "m-2"},
+			Spec: api.MachineSpec{Provider: "libvirt", VCPUs: 1, Memory: api.MustParseQuantity("256Mi")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Status.Phase = api.MachineProvisioning
+		if _, err := ms.UpdateStatus(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if err := ms.Delete(ctx, "", "m-2", client.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("nodes of its machines only", func(t *testing.T) {
+		nodes := client.For[api.Node](c)
+		n, err := nodes.Get(ctx, "", "stranger")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Spec.Unschedulable = true
+		if _, err := nodes.Update(ctx, n); err != nil {
+			t.Fatalf("cordon: %v", err)
+		}
+		if err := nodes.Delete(ctx, "", "stranger", client.DeleteOptions{}); client.Code(err) != http.StatusForbidden {
+			t.Fatalf("delete a node that is no machine's: %v, want 403", err)
+		}
+		if err := nodes.Delete(ctx, "", "m-1", client.DeleteOptions{}); err != nil {
+			t.Fatalf("delete its machine's node: %v", err)
+		}
+	})
+	t.Run("drain", func(t *testing.T) {
+		p := newPod("default", "evictee")
+		if _, err := client.For[api.Pod](env.Admin).Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.EvictPod(ctx, "default", "evictee", nil); err != nil {
+			t.Fatalf("evict: %v", err)
+		}
+		if err := client.For[api.Pod](c).Delete(ctx, "default", "evictee", client.DeleteOptions{}); client.Code(err) != http.StatusForbidden {
+			t.Fatalf("plain pod delete: %v, want 403", err)
+		}
+	})
+	t.Run("virtual machines: status and finalizers only", func(t *testing.T) {
+		vm, err := client.For[api.VirtualMachine](env.Admin).Create(ctx, &api.VirtualMachine{
+			ObjectMeta: api.ObjectMeta{Namespace: "default", Name: "vm"},
+			Spec:       api.VirtualMachineSpec{CPUs: 1, Memory: api.MustParseQuantity("256Mi")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vms := client.For[api.VirtualMachine](c)
+		vm.Finalizers = []string{"iaas.cloudmgr.dev/vm"}
+		if vm, err = vms.Update(ctx, vm); err != nil {
+			t.Fatalf("add finalizer: %v", err)
+		}
+		vm.Status.Phase = api.VMUnknown
+		if vm, err = vms.UpdateStatus(ctx, vm); err != nil {
+			t.Fatalf("status: %v", err)
+		}
+		vm.Spec.CPUs = 8
+		if _, err := vms.Update(ctx, vm); client.Code(err) != http.StatusForbidden {
+			t.Fatalf("change the spec: %v, want 403", err)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		if _, err := client.For[api.Hypervisor](c).Create(ctx, &api.Hypervisor{ObjectMeta: api.ObjectMeta{Name: "h"},
+			Spec: api.HypervisorSpec{URI: "qemu:///system"}}); client.Code(err) != http.StatusForbidden {
+			t.Fatalf("create hypervisor: %v, want 403", err)
+		}
+		if _, err := client.For[api.Secret](c).Get(ctx, "default", "x"); client.Code(err) != http.StatusForbidden {
+			t.Fatalf("read secret: %v, want 403", err)
+		}
+	})
+}

@@ -1,0 +1,138 @@
+package hypervisor
+
+import (
+	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/iaas"
+	"github.com/cloudmgr/cloud/iaas/placement"
+)
+
+// Reasons of the Reachable condition.
+const (
+	// ReasonReachable: the provider answered for the hypervisor.
+	ReasonReachable = "HostReachable"
+	// ReasonUnreachable: the provider could not reach the hypervisor.
+	ReasonUnreachable = "Unreachable"
+	// ReasonNoProvider: no configured provider can inspect the hypervisor.
+	ReasonNoProvider = "ProviderNotConfigured"
+	// ReasonHypervisorUnreachable marks a Machine or VirtualMachine whose
+	// hypervisor cannot be reached.
+	ReasonHypervisorUnreachable = "HypervisorUnreachable"
+	// ReasonHypervisorReachable marks it again once the hypervisor
+	// answers; its controller re-reads the VM from the provider.
+	ReasonHypervisorReachable = "HypervisorReachable"
+)
+
+// observation is what one inspection found.
+type observation struct {
+	info iaas.HostInfo
+	// reason is ReasonReachable, ReasonUnreachable or ReasonNoProvider;
+	// message says why it is not reachable.
+	reason, message string
+}
+
+func (o observation) reachable() bool { return o.reason == ReasonReachable }
+
+// desiredStatus is the hypervisor's status after obs, with usage u (nil:
+// nothing placed there). Capacity and hostname are kept from the last
+// inspection while the host cannot be reached.
+func desiredStatus(h *api.Hypervisor, obs observation, u *placement.Usage, now api.Time) api.HypervisorStatus {
+	st := api.HypervisorStatus{Capacity: h.Status.Capacity, Hostname: h.Status.Hostname}
+	if obs.reachable() {
+		st.Capacity = api.ResourceList{
+			api.ResourceCPU:    api.NewQuantity(int64(obs.info.CPUs), api.DecimalSI),
+			api.ResourceMemory: api.NewQuantity(obs.info.MemoryMiB<<20, api.BinarySI),
+		}
+		st.Hostname = obs.info.Hostname
+	}
+	if u == nil {
+		u = &placement.Usage{}
+	}
+	st.Allocated = u.ResourceList()
+	st.Machines = u.Machines
+	cond := api.Condition{Type: api.ConditionReachable, Status: api.ConditionFalse, Reason: obs.reason, Message: obs.message}
+	if obs.reachable() {
+		cond.Status = api.ConditionTrue
+	}
+	st.Conditions = setCondition(h.Status.Conditions, cond, now)
+	return st
+}
+
+// setCondition returns conds with c in place of the condition of its type,
+// keeping the transition time when the status did not change.
+func setCondition(conds []api.Condition, c api.Condition, now api.Time) []api.Condition {
+	out := make([]api.Condition, 0, len(conds)+1)
+	found := false
+	for _, old := range conds {
+		if old.Type != c.Type {
+			out = append(out, old)
+			continue
+		}
+		found = true
+		c.LastTransitionTime = old.LastTransitionTime
+		if old.Status != c.Status || c.LastTransitionTime.IsZero() {
+			c.LastTransitionTime = now
+		}
+		out = append(out, c)
+	}
+	if !found {
+		c.LastTransitionTime = now
+		out = append(out, c)
+	}
+	return out
+}
+
+// markMachine returns m's status with its hypervisor's reachability
+// applied, and whether it changed. Unreachable: phase Unknown and
+// Reachable False, for a machine that has (or had) a VM there; reachable
+// again: Reachable True, the phase left for the Machine controller to
+// re-read from the provider.
+func markMachine(m *api.Machine, obs observation, now api.Time) (api.MachineStatus, bool) {
+	st := m.Status
+	prev := placement.Condition(st.Conditions, api.ConditionReachable)
+	switch {
+	case obs.reason == ReasonUnreachable:
+		switch st.Phase {
+		case api.MachineProvisioning, api.MachineRunning, api.MachineJoined, api.MachineUnknown:
+		default:
+			return st, false // not on the host yet, failed, or going away
+		}
+		if st.Phase == api.MachineUnknown && prev != nil && prev.Status == api.ConditionFalse && prev.Message == obs.message {
+			return st, false
+		}
+		st.Phase = api.MachineUnknown
+		st.Conditions = setCondition(st.Conditions, api.Condition{Type: api.ConditionReachable, Status: api.ConditionFalse,
+			Reason: ReasonHypervisorUnreachable, Message: obs.message}, now)
+		return st, true
+	case obs.reachable() && prev != nil && prev.Status != api.ConditionTrue:
+		st.Conditions = setCondition(st.Conditions, api.Condition{Type: api.ConditionReachable, Status: api.ConditionTrue,
+			Reason: ReasonHypervisorReachable}, now)
+		return st, true
+	}
+	return st, false
+}
+
+// markVM is markMachine for a tenant VM.
+func markVM(vm *api.VirtualMachine, obs observation, now api.Time) (api.VirtualMachineStatus, bool) {
+	st := vm.Status
+	prev := placement.Condition(st.Conditions, api.ConditionReachable)
+	switch {
+	case obs.reason == ReasonUnreachable:
+		switch st.Phase {
+		case api.VMCreating, api.VMRunning, api.VMStopped, api.VMUnknown:
+		default:
+			return st, false
+		}
+		if st.Phase == api.VMUnknown && prev != nil && prev.Status == api.ConditionFalse && prev.Message == obs.message {
+			return st, false
+		}
+		st.Phase = api.VMUnknown
+		st.Conditions = setCondition(st.Conditions, api.Condition{Type: api.ConditionReachable, Status: api.ConditionFalse,
+			Reason: ReasonHypervisorUnreachable, Message: obs.message}, now)
+		return st, true
+	case obs.reachable() && prev != nil && prev.Status != api.ConditionTrue:
+		st.Conditions = setCondition(st.Conditions, api.Condition{Type: api.ConditionReachable, Status: api.ConditionTrue,
+			Reason: ReasonHypervisorReachable}, now)
+		return st, true
+	}
+	return st, false
+}
