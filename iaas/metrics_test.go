@@ -110,7 +110,7 @@ func TestInstrumentKeepsOnlyTheAbilitiesTheProviderHas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mfs) != 1 || len(mfs[0].GetMetric()) != 1 || mfs[0].GetMetric()[0].GetLabel()[1].GetValue() != "list" {
+	if len(mfs) != 1 || len(mfs[0].GetMetric()) != 1 || mfs[0].GetMetric()[0].GetLabel()[0].GetValue() != "list" {
 		t.Errorf("metrics %v, want one series for the bare list", mfs)
 	}
 }
