@@ -78,7 +78,7 @@ var (
 // "small" (1 CPU, 512 MiB) and "medium" (2 CPUs, 2048 MiB).
 func New(name string) *Provider {
 	return &Provider{name: name, Now: time.Now, machines: map[string]iaas.Machine{}, consoles: map[string][]byte{},
-		fail: map[string][]error{},
+		fail:    map[string][]error{},
 		flavors: []iaas.Flavor{{Name: "small", CPUs: 1, MemoryMiB: 512}, {Name: "medium", CPUs: 2, MemoryMiB: 2048}}}
 }
 
@@ -352,7 +352,7 @@ func (b bare) Delete(ctx context.Context, id string) error { return b.p.Delete(c
 func (b bare) Get(ctx context.Context, id string) (iaas.Machine, error) {
 	return b.p.Get(ctx, id)
 }
-func (b bare) List(ctx context.Context) ([]iaas.Machine, error)    { return b.p.List(ctx) }
+func (b bare) List(ctx context.Context) ([]iaas.Machine, error)   { return b.p.List(ctx) }
 func (b bare) Flavors(ctx context.Context) ([]iaas.Flavor, error) { return b.p.Flavors(ctx) }
 
 // Placer is a fake iaas.Placer: it places every machine on Hypervisor (or
