@@ -128,6 +128,10 @@ func Setup(m *controllers.Manager, o Options) (*Controller, error) {
 
 // Reconcile moves one Machine along its phases.
 func (c *Controller) Reconcile(ctx context.Context, key string) (controllers.Result, error) {
+	return kit.QuietConflict(c.reconcile(ctx, key))
+}
+
+func (c *Controller) reconcile(ctx context.Context, key string) (controllers.Result, error) {
 	o, ok := c.machines.Get(key)
 	if !ok {
 		c.forgetChecked(key)

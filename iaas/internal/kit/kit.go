@@ -7,8 +7,11 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/client"
+	"github.com/cloudmgr/cloud/controllers"
 	"github.com/cloudmgr/cloud/iaas"
 )
 
@@ -89,4 +92,13 @@ func RemoveFinalizer(m *api.ObjectMeta, f string) {
 func MemoryMiB(q api.Quantity) int64 {
 	b := q.Value()
 	return (b + (1<<20 - 1)) >> 20
+}
+
+// QuietConflict turns a write conflict (the cache was behind) into a quick
+// requeue without an error, so that the log keeps only real failures.
+func QuietConflict(res controllers.Result, err error) (controllers.Result, error) {
+	if err != nil && client.IsConflict(err) {
+		return controllers.Result{RequeueAfter: 100 * time.Millisecond}, nil
+	}
+	return res, err
 }
