@@ -293,7 +293,9 @@ func newKindGetCommand(root *rootOptions, resource, singular, short, example str
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error { return g.run(cmd.Context(), append([]string{resource}, args...)) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.run(cmd.Context(), append([]string{resource}, args...))
+		},
 	}
 	g.addFlags(cmd.Flags())
 	return cmd
