@@ -61,6 +61,8 @@ func columnsFor(k *api.KindInfo) columnSet {
 		return virtualMachineColumns()
 	case api.KindHypervisor:
 		return hypervisorColumns()
+	case api.KindMachine:
+		return machineColumns()
 	case api.KindImage:
 		return imageColumns()
 	case api.KindPriorityClass:

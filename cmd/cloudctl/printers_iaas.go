@@ -62,6 +62,24 @@ func vmFlavor(vm *api.VirtualMachine) string {
 	return strconv.Itoa(int(vm.Spec.CPUs)) + "cpu/" + vm.Spec.Memory.String()
 }
 
+func machineColumns() columnSet {
+	return columnSet{
+		headers: []string{"NAME", "POOL", "PHASE", "HYPERVISOR", "HOST", "AGE"},
+		wide:    []string{"PROVIDER-ID", "MESSAGE"},
+		row: func(obj api.Object, now time.Time) ([]string, []string) {
+			m := obj.(*api.Machine)
+			return []string{
+				m.Name,
+				orNone(m.Spec.Pool),
+				orUnknown(string(m.Status.Phase)),
+				orNone(m.Spec.Hypervisor),
+				orNone(m.Status.Host),
+				age(m.CreationTimestamp, now),
+			}, []string{orNone(m.Status.ProviderID), orNone(m.Status.Message)}
+		},
+	}
+}
+
 func hypervisorColumns() columnSet {
 	return columnSet{
 		headers: []string{"NAME", "URI", "STATUS", "AGE"},

@@ -157,6 +157,9 @@ func TestOtherKindTables(t *testing.T) {
 	hv := &api.Hypervisor{ObjectMeta: testMeta("", "hv-1", 400*24*time.Hour),
 		Spec:   api.HypervisorSpec{URI: "qemu+tcp://10.0.0.5/system"},
 		Status: api.HypervisorStatus{Conditions: []api.Condition{{Type: "Ready", Status: api.ConditionTrue}}}}
+	machine := &api.Machine{ObjectMeta: testMeta("", "private-x7k2p", 2*time.Minute),
+		Spec:   api.MachineSpec{Pool: "private", Hypervisor: "hv-1"},
+		Status: api.MachineStatus{Phase: api.MachineJoined, Host: "rack1-a"}}
 	two := api.FromInt(2)
 	pdb := &api.PodDisruptionBudget{ObjectMeta: testMeta("default", "web", 5*time.Minute),
 		Spec: api.PodDisruptionBudgetSpec{MinAvailable: &two}, Status: api.PodDisruptionBudgetStatus{DisruptionsAllowed: 1}}
@@ -171,6 +174,7 @@ func TestOtherKindTables(t *testing.T) {
 		{"tenants", tenant, "NAME   NAMESPACES      AGE\nacme   acme,acme-dev   3d\n"},
 		{"np", pool, "NAME      PROVIDER   REPLICAS   READY   MIN   MAX   AGE\nprivate   libvirt    1          2       1     10    10m\n"},
 		{"vm", vm, "NAME   PHASE     HYPERVISOR   FLAVOR     AGE\ndb-1   Running   hv-1         2cpu/4Gi   60s\n"},
+		{"machines", machine, "NAME            POOL      PHASE    HYPERVISOR   HOST      AGE\nprivate-x7k2p   private   Joined   hv-1         rack1-a   2m\n"},
 		{"pdb", pdb, "NAME   MIN AVAILABLE   MAX UNAVAILABLE   ALLOWED DISRUPTIONS   AGE\nweb    2               N/A               1                     5m\n"},
 		{"hypervisors.iaas.cloudmgr.dev", hv, "NAME   URI                          STATUS   AGE\nhv-1   qemu+tcp://10.0.0.5/system   Ready    400d\n"},
 	}

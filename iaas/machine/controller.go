@@ -407,10 +407,11 @@ func (c *Controller) follow(ctx context.Context, m *api.Machine, prov iaas.Provi
 }
 
 // labelNode puts the machine's pool, provider, labels and taints on its
-// node.
+// node, and its provider ID when the node has none.
 func (c *Controller) labelNode(ctx context.Context, m *api.Machine, n *api.Node) error {
 	labels, taints, changed := nodeWants(m, n)
-	if !changed {
+	setID := n.Spec.ProviderID == "" && m.Status.ProviderID != ""
+	if !changed && !setID {
 		return nil
 	}
 	next, err := controllers.Clone(n)
@@ -418,6 +419,9 @@ func (c *Controller) labelNode(ctx context.Context, m *api.Machine, n *api.Node)
 		return err
 	}
 	next.Labels, next.Spec.Taints = labels, taints
+	if setID {
+		next.Spec.ProviderID = m.Status.ProviderID
+	}
 	if _, err := client.For[api.Node](c.client).Update(ctx, next); err != nil && !client.IsNotFound(err) {
 		return fmt.Errorf("label node %s: %w", n.Name, err)
 	}

@@ -56,8 +56,8 @@ func joinTimeout(pool *api.NodePool, def time.Duration) time.Duration {
 }
 
 // nodeWants returns n's labels and taints with the machine's added
-// (LabelNodePool, LabelProvider, spec labels and taints) and whether any
-// was missing.
+// (LabelNodePool, LabelProvider, LabelHypervisor when missing, spec labels
+// and taints) and whether any was missing.
 func nodeWants(m *api.Machine, n *api.Node) (labels map[string]string, taints []api.Taint, changed bool) {
 	labels = map[string]string{}
 	for k, v := range n.Labels {
@@ -69,6 +69,11 @@ func nodeWants(m *api.Machine, n *api.Node) (labels map[string]string, taints []
 	}
 	for k, v := range m.Spec.Labels {
 		want[k] = v
+	}
+	// The API server sets the hypervisor label when the node joins; fill
+	// it in only where it is missing, never fight over it.
+	if _, ok := labels[api.LabelHypervisor]; !ok && m.Status.Host != "" {
+		want[api.LabelHypervisor] = m.Status.Host
 	}
 	for k, v := range want {
 		if cur, ok := labels[k]; !ok || cur != v {

@@ -127,8 +127,9 @@ func TestMachineLifecycle(t *testing.T) {
 	}
 	controllerstest.WaitFor(t, func() bool {
 		n, err := client.For[api.Node](e.c).Get(context.Background(), "", "web-abcde")
-		return err == nil && n.Labels["tier"] == "web" && n.Labels[api.LabelProvider] == "fake" && len(n.Spec.Taints) == 1
-	}, "the machine's labels and taints on its node")
+		return err == nil && n.Labels["tier"] == "web" && n.Labels[api.LabelProvider] == "fake" && len(n.Spec.Taints) == 1 &&
+			n.Labels[api.LabelHypervisor] == "host-hv-a" && n.Spec.ProviderID == m.Status.ProviderID
+	}, "the machine's labels, taints and provider ID on its node")
 
 	if err := client.For[api.Machine](e.c).Delete(context.Background(), "", "web-abcde", client.DeleteOptions{}); err != nil {
 		t.Fatal(err)
