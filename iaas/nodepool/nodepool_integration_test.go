@@ -2,6 +2,7 @@ package nodepool_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -23,6 +24,9 @@ import (
 type env struct {
 	c    *client.Client
 	fake *iaasfake.Provider
+	// run starts the controllers (again) and returns what stops them.
+	run  func() (stop func())
+	stop func()
 
 	mu     sync.Mutex
 	noJoin map[string]bool // pools whose VMs never join
@@ -37,14 +41,17 @@ func start(t *testing.T, joinTimeout time.Duration) *env {
 	a := apiservertest.Start(t, apiservertest.Options{})
 	e := &env{c: a.Admin, fake: iaasfake.New("fake"), noJoin: map[string]bool{}}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	controllerstest.RunManager(t, e.c, log, func(m *controllers.Manager) error {
-		_, err := machine.Setup(m, machine.Options{Providers: iaas.Providers{"fake": e.fake}, Placer: &iaasfake.Placer{Hypervisor: "local"},
-			CheckInterval: 200 * time.Millisecond, JoinTimeout: joinTimeout})
-		return err
-	}, func(m *controllers.Manager) error {
-		_, err := nodepool.Setup(m, nodepool.Options{FailedBackoff: 300 * time.Millisecond, DrainPoll: 200 * time.Millisecond})
-		return err
-	})
+	e.run = func() func() {
+		return controllerstest.RunManager(t, e.c, log, func(m *controllers.Manager) error {
+			_, err := machine.Setup(m, machine.Options{Providers: iaas.Providers{"fake": e.fake}, Placer: &iaasfake.Placer{Hypervisor: "local"},
+				CheckInterval: 200 * time.Millisecond, JoinTimeout: joinTimeout})
+			return err
+		}, func(m *controllers.Manager) error {
+			_, err := nodepool.Setup(m, nodepool.Options{FailedBackoff: 300 * time.Millisecond, DrainPoll: 200 * time.Millisecond})
+			return err
+		})
+	}
+	e.stop = e.run()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
@@ -304,5 +311,61 @@ func TestPoolCreateFailureThenDelete(t *testing.T) {
 	}, "the pool and its machines to go")
 	if vms := e.fake.Machines(); len(vms) != 0 {
 		t.Fatalf("VMs left: %v", vms)
+	}
+}
+
+// A drain held by a disruption budget goes on where it was after the
+// controllers restart: the same machine, no new one.
+func TestPoolDrainResumesAfterRestart(t *testing.T) {
+	e := start(t, 0)
+	ctx := context.Background()
+	e.createPool(t, "web", 2)
+	ms := e.joined(t, "web", 2)
+	if _, err := client.For[api.Namespace](e.c).Create(ctx, &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "apps"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Guard a Ready pod on each node, so that whichever is chosen waits.
+	for i, m := range ms {
+		p := &api.Pod{ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("db-%d", i), Namespace: "apps", Labels: map[string]string{"app": "db"}},
+			Spec: api.PodSpec{NodeName: m.Name, Containers: []api.Container{{Name: "c", Image: "busybox:test"}}}}
+		p, err := client.For[api.Pod](e.c).Create(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Status.Phase = api.PodRunning
+		p.Status.Conditions = []api.PodCondition{{Type: api.PodReady, Status: api.ConditionTrue}}
+		if _, err := client.For[api.Pod](e.c).UpdateStatus(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	two := api.FromInt(2)
+	pdb := &api.PodDisruptionBudget{ObjectMeta: api.ObjectMeta{Name: "db", Namespace: "apps"},
+		Spec: api.PodDisruptionBudgetSpec{Selector: &api.LabelSelector{MatchLabels: map[string]string{"app": "db"}}, MinAvailable: &two}}
+	if _, err := client.For[api.PodDisruptionBudget](e.c).Create(ctx, pdb); err != nil {
+		t.Fatal(err)
+	}
+	e.scale(t, "web", 1)
+	var victim string
+	controllerstest.WaitFor(t, func() bool {
+		for _, m := range e.machines(t, "web") {
+			if m.Annotations[nodepool.AnnotationScaleDown] != "" {
+				victim = m.Name
+			}
+		}
+		return victim != "" && len(e.events(t, nodepool.ReasonDrainFailed)) > 0
+	}, "a drain blocked by the budget")
+	e.stop()
+	// The scale-down mark is stored on the Machine: the new controllers
+	// finish that drain.
+	if err := client.For[api.PodDisruptionBudget](e.c).Delete(ctx, "apps", "db", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.run()
+	controllerstest.WaitFor(t, func() bool {
+		ms := e.machines(t, "web")
+		return len(ms) == 1 && ms[0].Name != victim
+	}, "the marked machine deleted")
+	if n := len(e.fake.Machines()); n != 1 || len(e.fake.CallsOf(iaasfake.OpCreate)) != 2 {
+		t.Fatalf("%d VMs, %d creates", n, len(e.fake.CallsOf(iaasfake.OpCreate)))
 	}
 }
