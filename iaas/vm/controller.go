@@ -45,6 +45,7 @@ const (
 	ReasonRestarted     = "Restarted"
 	ReasonPowerFailed   = "PowerFailed"
 	ReasonNoPower       = "PowerNotSupported"
+	ReasonNotOurs       = "ProviderIDMismatch"
 )
 
 // Options configure the controller.
@@ -160,8 +161,8 @@ func (c *Controller) reconcile(ctx context.Context, key string) (controllers.Res
 			return controllers.Result{RequeueAfter: 100 * time.Millisecond}, err
 		}
 	}
-	if vm.Status.Phase == api.VMFailed {
-		return controllers.Result{}, nil
+	if c := kit.FindCondition(vm.Status.Conditions, api.ConditionProvisioned); c != nil && c.Status == api.ConditionFalse {
+		return controllers.Result{}, nil // gone or not ours: nothing to follow
 	}
 	return c.sync(ctx, vm, prov)
 }
@@ -289,6 +290,11 @@ func (c *Controller) sync(ctx context.Context, vm *api.VirtualMachine, prov iaas
 		return res, c.writeStatus(ctx, vm, next)
 	case err != nil:
 		return controllers.Result{}, fmt.Errorf("look up VM %s: %w", id, err)
+	case m.Name != MachineName(vm):
+		// Tenants may write their VMs' status: never act on a VM that
+		// is not this object's.
+		return controllers.Result{}, c.fail(ctx, vm, api.ConditionProvisioned, ReasonNotOurs,
+			fmt.Sprintf("VM %s at the provider is not this VirtualMachine's", id))
 	}
 	next := vm.Status
 	next.Conditions = append([]api.Condition(nil), vm.Status.Conditions...)
@@ -409,16 +415,16 @@ func (c *Controller) finalize(ctx context.Context, vm *api.VirtualMachine) error
 	if err == nil {
 		cctx, cancel := context.WithTimeout(ctx, c.o.CallTimeout)
 		defer cancel()
-		id := vm.Status.ProviderID
-		if id == "" {
-			ms, err := prov.List(cctx)
-			if err != nil {
-				return fmt.Errorf("list machines of provider %s: %w", prov.Name(), err)
-			}
-			for _, m := range ms {
-				if m.Name == MachineName(vm) {
-					id = m.ID
-				}
+		// Found by name, not by status.providerID, which a tenant may
+		// have written.
+		id := ""
+		ms, err := prov.List(cctx)
+		if err != nil {
+			return fmt.Errorf("list machines of provider %s: %w", prov.Name(), err)
+		}
+		for _, m := range ms {
+			if m.Name == MachineName(vm) {
+				id = m.ID
 			}
 		}
 		if id != "" {

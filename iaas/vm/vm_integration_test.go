@@ -172,3 +172,49 @@ func TestVMCreateFailureAndStartStopped(t *testing.T) {
 		t.Fatalf("status %+v", got.Status)
 	}
 }
+
+// A tenant that writes another tenant's VM ID into its own VM's status
+// cannot stop or delete that VM through it.
+func TestVMIgnoresAForeignProviderID(t *testing.T) {
+	env, fake := startVMs(t)
+	ctx := context.Background()
+	a, b := env.Tenant(t, "team-a"), env.Tenant(t, "team-b")
+	for _, x := range []struct {
+		c  *client.Client
+		ns string
+	}{{a, "team-a"}, {b, "team-b"}} {
+		v := &api.VirtualMachine{ObjectMeta: api.ObjectMeta{Name: "box", Namespace: x.ns}, Spec: api.VirtualMachineSpec{Flavor: "small"}}
+		if _, err := client.For[api.VirtualMachine](x.c).Create(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	victim := waitVM(t, a, "team-a", "box", phase(api.VMRunning), "team-a's VM running")
+	mine := waitVM(t, b, "team-b", "box", phase(api.VMRunning), "team-b's VM running")
+	no := false
+	mine.Spec.Running = &no
+	if _, err := client.For[api.VirtualMachine](b).Update(ctx, mine); err != nil {
+		t.Fatal(err)
+	}
+	mine, err := client.For[api.VirtualMachine](b).Get(ctx, "team-b", "box")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine.Status.ProviderID = victim.Status.ProviderID
+	if _, err := client.For[api.VirtualMachine](b).UpdateStatus(ctx, mine); client.IsForbidden(err) {
+		return // the API server keeps tenants from writing VM status: defended there
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	got := waitVM(t, b, "team-b", "box", phase(api.VMFailed), "team-b's VM failed")
+	if c := kit.FindCondition(got.Status.Conditions, api.ConditionProvisioned); c == nil || c.Reason != vm.ReasonNotOurs {
+		t.Fatalf("status %+v", got.Status)
+	}
+	if err := client.For[api.VirtualMachine](b).Delete(ctx, "team-b", "box", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	controllerstest.WaitFor(t, func() bool { return len(fake.Machines()) == 1 }, "team-b's own VM deleted")
+	m, ok := fake.MachineNamed(vm.MachineName(victim))
+	if !ok || m.State != iaas.StateRunning || len(fake.CallsOf(iaasfake.OpStop)) != 0 {
+		t.Fatalf("team-a's VM touched: %+v %v", m, fake.Calls())
+	}
+}
