@@ -24,6 +24,9 @@ type env struct {
 	c      *client.Client
 	fake   *iaasfake.Provider
 	placer *iaasfake.Placer
+	// run starts the controller (again); stop stops the running one.
+	run  func() (stop func())
+	stop func()
 }
 
 // start runs the API server and the Machine controller over a fake
@@ -43,10 +46,13 @@ func start(t *testing.T, tune func(*machine.Options)) *env {
 		tune(&o)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	controllerstest.RunManager(t, e.c, log, func(m *controllers.Manager) error {
-		_, err := machine.Setup(m, o)
-		return err
-	})
+	e.run = func() func() {
+		return controllerstest.RunManager(t, e.c, log, func(m *controllers.Manager) error {
+			_, err := machine.Setup(m, o)
+			return err
+		})
+	}
+	e.stop = e.run()
 	return e
 }
 
@@ -225,5 +231,23 @@ func TestMachineFindsTheVMOfAnEarlierCreate(t *testing.T) {
 	m := e.waitPhase(t, "again", api.MachineRunning)
 	if m.Status.ProviderID != vm.ID || len(e.fake.CallsOf(iaasfake.OpCreate)) != before || len(e.fake.Machines()) != 1 {
 		t.Fatalf("status %+v, calls %v", m.Status, e.fake.Calls())
+	}
+}
+
+// A controller stopped while a Create hangs leaves the machine
+// Provisioning; the next one creates exactly one VM.
+func TestMachineCreateInterruptedByARestart(t *testing.T) {
+	e := start(t, nil)
+	e.fake.FailNext(iaasfake.OpCreate, iaasfake.ErrHang)
+	e.create(t, "interrupted")
+	controllerstest.WaitFor(t, func() bool { return len(e.fake.CallsOf(iaasfake.OpCreate)) == 1 }, "a create in flight")
+	e.stop()
+	if m := e.get(t, "interrupted"); m.Status.Phase != api.MachineProvisioning {
+		t.Fatalf("phase %s after the interrupted create, want Provisioning", m.Status.Phase)
+	}
+	e.run()
+	e.waitPhase(t, "interrupted", api.MachineRunning)
+	if n := len(e.fake.Machines()); n != 1 {
+		t.Fatalf("%d VMs, want 1", n)
 	}
 }
