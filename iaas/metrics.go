@@ -39,7 +39,8 @@ func ResultOf(err error) string {
 // cloud_iaas_provider_call_duration_seconds{provider, operation, result}
 // registered on reg (reused when another Instrument registered it first).
 // The result keeps exactly the optional abilities (PowerManager,
-// ConsoleReader, HostInspector, SelfPlacer) that p has.
+// ConsoleReader, HostInspector) that p has, and answers PlacesItself as p
+// does.
 func Instrument(p Provider, reg prometheus.Registerer) Provider {
 	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "cloud_iaas_provider_call_duration_seconds",
@@ -60,7 +61,6 @@ func Instrument(p Provider, reg prometheus.Registerer) Provider {
 	pm, isPM := p.(PowerManager)
 	cr, isCR := p.(ConsoleReader)
 	hi, isHI := p.(HostInspector)
-	sp, isSP := p.(SelfPlacer)
 	var (
 		wpm PowerManager
 		wcr ConsoleReader
@@ -75,56 +75,49 @@ func Instrument(p Provider, reg prometheus.Registerer) Provider {
 	if isHI {
 		whi = instrumentedHost{base, hi}
 	}
-	var out Provider = base
 	switch {
 	case isPM && isCR && isHI:
-		out = struct {
-			Provider
+		return struct {
+			*instrumented
 			PowerManager
 			ConsoleReader
 			HostInspector
 		}{base, wpm, wcr, whi}
 	case isPM && isCR:
-		out = struct {
-			Provider
+		return struct {
+			*instrumented
 			PowerManager
 			ConsoleReader
 		}{base, wpm, wcr}
 	case isPM && isHI:
-		out = struct {
-			Provider
+		return struct {
+			*instrumented
 			PowerManager
 			HostInspector
 		}{base, wpm, whi}
 	case isCR && isHI:
-		out = struct {
-			Provider
+		return struct {
+			*instrumented
 			ConsoleReader
 			HostInspector
 		}{base, wcr, whi}
 	case isPM:
-		out = struct {
-			Provider
+		return struct {
+			*instrumented
 			PowerManager
 		}{base, wpm}
 	case isCR:
-		out = struct {
-			Provider
+		return struct {
+			*instrumented
 			ConsoleReader
 		}{base, wcr}
 	case isHI:
-		out = struct {
-			Provider
+		return struct {
+			*instrumented
 			HostInspector
 		}{base, whi}
 	}
-	if isSP {
-		out = struct {
-			Provider
-			SelfPlacer
-		}{out, sp}
-	}
-	return out
+	return base
 }
 
 type instrumented struct {
@@ -137,6 +130,9 @@ func (i *instrumented) observe(op string, start time.Time, err error) {
 }
 
 func (i *instrumented) Name() string { return i.p.Name() }
+
+// PlacesMachines answers for the wrapped provider (see PlacesItself).
+func (i *instrumented) PlacesMachines() bool { return PlacesItself(i.p) }
 
 func (i *instrumented) Create(ctx context.Context, spec MachineSpec) (m Machine, err error) {
 	defer func(start time.Time) { i.observe("create", start, err) }(time.Now())

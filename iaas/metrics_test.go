@@ -100,8 +100,15 @@ func TestInstrumentKeepsOnlyTheAbilitiesTheProviderHas(t *testing.T) {
 	if _, ok := bare.(iaas.ConsoleReader); ok {
 		t.Error("console reader invented")
 	}
-	if iaas.PlacesItself(bare) {
-		t.Error("bare provider claims to place itself")
+	if iaas.PlacesItself(bare) || iaas.PlacesItself(full) {
+		t.Error("a provider that does not place machines claims to")
+	}
+	cloud := iaas.Instrument(selfPlacing{iaasfake.New("cloud")}, reg)
+	if !iaas.PlacesItself(cloud) {
+		t.Error("self placement lost")
+	}
+	if _, ok := cloud.(iaas.PowerManager); !ok {
+		t.Error("power manager of a self-placing provider lost")
 	}
 	if _, err := bare.List(context.Background()); err != nil {
 		t.Fatal(err)
@@ -150,3 +157,8 @@ func TestFakeDisappear(t *testing.T) {
 		t.Fatalf("delete after disappearing: %v", err)
 	}
 }
+
+// selfPlacing is a fake cloud that places its machines itself.
+type selfPlacing struct{ *iaasfake.Provider }
+
+func (selfPlacing) PlacesMachines() bool { return true }
