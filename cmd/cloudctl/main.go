@@ -104,6 +104,8 @@ CLOUDCTL_NAMESPACE=dev or CLOUDCTL_REQUEST_TIMEOUT=1m.`,
 		newExecOptions(o).command(),
 		newScaleOptions(o).command(),
 		newRolloutCommand(o),
+		newNodePoolCommand(o),
+		newVMCommand(o),
 	)
 	return root
 }

@@ -10,19 +10,23 @@ import (
 
 func nodePoolColumns() columnSet {
 	return columnSet{
-		headers: []string{"NAME", "PROVIDER", "FLAVOR", "MIN", "MAX", "SIZE", "READY", "AGE"},
+		headers: []string{"NAME", "PROVIDER", "REPLICAS", "READY", "MIN", "MAX", "AGE"},
+		wide:    []string{"FLAVOR", "SIZE"},
 		row: func(obj api.Object, now time.Time) ([]string, []string) {
 			np := obj.(*api.NodePool)
+			replicas := np.Spec.MinSize
+			if np.Spec.Replicas != nil {
+				replicas = *np.Spec.Replicas
+			}
 			return []string{
 				np.Name,
 				np.Spec.Provider,
-				orNone(np.Spec.Flavor),
+				strconv.Itoa(int(replicas)),
+				strconv.Itoa(int(np.Status.ReadyNodes)),
 				strconv.Itoa(int(np.Spec.MinSize)),
 				strconv.Itoa(int(np.Spec.MaxSize)),
-				strconv.Itoa(int(np.Status.Size)),
-				strconv.Itoa(int(np.Status.ReadyNodes)),
 				age(np.CreationTimestamp, now),
-			}, nil
+			}, []string{orNone(np.Spec.Flavor), strconv.Itoa(int(np.Status.Size))}
 		},
 	}
 }

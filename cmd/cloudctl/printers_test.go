@@ -176,7 +176,7 @@ func TestOtherKindTables(t *testing.T) {
 		{"ns", ns, "NAME   STATUS   AGE\nacme   Active   120m\n"},
 		{"events", ev, "LAST SEEN   TYPE      REASON             OBJECT    MESSAGE\n15s         Warning   FailedScheduling   pod/web   0/3 nodes are available\n"},
 		{"tenants", tenant, "NAME   NAMESPACES      AGE\nacme   acme,acme-dev   3d\n"},
-		{"np", pool, "NAME      PROVIDER   FLAVOR     MIN   MAX   SIZE   READY   AGE\nprivate   libvirt    m1.large   1     10    3      2       10m\n"},
+		{"np", pool, "NAME      PROVIDER   REPLICAS   READY   MIN   MAX   AGE\nprivate   libvirt    1          2       1     10    10m\n"},
 		{"vm", vm, "NAME   PHASE     HYPERVISOR   FLAVOR     AGE\ndb-1   Running   hv-1         2cpu/4Gi   60s\n"},
 		{"pdb", pdb, "NAME   MIN AVAILABLE   MAX UNAVAILABLE   ALLOWED DISRUPTIONS   AGE\nweb    2               N/A               1                     5m\n"},
 		{"hypervisors.iaas.cloudmgr.dev", hv, "NAME   URI                          REACHABLE   CPU(ALLOC/CAP)   MEMORY(ALLOC/CAP)   MACHINES   AGE\nhv-1   qemu+tcp://10.0.0.5/system   True        3/16             1536Mi/64Gi         2          400d\n"},

@@ -1,0 +1,126 @@
+package nodepool
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/controllers/controllerstest"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestDesiredReplicas(t *testing.T) {
+	cases := []struct {
+		name           string
+		replicas       *int32
+		min, max       int32
+		deleting, want int
+	}{
+		{"default min", nil, 2, 5, 0, 2},
+		{"replicas", ptr[int32](3), 1, 5, 0, 3},
+		{"clamped up", ptr[int32](0), 1, 5, 0, 1},
+		{"clamped down", ptr[int32](9), 1, 5, 0, 5},
+		{"zero", ptr[int32](0), 0, 5, 0, 0},
+		{"deleting", ptr[int32](3), 1, 5, 1, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &api.NodePool{Spec: api.NodePoolSpec{Replicas: tc.replicas, MinSize: tc.min, MaxSize: tc.max}}
+			if tc.deleting == 1 {
+				now := api.Now()
+				p.DeletionTimestamp = &now
+			}
+			if got := DesiredReplicas(p); got != tc.want {
+				t.Errorf("got %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPlanScale(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	clock := controllerstest.NewFakeClock(t0)
+	mk := func(name string, phase api.MachinePhase, age time.Duration) *api.Machine {
+		return &api.Machine{ObjectMeta: api.ObjectMeta{Name: name, CreationTimestamp: api.NewTime(t0.Add(-age))}, Status: api.MachineStatus{Phase: phase}}
+	}
+	failed := func(name string, ago time.Duration) *api.Machine {
+		m := mk(name, api.MachineFailed, time.Hour)
+		m.Status.Conditions = []api.Condition{{Type: api.ConditionProvisioned, Status: api.ConditionFalse, LastTransitionTime: api.NewTime(t0.Add(-ago))}}
+		return m
+	}
+	marked := func(m *api.Machine) *api.Machine {
+		m.Annotations = map[string]string{AnnotationScaleDown: "x"}
+		return m
+	}
+	deleting := func(m *api.Machine) *api.Machine { now := api.NewTime(t0); m.DeletionTimestamp = &now; return m }
+	names := func(ms []*api.Machine) string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	withNodes := map[string]bool{"joined-old": true, "joined-new": true, "running": true}
+	cases := []struct {
+		name     string
+		machines []*api.Machine
+		desired  int
+		create   int
+		remove   string
+		drain    string
+		requeue  time.Duration
+	}{
+		{"scale up from nothing", nil, 2, 2, "", "", 0},
+		{"steady", []*api.Machine{mk("joined-old", api.MachineJoined, time.Hour), mk("p", api.MachinePending, 0)}, 2, 0, "", "", 0},
+		{"deleting machines do not count", []*api.Machine{deleting(mk("d", api.MachineJoined, time.Hour))}, 1, 1, "", "", 0},
+		{"young failed machine waits, blocks creation", []*api.Machine{failed("f", 3*time.Second)}, 1, 0, "", "", 7 * time.Second},
+		{"old failed machine removed and replaced", []*api.Machine{failed("f", 10*time.Second)}, 1, 1, "f", "", 0},
+		{"scale down picks the not joined first", []*api.Machine{
+			mk("joined-old", api.MachineJoined, 2*time.Hour), mk("joined-new", api.MachineJoined, time.Hour), mk("pending", api.MachinePending, 3*time.Hour)},
+			2, 0, "pending", "", 0},
+		{"then the newest, draining it", []*api.Machine{
+			mk("joined-old", api.MachineJoined, 2*time.Hour), mk("joined-new", api.MachineJoined, time.Hour)},
+			1, 0, "", "joined-new", 0},
+		{"a not joined machine with a node is drained", []*api.Machine{mk("running", api.MachineRunning, time.Hour)}, 0, 0, "", "running", 0},
+		{"marked machines keep draining and do not count", []*api.Machine{
+			marked(mk("joined-old", api.MachineJoined, 2*time.Hour)), mk("joined-new", api.MachineJoined, time.Hour)},
+			2, 1, "", "joined-old", 0},
+		{"a marked machine whose node is gone is removed", []*api.Machine{marked(mk("nonode", api.MachineJoined, 2*time.Hour))}, 0, 0, "nonode", "", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := planScale(tc.machines, func(n string) bool { return withNodes[n] }, tc.desired, clock.Now(), 10*time.Second)
+			if p.create != tc.create || names(p.remove) != tc.remove || names(p.drain) != tc.drain || p.requeue != tc.requeue {
+				t.Errorf("plan: create %d remove %q drain %q requeue %v; want %d %q %q %v",
+					p.create, names(p.remove), names(p.drain), p.requeue, tc.create, tc.remove, tc.drain, tc.requeue)
+			}
+		})
+	}
+}
+
+func TestComputeStatus(t *testing.T) {
+	pool := &api.NodePool{ObjectMeta: api.ObjectMeta{Generation: 3}}
+	ms := []*api.Machine{{ObjectMeta: api.ObjectMeta{Name: "a"}}, {ObjectMeta: api.ObjectMeta{Name: "b"}, Status: api.MachineStatus{Phase: api.MachineFailed}}}
+	ready := func(n string) bool { return n == "a" }
+	st := computeStatus(pool, ms, ready, 2, api.Now())
+	c := st.Conditions[0]
+	if st.Size != 2 || st.ReadyNodes != 1 || st.ObservedGeneration != 3 || c.Status != api.ConditionFalse || c.Reason != "MachinesFailed" {
+		t.Fatalf("status %+v", st)
+	}
+	st = computeStatus(pool, ms[:1], ready, 1, api.Now())
+	if c := st.Conditions[0]; c.Status != api.ConditionTrue || c.Reason != "ScaledToReplicas" {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+func TestMachineName(t *testing.T) {
+	n := machineName("web")
+	if len(n) != 9 || !strings.HasPrefix(n, "web-") || strings.ContainsAny(n[4:], "aeiou01") {
+		t.Fatalf("name %q", n)
+	}
+	if errs := api.IsDNS1123Label(machineName(strings.Repeat("x", 63))); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+}
