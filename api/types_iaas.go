@@ -36,6 +36,10 @@ const (
 	// LabelProvider names the provider of a Machine's Node ("libvirt",
 	// "openstack", "sim").
 	LabelProvider = "iaas.cloudmgr.dev/provider"
+	// AnnotationVMRestart on a VirtualMachine asks for a reboot: `cloudctl
+	// vm restart` sets it to the time of the request; the VM controller
+	// reboots the VM and removes it.
+	AnnotationVMRestart = "iaas.cloudmgr.dev/restart-requested"
 )
 
 // Condition is a generic condition of an IaaS object, shaped like

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/store"
@@ -36,11 +37,11 @@ func (s *Server) authorizeIaaSController(ctx context.Context, id *Identity, q *r
 		if q.sub == "" || q.sub == "status" {
 			return nil
 		}
-	case api.KindNodePool, api.KindHypervisor:
+	case api.KindHypervisor:
 		if read || q.sub == "status" && q.verb == "update" {
 			return nil
 		}
-	case api.KindVirtualMachine:
+	case api.KindNodePool, api.KindVirtualMachine:
 		if read || q.verb == "update" && (q.sub == "status" || q.sub == "") {
 			return nil
 		}
@@ -87,23 +88,35 @@ func (s *Server) machineExists(ctx context.Context, id *Identity, q *request) er
 }
 
 // admitIaaSControllerUpdate lets the IaaS controllers change only the
-// finalizers of a VirtualMachine (the VM controller's cleanup finalizer):
-// its spec and the rest of its metadata belong to the tenant.
+// finalizers of a NodePool or VirtualMachine (their cleanup finalizers) and
+// a VM's restart request (which they clear once done): the spec and the
+// rest of the metadata belong to the operator or the tenant.
 func admitIaaSControllerUpdate(k *api.KindInfo, id *Identity, next, cur api.Object) error {
-	if id.Role != RoleIaaSController || k.Kind != api.KindVirtualMachine {
+	if id.Role != RoleIaaSController || (k.Kind != api.KindVirtualMachine && k.Kind != api.KindNodePool) {
 		return nil
 	}
-	n, c := *next.(*api.VirtualMachine), *cur.(*api.VirtualMachine)
-	n.Finalizers, c.Finalizers = nil, nil
-	n.ResourceVersion, c.ResourceVersion = "", ""
-	nb, err1 := json.Marshal(&n)
-	cb, err2 := json.Marshal(&c)
+	strip := func(o api.Object) ([]byte, error) {
+		m := o.GetObjectMeta()
+		saved := *m
+		defer func() { *m = saved }()
+		m.Finalizers, m.ResourceVersion = nil, ""
+		if _, ok := m.Annotations[api.AnnotationVMRestart]; ok && k.Kind == api.KindVirtualMachine {
+			m.Annotations = maps.Clone(m.Annotations)
+			delete(m.Annotations, api.AnnotationVMRestart)
+			if len(m.Annotations) == 0 {
+				m.Annotations = nil
+			}
+		}
+		return json.Marshal(o)
+	}
+	nb, err1 := strip(next)
+	cb, err2 := strip(cur)
 	if err := errors.Join(err1, err2); err != nil {
 		return err
 	}
 	if !bytes.Equal(nb, cb) {
-		return errForbidden("virtualmachines %q is forbidden: User %q may only change metadata.finalizers and status of a virtual machine",
-			n.Name, id.Name)
+		return errForbidden("%s %q is forbidden: User %q may only change metadata.finalizers (and a VM's %s annotation) and the status",
+			k.Resource, next.GetObjectMeta().Name, id.Name, api.AnnotationVMRestart)
 	}
 	return nil
 }

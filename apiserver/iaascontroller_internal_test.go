@@ -41,7 +41,7 @@ func TestIaaSControllerRole(t *testing.T) {
 		{request{verb: "delete", kind: machine, name: "m"}, true},
 		{request{verb: "watch", kind: pool}, true},
 		{request{verb: "update", kind: pool, name: "p", sub: "status"}, true},
-		{request{verb: "update", kind: pool, name: "p"}, false},
+		{request{verb: "update", kind: pool, name: "p"}, true}, // finalizers only: admitIaaSControllerUpdate
 		{request{verb: "create", kind: pool}, false},
 		{request{verb: "delete", kind: pool, name: "p"}, false},
 		{request{verb: "get", kind: hv, name: "h"}, true},

@@ -92,9 +92,50 @@ func TestIaaSControllerRoleAgainstServer(t *testing.T) {
 		if vm, err = vms.UpdateStatus(ctx, vm); err != nil {
 			t.Fatalf("status: %v", err)
 		}
+		restart, err := client.For[api.VirtualMachine](env.Admin).Get(ctx, "default", "vm")
+		if err != nil {
+			t.Fatal(err)
+		}
+		restart.Annotations = map[string]string{api.AnnotationVMRestart: "now", "note": "tenant's"}
+		if _, err := client.For[api.VirtualMachine](env.Admin).Update(ctx, restart); err != nil {
+			t.Fatal(err)
+		}
+		if vm, err = vms.Get(ctx, "default", "vm"); err != nil {
+			t.Fatal(err)
+		}
+		delete(vm.Annotations, api.AnnotationVMRestart)
+		if vm, err = vms.Update(ctx, vm); err != nil {
+			t.Fatalf("clear the restart request: %v", err)
+		}
+		vm.Annotations["note"] = "changed"
+		if _, err := vms.Update(ctx, vm); client.Code(err) != http.StatusForbidden {
+			t.Fatalf("change another annotation: %v, want 403", err)
+		}
+		vm.Annotations["note"] = "tenant's"
 		vm.Spec.CPUs = 8
 		if _, err := vms.Update(ctx, vm); client.Code(err) != http.StatusForbidden {
 			t.Fatalf("change the spec: %v, want 403", err)
+		}
+	})
+	t.Run("node pools: finalizers only", func(t *testing.T) {
+		one := int32(1)
+		if _, err := client.For[api.NodePool](env.Admin).Create(ctx, &api.NodePool{ObjectMeta: api.ObjectMeta{Name: "pool"},
+			Spec: api.NodePoolSpec{Provider: "libvirt", VCPUs: 1, Memory: api.MustParseQuantity("512Mi"), MaxSize: 3, Replicas: &one}}); err != nil {
+			t.Fatal(err)
+		}
+		pools := client.For[api.NodePool](c)
+		p, err := pools.Get(ctx, "", "pool")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Finalizers = []string{"iaas.cloudmgr.dev/nodepool"}
+		if p, err = pools.Update(ctx, p); err != nil {
+			t.Fatalf("add finalizer: %v", err)
+		}
+		two := int32(2)
+		p.Spec.Replicas = &two
+		if _, err := pools.Update(ctx, p); client.Code(err) != http.StatusForbidden {
+			t.Fatalf("change the replicas: %v, want 403", err)
 		}
 	})
 	t.Run("refused", func(t *testing.T) {

@@ -27,7 +27,7 @@ const Finalizer = "iaas.cloudmgr.dev/virtualmachine"
 
 // AnnotationRestart asks for a reboot: `cloudctl vm restart` sets it to
 // the time of the request; the controller reboots the VM and removes it.
-const AnnotationRestart = "iaas.cloudmgr.dev/restart-requested"
+const AnnotationRestart = api.AnnotationVMRestart
 
 // Labels the VM carries at the provider, naming its object.
 const (
