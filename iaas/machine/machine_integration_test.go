@@ -47,7 +47,7 @@ func start(t *testing.T, tune func(*machine.Options)) *env {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	e.run = func() func() {
-		return controllerstest.RunManager(t, e.c, log, func(m *controllers.Manager) error {
+		return controllerstest.RunManager(t, e.api.IaaSController(t), log, func(m *controllers.Manager) error {
 			_, err := machine.Setup(m, o)
 			return err
 		})

@@ -42,7 +42,7 @@ func start(t *testing.T, joinTimeout time.Duration) *env {
 	e := &env{c: a.Admin, fake: iaasfake.New("fake"), noJoin: map[string]bool{}}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	e.run = func() func() {
-		return controllerstest.RunManager(t, e.c, log, func(m *controllers.Manager) error {
+		return controllerstest.RunManager(t, a.IaaSController(t), log, func(m *controllers.Manager) error {
 			_, err := machine.Setup(m, machine.Options{Providers: iaas.Providers{"fake": e.fake}, Placer: &iaasfake.Placer{Hypervisor: "local"},
 				CheckInterval: 200 * time.Millisecond, JoinTimeout: joinTimeout})
 			return err

@@ -25,7 +25,7 @@ func startVMs(t *testing.T) (*apiservertest.Env, *iaasfake.Provider) {
 	env := apiservertest.Start(t, apiservertest.Options{})
 	fake := iaasfake.New("libvirt")
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	controllerstest.RunManager(t, env.Admin, log, func(m *controllers.Manager) error {
+	controllerstest.RunManager(t, env.IaaSController(t), log, func(m *controllers.Manager) error {
 		_, err := vm.Setup(m, vm.Options{Providers: iaas.Providers{"libvirt": fake}, Placer: &iaasfake.Placer{Hypervisor: "local"},
 			Refresh: 200 * time.Millisecond})
 		return err
