@@ -1,0 +1,161 @@
+package libvirt
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	golibvirt "github.com/digitalocean/go-libvirt"
+	"github.com/digitalocean/go-libvirt/socket"
+	"github.com/digitalocean/go-libvirt/socket/dialers"
+
+	"github.com/cloudmgr/cloud/iaas"
+)
+
+// defaultSocket is libvirtd's system socket.
+const defaultSocket = "/var/run/libvirt/libvirt-sock"
+
+// target is how a libvirt URI is reached: a dialer and the driver URI sent
+// to the daemon.
+type target struct {
+	dialer socket.Dialer
+	// driver is the URI the daemon opens ("qemu:///system").
+	driver golibvirt.ConnectURI
+	// local: the daemon runs on this host, so its files (console logs)
+	// can be read directly.
+	local bool
+}
+
+// parseURI understands DRIVER:///PATH[?socket=SOCK] (and DRIVER+unix) on
+// a local socket and DRIVER+tcp://HOST[:PORT]/PATH (port 16509 by default,
+// no auth, no TLS). Other transports (ssh, tls, libssh) are not supported
+// yet.
+func parseURI(raw string, timeout time.Duration) (target, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return target{}, fmt.Errorf("libvirt URI %q: %w", raw, err)
+	}
+	driver, transport, _ := strings.Cut(u.Scheme, "+")
+	if driver == "" {
+		return target{}, fmt.Errorf("libvirt URI %q: no driver (like qemu:///system)", raw)
+	}
+	path := u.Path
+	if path == "" {
+		path = "/"
+	}
+	drv := golibvirt.ConnectURI(driver + "://" + path)
+	switch transport {
+	case "", "unix":
+		if u.Host != "" {
+			if transport == "" {
+				return target{}, fmt.Errorf("libvirt URI %q: a remote host without a transport means TLS, which is not supported yet (use %s+tcp://%s%s)", raw, driver, u.Host, path)
+			}
+			return target{}, fmt.Errorf("libvirt URI %q: the unix transport takes no host", raw)
+		}
+		sock := u.Query().Get("socket")
+		if sock == "" {
+			sock = defaultSocket
+		}
+		return target{dialer: dialers.NewLocal(dialers.WithSocket(sock), dialers.WithLocalTimeout(timeout)), driver: drv, local: true}, nil
+	case "tcp":
+		if u.Hostname() == "" {
+			return target{}, fmt.Errorf("libvirt URI %q: the tcp transport needs a host", raw)
+		}
+		opts := []dialers.RemoteOption{dialers.WithRemoteTimeout(timeout)}
+		if p := u.Port(); p != "" {
+			opts = append(opts, dialers.UsePort(p))
+		}
+		return target{dialer: dialers.NewRemote(u.Hostname(), opts...), driver: drv}, nil
+	case "ssh", "libssh", "libssh2", "tls", "ext":
+		return target{}, fmt.Errorf("libvirt URI %q: the %s transport is not supported yet (use a local socket or +tcp)", raw, transport)
+	}
+	return target{}, fmt.Errorf("libvirt URI %q: unknown transport %q", raw, transport)
+}
+
+// hypervisor is one libvirt daemon and its lazily opened connection.
+type hypervisor struct {
+	name, uri string
+	timeout   time.Duration
+
+	mu   sync.Mutex
+	conn *golibvirt.Libvirt
+	tgt  target
+}
+
+// connect returns the open connection, dialling it when there is none or
+// the last one was lost. Failures wrap iaas.ErrUnreachable.
+func (h *hypervisor) connect() (*golibvirt.Libvirt, target, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.conn != nil && h.conn.IsConnected() {
+		return h.conn, h.tgt, nil
+	}
+	h.conn = nil
+	tgt, err := parseURI(h.uri, h.timeout)
+	if err != nil {
+		return nil, target{}, err
+	}
+	l := golibvirt.NewWithDialer(tgt.dialer)
+	if err := l.ConnectToURI(tgt.driver); err != nil {
+		return nil, target{}, fmt.Errorf("hypervisor %s (%s): %w: %w", h.name, h.uri, iaas.ErrUnreachable, err)
+	}
+	h.conn, h.tgt = l, tgt
+	return l, tgt, nil
+}
+
+// fail classifies err from a call on l: an error of the daemon or of ours
+// is kept as it is; a broken connection (gone, interrupted, an I/O
+// error) is dropped, to be dialled again next time, and the error wraps
+// iaas.ErrUnreachable.
+func (h *hypervisor) fail(l *golibvirt.Libvirt, err error) error {
+	if err == nil {
+		return nil
+	}
+	var lerr golibvirt.Error
+	var operr *net.OpError
+	broken := !l.IsConnected() || errors.Is(err, golibvirt.ErrInterrupted) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EINVAL) ||
+		errors.As(err, &operr)
+	if !broken || errors.As(err, &lerr) && l.IsConnected() {
+		return err
+	}
+	h.mu.Lock()
+	if h.conn == l {
+		h.conn = nil
+	}
+	h.mu.Unlock()
+	go l.Disconnect() //nolint:errcheck // the connection is already broken
+	return fmt.Errorf("hypervisor %s (%s): %w: %w", h.name, h.uri, iaas.ErrUnreachable, err)
+}
+
+// close ends the connection, if any.
+func (h *hypervisor) close() {
+	h.mu.Lock()
+	l := h.conn
+	h.conn = nil
+	h.mu.Unlock()
+	if l != nil {
+		_ = l.Disconnect()
+	}
+}
+
+// isCode reports whether err is the daemon's error code.
+func isCode(err error, codes ...golibvirt.ErrorNumber) bool {
+	var lerr golibvirt.Error
+	if !errors.As(err, &lerr) {
+		return false
+	}
+	for _, c := range codes {
+		if lerr.Code == uint32(c) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,65 @@
+package libvirt
+
+import (
+	"io"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// sockProxy forwards a unix socket to another; cut closes every
+// connection it carries.
+type sockProxy struct {
+	path string
+	ln   net.Listener
+	mu   sync.Mutex
+	open []net.Conn
+	n    int
+}
+
+func startProxy(t *testing.T, target string) *sockProxy {
+	t.Helper()
+	p := &sockProxy{path: filepath.Join(t.TempDir(), "proxy.sock")}
+	ln, err := net.Listen("unix", p.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ln = ln
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("unix", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.open = append(p.open, c, up)
+			p.n++
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *sockProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.open {
+		c.Close()
+	}
+	p.open = nil
+}
+
+func (p *sockProxy) accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
+}
