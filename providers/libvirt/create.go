@@ -227,12 +227,19 @@ func (p *Provider) guestType(l *golibvirt.Libvirt) (domType, arch string, err er
 			offered = append(offered, guest{d.Type, g.Arch.Name})
 		}
 	}
-	for _, want := range []string{"kvm", "qemu"} {
+	wants := []string{"kvm", "qemu"}
+	if p.cfg.DomainType != "" {
+		wants = []string{p.cfg.DomainType}
+	}
+	for _, want := range wants {
 		for _, g := range offered {
 			if g.typ == want && g.arch == "x86_64" {
 				return g.typ, g.arch, nil
 			}
 		}
+	}
+	if p.cfg.DomainType != "" {
+		return "", "", fmt.Errorf("the hypervisor does not offer domain type %s for x86_64", p.cfg.DomainType)
 	}
 	if len(offered) > 0 {
 		return offered[0].typ, offered[0].arch, nil

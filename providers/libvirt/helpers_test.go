@@ -244,3 +244,31 @@ func (c *cpioWriter) dir(name string)                      { c.entry(name, 0o040
 func (c *cpioWriter) file(name string, d []byte, m uint32) { c.entry(name, 0o100000|m, d) }
 func (c *cpioWriter) symlink(name, target string)          { c.entry(name, 0o120777, []byte(target)) }
 func (c *cpioWriter) trailer()                             { c.entry("TRAILER!!!", 0, nil) }
+
+func mustDomain(t *testing.T, l *golibvirt.Libvirt, name string) golibvirt.Domain {
+	t.Helper()
+	d, err := l.DomainLookupByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// poolPath is the directory of a dir pool.
+func poolPath(t *testing.T, l *golibvirt.Libvirt, pool string) string {
+	t.Helper()
+	pl, err := l.StoragePoolLookupByName(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := l.StoragePoolGetXMLDesc(pl, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(x, "<path>")
+	dir, _, _ := strings.Cut(rest, "</path>")
+	if dir == "" {
+		t.Fatalf("pool %s has no path:\n%s", pool, x)
+	}
+	return dir
+}

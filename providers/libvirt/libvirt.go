@@ -50,6 +50,11 @@ type Config struct {
 	PoolDir string
 	// Flavors replaces the default table (small, medium, large).
 	Flavors []iaas.Flavor
+	// DomainType forces the domain type: "kvm" or "qemu" (TCG). Empty
+	// chooses kvm where the hypervisor offers it, else qemu. Set "qemu"
+	// where /dev/kvm exists but does not work (nested KVM on some clouds:
+	// guests stop on "KVM internal error" or hang early in boot).
+	DomainType string
 	// Loader is the firmware ROM (default /usr/share/qemu/qboot.rom).
 	Loader string
 	// DialTimeout bounds connecting to a hypervisor (default 5s).
@@ -112,6 +117,9 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if len(cfg.Flavors) == 0 {
 		cfg.Flavors = DefaultFlavors
+	}
+	if cfg.DomainType != "" && cfg.DomainType != "kvm" && cfg.DomainType != "qemu" {
+		return nil, fmt.Errorf("libvirt: domain type %q: want kvm, qemu or empty (automatic)", cfg.DomainType)
 	}
 	cfg.Images = maps.Clone(cfg.Images)
 	for name, img := range cfg.Images {
