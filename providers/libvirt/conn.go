@@ -86,6 +86,29 @@ type hypervisor struct {
 	mu   sync.Mutex
 	conn *golibvirt.Libvirt
 	tgt  target
+	// host is the host name read on conn (ConnectGetHostname).
+	host string
+}
+
+// hostname returns the host name of the daemon behind l, read once per
+// connection.
+func (h *hypervisor) hostname(l *golibvirt.Libvirt) (string, error) {
+	h.mu.Lock()
+	if h.conn == l && h.host != "" {
+		defer h.mu.Unlock()
+		return h.host, nil
+	}
+	h.mu.Unlock()
+	host, err := l.ConnectGetHostname()
+	if err != nil {
+		return "", err
+	}
+	h.mu.Lock()
+	if h.conn == l {
+		h.host = host
+	}
+	h.mu.Unlock()
+	return host, nil
 }
 
 // connect returns the open connection, dialling it when there is none or
@@ -96,7 +119,7 @@ func (h *hypervisor) connect() (*golibvirt.Libvirt, target, error) {
 	if h.conn != nil && h.conn.IsConnected() {
 		return h.conn, h.tgt, nil
 	}
-	h.conn = nil
+	h.conn, h.host = nil, ""
 	tgt, err := parseURI(h.uri, h.timeout)
 	if err != nil {
 		return nil, target{}, err

@@ -85,6 +85,18 @@ func (p *Provider) Create(ctx context.Context, spec iaas.MachineSpec) (_ iaas.Ma
 		return nil
 	}
 	call := func(err error) error { return h.fail(l, err) }
+	// rb is the connection for undoing: the same one, or a new one when
+	// it broke meanwhile (domain and volume handles are names and UUIDs,
+	// valid on any connection).
+	rb := func() *golibvirt.Libvirt {
+		if l.IsConnected() {
+			return l
+		}
+		if nl, _, err := h.connect(); err == nil {
+			return nl
+		}
+		return l
+	}
 
 	if _, err := l.DomainLookupByName(spec.Name); err == nil {
 		return iaas.Machine{}, fmt.Errorf("a domain named %s already exists", spec.Name)
@@ -136,7 +148,7 @@ func (p *Provider) Create(ctx context.Context, spec iaas.MachineSpec) (_ iaas.Ma
 			return "", call(err)
 		}
 		meta.Volumes = append(meta.Volumes, name)
-		undo = append(undo, func() error { return deleteVolume(l, pool, name) })
+		undo = append(undo, func() error { return deleteVolume(rb(), pool, name) })
 		if len(content) > 0 {
 			if err := p.upload(l, vol, bytes.NewReader(content), uint64(len(content))); err != nil {
 				return "", call(fmt.Errorf("upload volume %s: %w", name, err))
@@ -174,18 +186,18 @@ func (p *Provider) Create(ctx context.Context, spec iaas.MachineSpec) (_ iaas.Ma
 	if err != nil {
 		return iaas.Machine{}, call(fmt.Errorf("define domain: %w", err))
 	}
-	undo = append(undo, func() error { return undefine(l, dom) })
+	undo = append(undo, func() error { return undefine(rb(), dom) })
 	if err := step("define"); err != nil {
 		return iaas.Machine{}, err
 	}
 	if err := l.DomainCreate(dom); err != nil {
 		return iaas.Machine{}, call(fmt.Errorf("start domain: %w", err))
 	}
-	undo = append(undo, func() error { return destroy(l, dom) })
+	undo = append(undo, func() error { return destroy(rb(), dom) })
 	if err := step("start"); err != nil {
 		return iaas.Machine{}, err
 	}
-	host, err := l.ConnectGetHostname()
+	host, err := h.hostname(l)
 	if err != nil {
 		return iaas.Machine{}, call(err)
 	}

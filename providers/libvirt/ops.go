@@ -1,6 +1,7 @@
 package libvirt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -84,7 +85,7 @@ func (p *Provider) machine(f found) (iaas.Machine, error) {
 	if err != nil {
 		return iaas.Machine{}, f.h.fail(f.l, err)
 	}
-	host, err := f.l.ConnectGetHostname()
+	host, err := f.h.hostname(f.l)
 	if err != nil {
 		return iaas.Machine{}, f.h.fail(f.l, err)
 	}
@@ -273,11 +274,18 @@ func (p *Provider) ConsoleLog(ctx context.Context, id string, maxBytes int) ([]b
 		}
 		return tailFile(path, maxBytes)
 	}
-	// Remote: the volume's size is known after a pool refresh.
+	return p.downloadTail(f, pool, maxBytes)
+}
+
+// downloadTail downloads the last maxBytes of the console volume through
+// libvirt (for remote hypervisors).
+func (p *Provider) downloadTail(f found, pool golibvirt.StoragePool, maxBytes int) ([]byte, error) {
+	// The volume's size is known after a pool refresh.
 	if err := f.l.StoragePoolRefresh(pool, 0); err != nil {
 		return nil, f.h.fail(f.l, err)
 	}
-	if vol, err = f.l.StorageVolLookupByName(pool, f.meta.Console); err != nil {
+	vol, err := f.l.StorageVolLookupByName(pool, f.meta.Console)
+	if err != nil {
 		return nil, f.h.fail(f.l, err)
 	}
 	// A dir pool reports a file's size as its capacity.
@@ -289,18 +297,14 @@ func (p *Provider) ConsoleLog(ctx context.Context, id string, maxBytes int) ([]b
 	if maxBytes > 0 && size > uint64(maxBytes) {
 		off = size - uint64(maxBytes)
 	}
-	var buf bytesWriter
+	var buf bytes.Buffer
 	if size > off {
 		if err := f.l.StorageVolDownload(vol, &buf, off, size-off, 0); err != nil {
 			return nil, f.h.fail(f.l, fmt.Errorf("libvirt: download console log: %w", err))
 		}
 	}
-	return buf.b, nil
+	return buf.Bytes(), nil
 }
-
-type bytesWriter struct{ b []byte }
-
-func (w *bytesWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
 
 // tailFile reads the last maxBytes of path (all when maxBytes <= 0).
 func tailFile(path string, maxBytes int) ([]byte, error) {
@@ -342,7 +346,7 @@ func (p *Provider) InspectHost(ctx context.Context, hypervisor, uri string) (iaa
 	if err != nil {
 		return iaas.HostInfo{}, h.fail(l, fmt.Errorf("libvirt: node info of %s: %w", hypervisor, err))
 	}
-	host, err := l.ConnectGetHostname()
+	host, err := h.hostname(l)
 	if err != nil {
 		return iaas.HostInfo{}, h.fail(l, err)
 	}

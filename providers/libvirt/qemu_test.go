@@ -174,6 +174,24 @@ func TestQEMUMachineLifecycle(t *testing.T) {
 	if tail, err := p.ConsoleLog(ctx, m.ID, 10); err != nil || len(tail) != 10 {
 		t.Fatalf("ConsoleLog(10) = %q, %v", tail, err)
 	}
+	// The path remote hypervisors take (StorageVolDownload) returns the
+	// same tail as reading the file.
+	local, err := p.ConsoleLog(ctx, m.ID, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := p.lookup(m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := f.l.StoragePoolLookupByName(test.LibvirtPool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote, err := p.downloadTail(f, pool, 200)
+	if err != nil || !bytes.Equal(remote, local) {
+		t.Fatalf("downloaded tail %q (%v), want %q", remote, err, local)
+	}
 	list, err := p.List(ctx)
 	if err != nil {
 		t.Fatal(err)
