@@ -19,7 +19,7 @@ import (
 	"github.com/cloudmgr/cloud/iaas/configdrive"
 )
 
-// errInjected is the failure tests inject with Provider.failAt.
+// errInjected is the failure tests inject with Provider.stepHook.
 var errInjected = errors.New("injected failure")
 
 // Create defines and starts a domain for spec on spec.Hypervisor. Every
@@ -76,11 +76,13 @@ func (p *Provider) Create(ctx context.Context, spec iaas.MachineSpec) (_ iaas.Ma
 		err = fmt.Errorf("libvirt: create %s on %s: %w", spec.Name, h.name, err)
 	}()
 	step := func(name string) error {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("before %s: %w", name, err)
+		if p.stepHook != nil {
+			if err := p.stepHook(name); err != nil {
+				return fmt.Errorf("after %s: %w", name, err)
+			}
 		}
-		if p.failAt == name {
-			return fmt.Errorf("%s: %w", name, errInjected)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("after %s: %w", name, err)
 		}
 		return nil
 	}

@@ -84,8 +84,9 @@ type Provider struct {
 	// imageMu serialises uploads of shared image volumes.
 	imageMu sync.Mutex
 
-	// failAt, in tests, makes Create fail after the named step.
-	failAt string
+	// stepHook, in tests, runs after each step of Create; an error fails
+	// the Create there.
+	stepHook func(step string) error
 	// upload sends a volume's content (StorageVolUpload; tests on the
 	// test driver, which cannot upload, replace it).
 	upload func(l *golibvirt.Libvirt, vol golibvirt.StorageVol, r io.Reader, size uint64) error

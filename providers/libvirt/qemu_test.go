@@ -233,7 +233,7 @@ func TestQEMURollback(t *testing.T) {
 	p, _, uri := qemuProvider(t)
 	raw := rawConn(t, uri)
 	for _, step := range []string{"define", "start"} {
-		p.failAt = step
+		p.stepHook = failAt(step)
 		name := "lvtest-rb-" + step
 		_, err := p.Create(ctxT(t, 2*time.Minute), iaas.MachineSpec{Name: name, Hypervisor: "hv1", Flavor: "small",
 			MemoryMiB: 256, Image: "test", ConfigDrive: map[string][]byte{"a": []byte("b")}})

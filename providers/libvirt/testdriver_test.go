@@ -156,8 +156,8 @@ func TestTestDriverRollback(t *testing.T) {
 	p, raw, _ := testDriverProvider(t)
 	for _, stepName := range []string{"pool", "image", "configdrive", "console", "define", "start"} {
 		t.Run(stepName, func(t *testing.T) {
-			p.failAt = stepName
-			defer func() { p.failAt = "" }()
+			p.stepHook = failAt(stepName)
+			defer func() { p.stepHook = nil }()
 			name := "rb-" + stepName
 			_, err := p.Create(ctxT(t, time.Minute), fakeSpec(name))
 			if !errors.Is(err, errInjected) {
@@ -166,15 +166,27 @@ func TestTestDriverRollback(t *testing.T) {
 			assertGone(t, raw, "default-pool", name)
 		})
 	}
-	t.Run("cancelled", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		_, err := p.Create(ctx, fakeSpec("rb-cancelled"))
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("Create = %v, want context.Canceled", err)
-		}
-		assertGone(t, raw, "default-pool", "rb-cancelled")
-	})
+	// The context ends in the middle: everything made is undone all the
+	// same.
+	for _, stepName := range []string{"configdrive", "define", "start"} {
+		t.Run("cancelled-after-"+stepName, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			p.stepHook = func(s string) error {
+				if s == stepName {
+					cancel()
+				}
+				return nil
+			}
+			defer func() { p.stepHook = nil }()
+			name := "rb-cancel-" + stepName
+			_, err := p.Create(ctx, fakeSpec(name))
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Create = %v, want context.Canceled", err)
+			}
+			assertGone(t, raw, "default-pool", name)
+		})
+	}
 	t.Run("upload-unsupported", func(t *testing.T) {
 		saved := p.upload
 		defer func() { p.upload = saved }()
@@ -233,6 +245,16 @@ func TestTestDriverRollback(t *testing.T) {
 			t.Fatalf("volumes left: %v", vols)
 		}
 	})
+}
+
+// failAt is a step hook failing the named step.
+func failAt(step string) func(string) error {
+	return func(s string) error {
+		if s == step {
+			return errInjected
+		}
+		return nil
+	}
 }
 
 func assertGone(t *testing.T, raw *golibvirt.Libvirt, pool, name string) {
@@ -357,5 +379,37 @@ func TestParseURI(t *testing.T) {
 		if err != nil || string(tgt.driver) != want.driver || tgt.local != want.local {
 			t.Errorf("parseURI(%q) = %v %v %v, want %v", uri, tgt.driver, tgt.local, err, want)
 		}
+	}
+}
+
+// TestTestDriverRollbackAfterConnectionLoss cuts the provider's connection
+// in the middle of a Create: the call fails with ErrUnreachable and the
+// rollback, on a new connection, leaves nothing behind.
+func TestTestDriverRollbackAfterConnectionLoss(t *testing.T) {
+	uri := libvirtURI(t, "test")
+	raw := rawConn(t, uri)
+	proxy := startProxy(t, strings.SplitN(uri, "socket=", 2)[1])
+	p, _ := newProvider(t, "test:///default?socket="+proxy.path, Config{
+		Pool:   "default-pool",
+		Images: map[string]Image{"fake": {Kernel: "/etc/hostname"}},
+	})
+	p.upload = func(_ *golibvirt.Libvirt, _ golibvirt.StorageVol, r io.Reader, _ uint64) error {
+		_, err := io.Copy(io.Discard, r)
+		return err
+	}
+	p.stepHook = func(s string) error {
+		if s == "define" {
+			proxy.cut()
+			time.Sleep(100 * time.Millisecond) // let the client notice
+		}
+		return nil
+	}
+	_, err := p.Create(ctxT(t, time.Minute), fakeSpec("rb-cut"))
+	if !errors.Is(err, iaas.ErrUnreachable) {
+		t.Fatalf("Create = %v, want ErrUnreachable", err)
+	}
+	assertGone(t, raw, "default-pool", "rb-cut")
+	if proxy.accepted() < 2 {
+		t.Fatalf("no new connection for the rollback (%d)", proxy.accepted())
 	}
 }
