@@ -4,12 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
@@ -116,15 +112,18 @@ func (p *Provider) Create(ctx context.Context, spec iaas.MachineSpec) (_ iaas.Ma
 	if err := step("pool"); err != nil {
 		return iaas.Machine{}, err
 	}
-	kernel, err := p.imageVolume(l, pool, img.Kernel)
+	kernel, kvol, err := p.imageVolume(l, pool, img.Kernel)
 	if err != nil {
 		return iaas.Machine{}, call(err)
 	}
+	defer p.release([]string{kvol})
 	initrd := ""
 	if img.Initrd != "" {
-		if initrd, err = p.imageVolume(l, pool, img.Initrd); err != nil {
+		var ivol string
+		if initrd, ivol, err = p.imageVolume(l, pool, img.Initrd); err != nil {
 			return iaas.Machine{}, call(err)
 		}
+		defer p.release([]string{ivol})
 	}
 	if err := step("image"); err != nil {
 		return iaas.Machine{}, err
@@ -291,50 +290,6 @@ func (p *Provider) pool(l *golibvirt.Libvirt) (golibvirt.StoragePool, error) {
 		}
 	}
 	return pool, nil
-}
-
-// imageVolume returns the path of the volume holding file's content,
-// uploading it once ("cloudmgr-image-SHA256PREFIX"). A failed upload
-// leaves no volume.
-func (p *Provider) imageVolume(l *golibvirt.Libvirt, pool golibvirt.StoragePool, file string) (string, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return "", fmt.Errorf("image file: %w", err)
-	}
-	defer f.Close()
-	hash := sha256.New()
-	size, err := io.Copy(hash, f)
-	if err != nil {
-		return "", fmt.Errorf("image file: %w", err)
-	}
-	name := "cloudmgr-image-" + hex.EncodeToString(hash.Sum(nil))[:32]
-	p.imageMu.Lock()
-	defer p.imageMu.Unlock()
-	vol, err := l.StorageVolLookupByName(pool, name)
-	if err == nil {
-		if _, capacity, _, ierr := l.StorageVolGetInfo(vol); ierr == nil && capacity == uint64(size) {
-			return l.StorageVolGetPath(vol)
-		}
-		// A partial volume (an upload cut short): make it again.
-		if err := deleteVolume(l, pool, name); err != nil {
-			return "", err
-		}
-	} else if !isCode(err, golibvirt.ErrNoStorageVol) {
-		return "", fmt.Errorf("volume %s: %w", name, err)
-	}
-	if vol, err = createVolume(l, pool, name, uint64(size)); err != nil {
-		return "", err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		_ = deleteVolume(l, pool, name)
-		return "", err
-	}
-	if err := p.upload(l, vol, f, uint64(size)); err != nil {
-		_ = deleteVolume(l, pool, name)
-		return "", fmt.Errorf("upload %s to volume %s: %w", file, name, err)
-	}
-	p.log.Info("image uploaded", "file", file, "volume", name, "bytes", size)
-	return l.StorageVolGetPath(vol)
 }
 
 func createVolume(l *golibvirt.Libvirt, pool golibvirt.StoragePool, name string, size uint64) (golibvirt.StorageVol, error) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -271,4 +273,15 @@ func poolPath(t *testing.T, l *golibvirt.Libvirt, pool string) string {
 		t.Fatalf("pool %s has no path:\n%s", pool, x)
 	}
 	return dir
+}
+
+// imageVolumeName is the name of the image volume of file's content.
+func imageVolumeName(t *testing.T, file string) string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	return imagePrefix + hex.EncodeToString(sum[:])[:32]
 }

@@ -81,8 +81,10 @@ type Provider struct {
 
 	mu  sync.Mutex
 	hvs map[string]*hypervisor
-	// imageMu serialises uploads of shared image volumes.
-	imageMu sync.Mutex
+	// imageMu serialises uploads and pruning of shared image volumes;
+	// inflight counts the Creates using each (not to be pruned).
+	imageMu  sync.Mutex
+	inflight map[string]int
 
 	// stepHook, in tests, runs after each step of Create; an error fails
 	// the Create there.
@@ -128,7 +130,7 @@ func New(cfg Config) (*Provider, error) {
 			return nil, fmt.Errorf("libvirt: image %q: no kernel", name)
 		}
 	}
-	p := &Provider{cfg: cfg, log: cfg.Logger, hvs: map[string]*hypervisor{},
+	p := &Provider{cfg: cfg, log: cfg.Logger, hvs: map[string]*hypervisor{}, inflight: map[string]int{},
 		upload: func(l *golibvirt.Libvirt, vol golibvirt.StorageVol, r io.Reader, size uint64) error {
 			return l.StorageVolUpload(vol, r, 0, size, 0)
 		}}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -221,6 +222,22 @@ func TestQEMUMachineLifecycle(t *testing.T) {
 	}
 	if files, _ := filepath.Glob(filepath.Join(poolDir, prefix+"*")); len(files) != 0 {
 		t.Fatalf("files left: %v", files)
+	}
+	// The image volumes are a cache: kept by Delete, removed by
+	// PruneImages once no domain uses them.
+	initrdVol := imageVolumeName(t, p.cfg.Images["test"].Initrd)
+	if vols := poolVolumes(t, raw, test.LibvirtPool, initrdVol); len(vols) != 2 {
+		t.Fatalf("image volumes %v, want %s and its marker", vols, initrdVol)
+	}
+	pruned, err := p.PruneImages(ctx, "hv1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(pruned, initrdVol) {
+		t.Fatalf("PruneImages deleted %v, want %s among them", pruned, initrdVol)
+	}
+	if vols := poolVolumes(t, raw, test.LibvirtPool, initrdVol); len(vols) != 0 {
+		t.Fatalf("image volumes left after PruneImages: %v", vols)
 	}
 	if strings.Contains(logs.String(), "secret-token") || strings.Contains(logs.String(), "hello-from") {
 		t.Fatalf("the config drive reached the provider's log:\n%s", logs.String())

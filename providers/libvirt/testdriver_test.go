@@ -413,3 +413,52 @@ func TestTestDriverRollbackAfterConnectionLoss(t *testing.T) {
 		t.Fatalf("no new connection for the rollback (%d)", proxy.accepted())
 	}
 }
+
+// TestTestDriverImageCache: an image is uploaded once for many machines,
+// and again when its upload never completed (no marker volume).
+func TestTestDriverImageCache(t *testing.T) {
+	p, raw, _ := testDriverProvider(t)
+	ctx := ctxT(t, time.Minute)
+	kernelVol := imageVolumeName(t, p.cfg.Images["fake"].Kernel)
+	uploads := map[string]int{}
+	p.upload = func(_ *golibvirt.Libvirt, vol golibvirt.StorageVol, r io.Reader, _ uint64) error {
+		uploads[vol.Name]++
+		_, err := io.Copy(io.Discard, r)
+		return err
+	}
+	var ids []string
+	for _, name := range []string{"ic-1", "ic-2"} {
+		m, err := p.Create(ctx, fakeSpec(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.ID)
+	}
+	if uploads[kernelVol] != 1 {
+		t.Fatalf("kernel uploaded %d times, want once (uploads %v)", uploads[kernelVol], uploads)
+	}
+	// An upload cut short leaves the volume without its marker.
+	pool, err := raw.StoragePoolLookupByName("default-pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := deleteVolume(raw, pool, kernelVol+markerSuffix); err != nil {
+		t.Fatal(err)
+	}
+	m, err := p.Create(ctx, fakeSpec("ic-3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, m.ID)
+	if uploads[kernelVol] != 2 {
+		t.Fatalf("kernel uploaded %d times, want again after the marker went", uploads[kernelVol])
+	}
+	if vols := poolVolumes(t, raw, "default-pool", kernelVol); len(vols) != 2 {
+		t.Fatalf("kernel volumes %v, want the image and its marker", vols)
+	}
+	for _, id := range ids {
+		if err := p.Delete(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
