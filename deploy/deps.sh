@@ -325,7 +325,9 @@ qemu_conf() {
   fi
   mkdir -p "$(dirname "$QEMU_CONF")"
   write_if_changed "$QEMU_CONF" <<EOF
-$QEMU_MARKER (delete this line to keep your own settings)
+$QEMU_MARKER
+# (Delete the line above to keep your own settings: deps.sh then leaves
+# this file alone.)
 # QEMU runs as root, so that it reads kernels, initrds and logs anywhere;
 # serial and stdio output go straight to files, so no virtlogd is needed.
 user = "root"
