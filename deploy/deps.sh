@@ -339,7 +339,7 @@ EOF
 start_libvirt() {
   command -v libvirtd >/dev/null && command -v virsh >/dev/null || die "libvirtd and virsh are missing: run make setup"
   id libvirt-qemu >/dev/null 2>&1 || useradd -r -M -U -s /usr/sbin/nologin -d /var/lib/libvirt libvirt-qemu
-  mkdir -p /var/log/libvirt /var/run/libvirt "$LV/pool" "$LV/console"
+  mkdir -p /var/log/libvirt /var/run/libvirt "$LV/pool"
   chmod 700 "$LV"
   local changed=no
   qemu_conf && changed=yes || true
@@ -378,7 +378,7 @@ EOF
   fi
   "${VIRSH[@]}" pool-autostart "$LV_POOL" >/dev/null
   echo "$LV_URI" >"$LV/uri"
-  log "libvirtd ready: $LV_URI (pool $LV_POOL in $LV/pool, console logs in $LV/console)"
+  log "libvirtd ready: $LV_URI (pool $LV_POOL in $LV/pool)"
 }
 
 case ${1:-start} in

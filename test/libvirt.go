@@ -46,9 +46,6 @@ func LibvirtURI(driver string) (string, error) {
 	return "", fmt.Errorf("unknown libvirt driver %q (qemu or test)", driver)
 }
 
-// LibvirtPool is the dir storage pool `make deps` defines for
-// providers/libvirt, and LibvirtConsoleDir the directory for serial logs.
-const (
-	LibvirtPool       = "cloudmgr"
-	LibvirtConsoleDir = ".run/libvirt/console"
-)
+// LibvirtPool is the dir storage pool (.run/libvirt/pool) `make deps`
+// defines for providers/libvirt.
+const LibvirtPool = "cloudmgr"
