@@ -1,6 +1,7 @@
 package libvirt
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -82,12 +83,39 @@ func parseURI(raw string, timeout time.Duration) (target, error) {
 type hypervisor struct {
 	name, uri string
 	timeout   time.Duration
+	// hungAfter: a call still running this long after its context ended
+	// has its connection cut.
+	hungAfter time.Duration
 
 	mu   sync.Mutex
 	conn *golibvirt.Libvirt
 	tgt  target
 	// host is the host name read on conn (ConnectGetHostname).
 	host string
+	// nets are the sockets under the connections not yet cut.
+	nets map[*golibvirt.Libvirt]net.Conn
+}
+
+// recDialer remembers the socket it dialled, so that it can be closed
+// under go-libvirt (whose calls take no context).
+type recDialer struct {
+	socket.Dialer
+	mu   sync.Mutex
+	conn net.Conn
+}
+
+func (r *recDialer) Dial() (net.Conn, error) {
+	c, err := r.Dialer.Dial()
+	r.mu.Lock()
+	r.conn = c
+	r.mu.Unlock()
+	return c, err
+}
+
+func (r *recDialer) get() net.Conn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conn
 }
 
 // hostname returns the host name of the daemon behind l, read once per
@@ -112,29 +140,102 @@ func (h *hypervisor) hostname(l *golibvirt.Libvirt) (string, error) {
 }
 
 // connect returns the open connection, dialling it when there is none or
-// the last one was lost. Failures wrap iaas.ErrUnreachable.
+// the last one was lost; the handshake is cut after twice the dial
+// timeout. Failures wrap iaas.ErrUnreachable.
 func (h *hypervisor) connect() (*golibvirt.Libvirt, target, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.conn != nil && h.conn.IsConnected() {
 		return h.conn, h.tgt, nil
 	}
-	h.conn, h.host = nil, ""
+	if h.conn != nil {
+		h.cutLocked(h.conn)
+	}
+	h.host = ""
 	tgt, err := parseURI(h.uri, h.timeout)
 	if err != nil {
 		return nil, target{}, err
 	}
-	l := golibvirt.NewWithDialer(tgt.dialer)
-	if err := l.ConnectToURI(tgt.driver); err != nil {
+	rd := &recDialer{Dialer: tgt.dialer}
+	l := golibvirt.NewWithDialer(rd)
+	var cutOnce sync.Once
+	cut := func() {
+		cutOnce.Do(func() {
+			if c := rd.get(); c != nil {
+				_ = c.Close()
+			}
+		})
+	}
+	timer := time.AfterFunc(2*h.timeout, cut)
+	err = l.ConnectToURI(tgt.driver)
+	if !timer.Stop() {
+		err = fmt.Errorf("no answer to the handshake within %v", 2*h.timeout)
+	}
+	if err != nil {
+		cut()
 		return nil, target{}, fmt.Errorf("hypervisor %s (%s): %w: %w", h.name, h.uri, iaas.ErrUnreachable, err)
 	}
-	h.conn, h.tgt = l, tgt
+	if h.nets == nil {
+		h.nets = map[*golibvirt.Libvirt]net.Conn{}
+	}
+	h.conn, h.tgt, h.nets[l] = l, tgt, rd.get()
 	return l, tgt, nil
+}
+
+// cut closes the socket under l: its calls in flight return an error,
+// and the next connect dials again.
+func (h *hypervisor) cut(l *golibvirt.Libvirt) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cutLocked(l)
+}
+
+func (h *hypervisor) cutLocked(l *golibvirt.Libvirt) {
+	if h.conn == l {
+		h.conn, h.host = nil, ""
+	}
+	if c := h.nets[l]; c != nil {
+		_ = c.Close()
+	}
+	delete(h.nets, l)
+}
+
+// guard cuts l's connection when a call on it is still running hungAfter
+// after ctx ended (a hung daemon would otherwise hold the caller for
+// ever). Call the returned func when the calls are done.
+func (h *hypervisor) guard(ctx context.Context, l *golibvirt.Libvirt) func() {
+	var mu sync.Mutex
+	done := false
+	var timer *time.Timer
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return
+		}
+		timer = time.AfterFunc(h.hungAfter, func() {
+			mu.Lock()
+			d := done
+			mu.Unlock()
+			if !d {
+				h.cut(l)
+			}
+		})
+	})
+	return func() {
+		mu.Lock()
+		done = true
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		stop()
+	}
 }
 
 // fail classifies err from a call on l: an error of the daemon or of ours
 // is kept as it is; a broken connection (gone, interrupted, an I/O
-// error) is dropped, to be dialled again next time, and the error wraps
+// error) is cut, to be dialled again next time, and the error wraps
 // iaas.ErrUnreachable.
 func (h *hypervisor) fail(l *golibvirt.Libvirt, err error) error {
 	if err == nil {
@@ -149,24 +250,26 @@ func (h *hypervisor) fail(l *golibvirt.Libvirt, err error) error {
 	if !broken || errors.As(err, &lerr) && l.IsConnected() {
 		return err
 	}
-	h.mu.Lock()
-	if h.conn == l {
-		h.conn = nil
-	}
-	h.mu.Unlock()
-	go l.Disconnect() //nolint:errcheck // the connection is already broken
+	h.cut(l)
 	return fmt.Errorf("hypervisor %s (%s): %w: %w", h.name, h.uri, iaas.ErrUnreachable, err)
 }
 
-// close ends the connection, if any.
+// close ends the connection politely (cut when the daemon does not
+// answer within the dial timeout).
 func (h *hypervisor) close() {
 	h.mu.Lock()
 	l := h.conn
-	h.conn = nil
 	h.mu.Unlock()
-	if l != nil {
-		_ = l.Disconnect()
+	if l == nil {
+		return
 	}
+	done := make(chan struct{})
+	go func() { _ = l.Disconnect(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(h.timeout):
+	}
+	h.cut(l)
 }
 
 // isCode reports whether err is the daemon's error code.

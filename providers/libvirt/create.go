@@ -57,17 +57,37 @@ func (p *Provider) Create(ctx context.Context, spec iaas.MachineSpec) (_ iaas.Ma
 		return iaas.Machine{}, err
 	}
 	log := p.log.With("machine", spec.Name, "hypervisor", h.name)
+	release := h.guard(ctx, l)
 
-	// undo holds the steps to take back, run in reverse on failure.
-	var undo []func() error
+	// rb is the connection for undoing: the same one, or a new one when
+	// it broke meanwhile (domain and volume handles are names and UUIDs,
+	// valid on any connection).
+	rb := func() *golibvirt.Libvirt {
+		if l.IsConnected() {
+			return l
+		}
+		if nl, _, err := h.connect(); err == nil {
+			return nl
+		}
+		return l
+	}
+	// undo holds the steps to take back, run in reverse on failure, on a
+	// fresh context: the caller's may be what ended.
+	var undo []func(*golibvirt.Libvirt) error
 	defer func() {
+		release()
 		if err == nil {
 			return
 		}
+		rctx, cancel := context.WithTimeout(context.Background(), p.cfg.RollbackTimeout)
+		defer cancel()
 		for i := len(undo) - 1; i >= 0; i-- {
-			if uerr := undo[i](); uerr != nil {
+			c := rb()
+			done := h.guard(rctx, c)
+			if uerr := undo[i](c); uerr != nil {
 				log.Error("rollback step failed: something may be left behind", "err", uerr)
 			}
+			done()
 		}
 		err = fmt.Errorf("libvirt: create %s on %s: %w", spec.Name, h.name, err)
 	}()
@@ -83,18 +103,6 @@ func (p *Provider) Create(ctx context.Context, spec iaas.MachineSpec) (_ iaas.Ma
 		return nil
 	}
 	call := func(err error) error { return h.fail(l, err) }
-	// rb is the connection for undoing: the same one, or a new one when
-	// it broke meanwhile (domain and volume handles are names and UUIDs,
-	// valid on any connection).
-	rb := func() *golibvirt.Libvirt {
-		if l.IsConnected() {
-			return l
-		}
-		if nl, _, err := h.connect(); err == nil {
-			return nl
-		}
-		return l
-	}
 
 	if _, err := l.DomainLookupByName(spec.Name); err == nil {
 		return iaas.Machine{}, fmt.Errorf("a domain named %s already exists", spec.Name)
@@ -149,7 +157,7 @@ func (p *Provider) Create(ctx context.Context, spec iaas.MachineSpec) (_ iaas.Ma
 			return "", call(err)
 		}
 		meta.Volumes = append(meta.Volumes, name)
-		undo = append(undo, func() error { return deleteVolume(rb(), pool, name) })
+		undo = append(undo, func(c *golibvirt.Libvirt) error { return deleteVolume(c, pool, name) })
 		if len(content) > 0 {
 			if err := p.upload(l, vol, bytes.NewReader(content), uint64(len(content))); err != nil {
 				return "", call(fmt.Errorf("upload volume %s: %w", name, err))
@@ -187,14 +195,14 @@ func (p *Provider) Create(ctx context.Context, spec iaas.MachineSpec) (_ iaas.Ma
 	if err != nil {
 		return iaas.Machine{}, call(fmt.Errorf("define domain: %w", err))
 	}
-	undo = append(undo, func() error { return undefine(rb(), dom) })
+	undo = append(undo, func(c *golibvirt.Libvirt) error { return undefine(c, dom) })
 	if err := step("define"); err != nil {
 		return iaas.Machine{}, err
 	}
 	if err := l.DomainCreate(dom); err != nil {
 		return iaas.Machine{}, call(fmt.Errorf("start domain: %w", err))
 	}
-	undo = append(undo, func() error { return destroy(rb(), dom) })
+	undo = append(undo, func(c *golibvirt.Libvirt) error { return destroy(c, dom) })
 	if err := step("start"); err != nil {
 		return iaas.Machine{}, err
 	}

@@ -106,6 +106,7 @@ func (p *Provider) PruneImages(ctx context.Context, hypervisor string, olderThan
 	if err != nil {
 		return nil, err
 	}
+	defer h.guard(ctx, l)()
 	p.imageMu.Lock()
 	defer p.imageMu.Unlock()
 	used := map[string]bool{}

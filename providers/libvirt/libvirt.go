@@ -62,6 +62,14 @@ type Config struct {
 	// StopTimeout is how long Stop waits for a clean shutdown before it
 	// forces the power off, when the context allows it (default 20s).
 	StopTimeout time.Duration
+	// HungCallGrace: a libvirt call still running this long after its
+	// context ended has its connection cut, so that a hung daemon does not
+	// hold the caller for ever (default 5s). go-libvirt's calls take no
+	// context.
+	HungCallGrace time.Duration
+	// RollbackTimeout bounds undoing a failed Create, which runs on a
+	// fresh context whatever became of the caller's (default 1m).
+	RollbackTimeout time.Duration
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -118,6 +126,12 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = 20 * time.Second
 	}
+	if cfg.HungCallGrace <= 0 {
+		cfg.HungCallGrace = 5 * time.Second
+	}
+	if cfg.RollbackTimeout <= 0 {
+		cfg.RollbackTimeout = time.Minute
+	}
 	if len(cfg.Flavors) == 0 {
 		cfg.Flavors = DefaultFlavors
 	}
@@ -164,7 +178,7 @@ func (p *Provider) AddHypervisor(name, uri string) error {
 		p.mu.Unlock()
 		return nil
 	}
-	p.hvs[name] = &hypervisor{name: name, uri: uri, timeout: p.cfg.DialTimeout}
+	p.hvs[name] = &hypervisor{name: name, uri: uri, timeout: p.cfg.DialTimeout, hungAfter: p.cfg.HungCallGrace}
 	p.mu.Unlock()
 	if old != nil {
 		old.close()

@@ -17,17 +17,19 @@ import (
 
 // found is a domain of ours.
 type found struct {
-	h    *hypervisor
-	l    *golibvirt.Libvirt
-	tgt  target
-	dom  golibvirt.Domain
-	xml  libvirtxml.Domain
-	meta machineMeta
+	// release ends the guard of the calls on l.
+	release func()
+	h       *hypervisor
+	l       *golibvirt.Libvirt
+	tgt     target
+	dom     golibvirt.Domain
+	xml     libvirtxml.Domain
+	meta    machineMeta
 }
 
 // lookup finds the domain of a machine ID: ErrNotFound when there is none
 // or it is not this system's.
-func (p *Provider) lookup(id string) (found, error) {
+func (p *Provider) lookup(ctx context.Context, id string) (_ found, err error) {
 	hv, uuid, err := parseID(id)
 	if err != nil {
 		return found{}, err
@@ -40,7 +42,12 @@ func (p *Provider) lookup(id string) (found, error) {
 	if err != nil {
 		return found{}, err
 	}
-	f := found{h: h, l: l, tgt: tgt}
+	f := found{h: h, l: l, tgt: tgt, release: h.guard(ctx, l)}
+	defer func() {
+		if err != nil {
+			f.release()
+		}
+	}()
 	f.dom, err = l.DomainLookupByUUID(uuid)
 	if isCode(err, golibvirt.ErrNoDomain) {
 		return found{}, fmt.Errorf("libvirt: machine %s: %w", id, iaas.ErrNotFound)
@@ -94,10 +101,11 @@ func (p *Provider) machine(f found) (iaas.Machine, error) {
 
 // Get returns one machine.
 func (p *Provider) Get(ctx context.Context, id string) (iaas.Machine, error) {
-	f, err := p.lookup(id)
+	f, err := p.lookup(ctx, id)
 	if err != nil {
 		return iaas.Machine{}, err
 	}
+	defer f.release()
 	return p.machine(f)
 }
 
@@ -111,7 +119,7 @@ func (p *Provider) List(ctx context.Context) ([]iaas.Machine, error) {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		ms, err := p.listOn(name)
+		ms, err := p.listOn(ctx, name)
 		out = append(out, ms...)
 		if err != nil {
 			errs = append(errs, err)
@@ -121,7 +129,7 @@ func (p *Provider) List(ctx context.Context) ([]iaas.Machine, error) {
 	return out, errors.Join(errs...)
 }
 
-func (p *Provider) listOn(name string) ([]iaas.Machine, error) {
+func (p *Provider) listOn(ctx context.Context, name string) ([]iaas.Machine, error) {
 	h, err := p.hypervisor(name)
 	if err != nil {
 		return nil, nil // removed meanwhile
@@ -130,6 +138,7 @@ func (p *Provider) listOn(name string) ([]iaas.Machine, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer h.guard(ctx, l)()
 	doms, _, err := l.ConnectListAllDomains(1, 0)
 	if err != nil {
 		return nil, h.fail(l, err)
@@ -159,10 +168,11 @@ func (p *Provider) listOn(name string) ([]iaas.Machine, error) {
 // console log) and its definition, in that order, so that a failed
 // Delete can be retried. ErrNotFound once it is gone.
 func (p *Provider) Delete(ctx context.Context, id string) error {
-	f, err := p.lookup(id)
+	f, err := p.lookup(ctx, id)
 	if err != nil {
 		return err
 	}
+	defer f.release()
 	if err := destroy(f.l, f.dom); err != nil {
 		return f.h.fail(f.l, err)
 	}
@@ -186,10 +196,11 @@ func (p *Provider) Delete(ctx context.Context, id string) error {
 
 // Start powers a stopped machine on; a running one is left so.
 func (p *Provider) Start(ctx context.Context, id string) error {
-	f, err := p.lookup(id)
+	f, err := p.lookup(ctx, id)
 	if err != nil {
 		return err
 	}
+	defer f.release()
 	err = f.l.DomainCreate(f.dom)
 	if err != nil && !isCode(err, golibvirt.ErrOperationInvalid) {
 		return f.h.fail(f.l, fmt.Errorf("libvirt: start %s: %w", id, err))
@@ -200,10 +211,11 @@ func (p *Provider) Start(ctx context.Context, id string) error {
 // Stop asks the guest to shut down (ACPI) and powers it off when it has
 // not within StopTimeout, or shortly before ctx's deadline.
 func (p *Provider) Stop(ctx context.Context, id string) error {
-	f, err := p.lookup(id)
+	f, err := p.lookup(ctx, id)
 	if err != nil {
 		return err
 	}
+	defer f.release()
 	grace := p.cfg.StopTimeout
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl)-time.Second < grace {
 		grace = max(time.Until(dl)-time.Second, 0)
@@ -237,10 +249,11 @@ func (p *Provider) Stop(ctx context.Context, id string) error {
 // Reboot resets the machine (like its reset button: the guest need not
 // cooperate).
 func (p *Provider) Reboot(ctx context.Context, id string) error {
-	f, err := p.lookup(id)
+	f, err := p.lookup(ctx, id)
 	if err != nil {
 		return err
 	}
+	defer f.release()
 	if err := f.l.DomainReset(f.dom, 0); err != nil {
 		return f.h.fail(f.l, fmt.Errorf("libvirt: reset %s: %w", id, err))
 	}
@@ -252,10 +265,11 @@ func (p *Provider) Reboot(ctx context.Context, id string) error {
 // read directly; on a remote one its tail is downloaded through libvirt
 // (StorageVolDownload).
 func (p *Provider) ConsoleLog(ctx context.Context, id string, maxBytes int) ([]byte, error) {
-	f, err := p.lookup(id)
+	f, err := p.lookup(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	defer f.release()
 	if f.meta.Console == "" {
 		return nil, fmt.Errorf("libvirt: machine %s has no console log", id)
 	}
@@ -342,6 +356,7 @@ func (p *Provider) InspectHost(ctx context.Context, hypervisor, uri string) (iaa
 	if err != nil {
 		return iaas.HostInfo{}, err
 	}
+	defer h.guard(ctx, l)()
 	_, memKiB, cpus, _, _, _, _, _, err := l.NodeGetInfo()
 	if err != nil {
 		return iaas.HostInfo{}, h.fail(l, fmt.Errorf("libvirt: node info of %s: %w", hypervisor, err))

@@ -16,6 +16,9 @@ type sockProxy struct {
 	mu   sync.Mutex
 	open []net.Conn
 	n    int
+	// gate is held (Lock) while the proxy is frozen: bytes stop moving,
+	// connections stay open (a hung daemon).
+	gate sync.RWMutex
 }
 
 func startProxy(t *testing.T, target string) *sockProxy {
@@ -42,8 +45,8 @@ func startProxy(t *testing.T, target string) *sockProxy {
 			p.open = append(p.open, c, up)
 			p.n++
 			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
+			go func() { p.pump(up, c); up.Close() }()
+			go func() { p.pump(c, up); c.Close() }()
 		}
 	}()
 	return p
@@ -62,4 +65,29 @@ func (p *sockProxy) accepted() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.n
+}
+
+// pump copies src to dst, waiting at the gate before each write.
+func (p *sockProxy) pump(dst io.Writer, src io.Reader) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.gate.RLock()
+			_, werr := dst.Write(buf[:n])
+			p.gate.RUnlock()
+			if werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// freeze stops all traffic until the returned func is called.
+func (p *sockProxy) freeze() func() {
+	p.gate.Lock()
+	return p.gate.Unlock
 }

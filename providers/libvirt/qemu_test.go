@@ -181,10 +181,11 @@ func TestQEMUMachineLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := p.lookup(m.ID)
+	f, err := p.lookup(ctx, m.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.release()
 	pool, err := f.l.StoragePoolLookupByName(test.LibvirtPool)
 	if err != nil {
 		t.Fatal(err)

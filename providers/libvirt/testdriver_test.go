@@ -462,3 +462,59 @@ func TestTestDriverImageCache(t *testing.T) {
 		}
 	}
 }
+
+// TestHungDaemon: a daemon that stops answering (a frozen proxy) holds a
+// call no longer than its context plus HungCallGrace, and a dial no
+// longer than twice the dial timeout; once it answers again the provider
+// dials anew.
+func TestHungDaemon(t *testing.T) {
+	uri := libvirtURI(t, "test")
+	raw := rawConn(t, uri)
+	_ = raw
+	proxy := startProxy(t, strings.SplitN(uri, "socket=", 2)[1])
+	p, _ := newProvider(t, "test:///default?socket="+proxy.path, Config{
+		Pool: "default-pool", DialTimeout: 500 * time.Millisecond, HungCallGrace: 200 * time.Millisecond,
+	})
+	if _, err := p.List(ctxT(t, time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	thaw := proxy.freeze()
+	defer func() {
+		if thaw != nil {
+			thaw()
+		}
+	}()
+	// Bounded by the test's own timer, not asserted as a duration.
+	within := func(what string, f func() error) error {
+		t.Helper()
+		ch := make(chan error, 1)
+		go func() { ch <- f() }()
+		select {
+		case err := <-ch:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s still blocked after 30s", what)
+			return nil
+		}
+	}
+	err := within("Get on a hung daemon", func() error {
+		_, err := p.Get(ctxT(t, 500*time.Millisecond), "libvirt://hv1/3d5c9c7e-0000-4000-8000-000000000001")
+		return err
+	})
+	if !errors.Is(err, iaas.ErrUnreachable) {
+		t.Fatalf("Get on a hung daemon = %v, want ErrUnreachable", err)
+	}
+	// The next call dials: the handshake gets no answer either.
+	err = within("dial of a hung daemon", func() error {
+		_, err := p.List(context.Background())
+		return err
+	})
+	if !errors.Is(err, iaas.ErrUnreachable) {
+		t.Fatalf("List on a hung daemon = %v, want ErrUnreachable", err)
+	}
+	thaw()
+	thaw = nil
+	if _, err := p.List(ctxT(t, time.Minute)); err != nil {
+		t.Fatalf("List once the daemon answers again: %v", err)
+	}
+}
