@@ -96,7 +96,50 @@ func (p *Provider) machine(f found) (iaas.Machine, error) {
 	if err != nil {
 		return iaas.Machine{}, f.h.fail(f.l, err)
 	}
-	return p.machineFrom(f.h.name, host, &f.xml, f.meta, state, reason), nil
+	m := p.machineFrom(f.h.name, host, &f.xml, f.meta, state, reason)
+	if m.State == iaas.StateRunning {
+		m.Addresses = p.addresses(f)
+	}
+	return m, nil
+}
+
+// addresses are the IPv4 and IPv6 addresses of a running domain's NICs
+// on libvirt networks (their DHCP leases) and bridges (the host's ARP
+// table), best effort. User-mode NICs have none the host can reach.
+func (p *Provider) addresses(f found) []string {
+	if f.xml.Devices == nil {
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, nic := range f.xml.Devices.Interfaces {
+		if nic.Source == nil {
+			continue
+		}
+		var src golibvirt.DomainInterfaceAddressesSource
+		switch {
+		case nic.Source.Network != nil:
+			src = golibvirt.DomainInterfaceAddressesSrcLease
+		case nic.Source.Bridge != nil:
+			src = golibvirt.DomainInterfaceAddressesSrcArp
+		default:
+			continue
+		}
+		ifaces, err := f.l.DomainInterfaceAddresses(f.dom, uint32(src), 0)
+		if err != nil {
+			p.log.Debug("no addresses", "domain", f.dom.Name, "err", err)
+			continue
+		}
+		for _, i := range ifaces {
+			for _, a := range i.Addrs {
+				if !seen[a.Addr] {
+					seen[a.Addr] = true
+					out = append(out, a.Addr)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // Get returns one machine.

@@ -518,3 +518,37 @@ func TestHungDaemon(t *testing.T) {
 		t.Fatalf("List once the daemon answers again: %v", err)
 	}
 }
+
+// TestTestDriverNetworks: network:NAME and bridge:NAME NICs, with the
+// addresses libvirt reports for them.
+func TestTestDriverNetworks(t *testing.T) {
+	p, raw, _ := testDriverProvider(t)
+	ctx := ctxT(t, time.Minute)
+	for _, n := range []string{"network:default", "bridge:br0"} {
+		spec := fakeSpec("net-" + strings.Split(n, ":")[0])
+		spec.Network = n
+		m, err := p.Create(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := raw.DomainGetXMLDesc(mustDomain(t, raw, spec.Name), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kind, name, _ := strings.Cut(n, ":")
+		if !strings.Contains(x, "<interface type='"+kind+"'>") || !strings.Contains(x, "='"+name+"'") {
+			t.Errorf("%s: domain XML:\n%s", n, x)
+		}
+		got, err := p.Get(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: addresses %v", n, got.Addresses)
+		if kind == "network" && len(got.Addresses) == 0 {
+			t.Errorf("%s: no addresses (the test driver reports leases)", n)
+		}
+		if err := p.Delete(ctx, m.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
