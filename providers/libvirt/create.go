@@ -81,15 +81,20 @@ func (p *Provider) Create(ctx context.Context, spec iaas.MachineSpec) (_ iaas.Ma
 		}
 		rctx, cancel := context.WithTimeout(context.Background(), p.cfg.RollbackTimeout)
 		defer cancel()
+		var left []error
 		for i := len(undo) - 1; i >= 0; i-- {
 			c := rb()
 			done := h.guard(rctx, c)
 			if uerr := undo[i](c); uerr != nil {
 				log.Error("rollback step failed: something may be left behind", "err", uerr)
+				left = append(left, uerr)
 			}
 			done()
 		}
 		err = fmt.Errorf("libvirt: create %s on %s: %w", spec.Name, h.name, err)
+		if len(left) > 0 {
+			err = fmt.Errorf("%w; rollback incomplete, left behind: %w", err, errors.Join(left...))
+		}
 	}()
 	step := func(name string) error {
 		if p.stepHook != nil {
@@ -303,7 +308,9 @@ func (p *Provider) pool(l *golibvirt.Libvirt) (golibvirt.StoragePool, error) {
 func createVolume(l *golibvirt.Libvirt, pool golibvirt.StoragePool, name string, size uint64) (golibvirt.StorageVol, error) {
 	x, err := (&libvirtxml.StorageVolume{Name: name,
 		Capacity: &libvirtxml.StorageVolumeSize{Value: size, Unit: "bytes"},
-		Target:   &libvirtxml.StorageVolumeTarget{Format: &libvirtxml.StorageVolumeTargetFormat{Type: "raw"}},
+		// Owner only: the config drive holds secrets.
+		Target: &libvirtxml.StorageVolumeTarget{Format: &libvirtxml.StorageVolumeTargetFormat{Type: "raw"},
+			Permissions: &libvirtxml.StorageVolumeTargetPermissions{Mode: "0600"}},
 	}).Marshal()
 	if err != nil {
 		return golibvirt.StorageVol{}, err

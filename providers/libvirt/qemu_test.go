@@ -208,6 +208,13 @@ func TestQEMUMachineLifecycle(t *testing.T) {
 	if vols := poolVolumes(t, raw, test.LibvirtPool, prefix); len(vols) != 2 {
 		t.Fatalf("volumes %v, want the config drive and the console log", vols)
 	}
+	isos, _ := filepath.Glob(filepath.Join(poolDir, prefix+"*-cidata.iso"))
+	if len(isos) != 1 {
+		t.Fatalf("config drive files %v", isos)
+	}
+	if fi, err := os.Stat(isos[0]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("config drive file mode: %v %v, want 0600", fi.Mode(), err)
+	}
 	if err := p.Delete(ctx, m.ID); err != nil {
 		t.Fatal(err)
 	}
