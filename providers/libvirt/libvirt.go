@@ -1,7 +1,21 @@
 // Package libvirt is the iaas.Provider for libvirt hypervisors: each
 // machine is a direct-kernel-boot domain (kernel, initrd and a NoCloud
 // config drive uploaded as storage volumes, so remote hypervisors work
-// too), marked as this system's by metadata in its XML.
+// too), marked as this system's by metadata in its XML
+// (<cloudmgr:machine xmlns:cloudmgr="https://cloudmgr.dev/machine">).
+//
+// What a guest sees: the image's kernel, initrd and command line (no
+// secrets there); the qboot ROM and ACPI (so "poweroff -f" ends the
+// domain); the config drive as a read-only virtio disk, an ISO 9660
+// labelled "cidata" with lower-case file names (the guest should find it
+// by label; as the only disk it is /dev/vda); one virtio NIC (user-mode by
+// default: the host's 127.0.0.1 is 10.0.2.2); ttyS0 going to the console
+// log, a volume of the pool that ConsoleLog reads.
+//
+// Volumes in the pool: cloudmgr-image-SHA (kernels and initrds, shared by
+// content, with an empty NAME.ok marker once uploaded; PruneImages removes
+// unused ones), cloudmgr-NAME-UUID8-cidata.iso and -console.log (the
+// machine's own, deleted with it).
 package libvirt
 
 import (

@@ -3,10 +3,12 @@ package libvirt
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -550,5 +552,60 @@ func TestTestDriverNetworks(t *testing.T) {
 		if err := p.Delete(ctx, m.ID); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestTestDriverConcurrentCreates: machines created at once on one
+// hypervisor share one upload of their image.
+func TestTestDriverConcurrentCreates(t *testing.T) {
+	p, raw, _ := testDriverProvider(t)
+	ctx := ctxT(t, time.Minute)
+	kernelVol := imageVolumeName(t, p.cfg.Images["fake"].Kernel)
+	var mu sync.Mutex
+	uploads := map[string]int{}
+	p.upload = func(_ *golibvirt.Libvirt, vol golibvirt.StorageVol, r io.Reader, _ uint64) error {
+		mu.Lock()
+		uploads[vol.Name]++
+		mu.Unlock()
+		_, err := io.Copy(io.Discard, r)
+		return err
+	}
+	const n = 6
+	ids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m, err := p.Create(ctx, fakeSpec(fmt.Sprintf("cc-%d", i)))
+			ids[i], errs[i] = m.ID, err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("Create cc-%d: %v", i, err)
+		}
+	}
+	if uploads[kernelVol] != 1 {
+		t.Fatalf("kernel uploaded %d times", uploads[kernelVol])
+	}
+	list, err := p.List(ctx)
+	if err != nil || len(list) != n {
+		t.Fatalf("List = %d machines, %v; want %d", len(list), err, n)
+	}
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.Delete(ctx, id); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if names := domainNames(t, raw); len(names) != 1 {
+		t.Fatalf("domains left: %v", names)
 	}
 }
