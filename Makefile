@@ -14,7 +14,8 @@ setup:
 	@./deploy/setup.sh
 
 # Start the daemons the tests need under $(RUN)/ (containerd, runc, a local
-# registry with the test image, and one that requires a login); deps-stop
+# registry with the test image, one that requires a login, and libvirtd with
+# a private socket and storage pool); deps-stop
 # ends only the pids they recorded.
 deps: setup
 	@./deploy/deps.sh start

@@ -18,7 +18,21 @@
 #     accepts over plain HTTP), storing into .run/registry-auth/data, with the
 #     same image as $CLOUDMGR_AUTH_REGISTRY/cloudmgr/busybox:private. Its
 #     credentials are .run/registry-auth/credentials ("user:password", mode
-#     0600), made once with a random password by deploy/registryauth.
+#     0600), made once with a random password by deploy/registryauth;
+#   - libvirtd (system mode, the QEMU and test drivers) with its config, pid
+#     file, log and private socket in .run/libvirt/ (URI
+#     qemu:///system?socket=$PWD/.run/libvirt/libvirt-sock, no auth, mode 0700),
+#     and a dir storage pool "cloudmgr" in .run/libvirt/pool for
+#     providers/libvirt. libvirtd's system mode also needs, outside the repo:
+#     the user libvirt-qemu (created when missing: libvirtd resolves its
+#     compiled-in default user before reading qemu.conf), /var/log/libvirt and
+#     /var/run/libvirt, and /etc/libvirt/qemu.conf, which this script writes
+#     (QEMU as root, so it reads kernels anywhere; stdio_handler "file", so no
+#     virtlogd) ONLY when that file is absent, holds nothing but comments (the
+#     package's default, kept as qemu.conf.dist) or carries the marker line
+#     "# cloudmgr deploy/deps.sh". Any other qemu.conf is left alone, and
+#     when it does not set stdio_handler = "file" a virtlogd of ours runs
+#     (pid file .run/libvirt/virtlogd.pid).
 # It picks the snapshotter that really runs a container here (overlayfs, else
 # native) and writes its name to .run/containerd/snapshotter.
 #
@@ -288,8 +302,88 @@ image_v2() {
   push_verified "$IMAGE_V2" "$TARBALL_V2"
 }
 
+LV=$RUN/libvirt
+LV_SOCK=$LV/libvirt-sock
+LV_URI="qemu:///system?socket=$LV_SOCK"
+LV_POOL=cloudmgr
+QEMU_CONF=/etc/libvirt/qemu.conf
+QEMU_MARKER="# cloudmgr deploy/deps.sh"
+VIRSH=(virsh -q -c "$LV_URI")
+
+libvirtd_ready() { timeout 5 "${VIRSH[@]}" uri >/dev/null 2>&1; }
+virtlogd_ready() { [ -S /run/libvirt/virtlogd-sock ]; }
+
+# qemu_conf writes /etc/libvirt/qemu.conf when it is ours to write (see the
+# header); status 0 when it changed.
+qemu_conf() {
+  if [ -f "$QEMU_CONF" ] && ! grep -qxF "$QEMU_MARKER" "$QEMU_CONF"; then
+    if grep -qv '^[[:space:]]*\(#.*\)\?$' "$QEMU_CONF"; then
+      log "$QEMU_CONF is not ours (no '$QEMU_MARKER' line): left as it is"
+      return 1
+    fi
+    cp -n "$QEMU_CONF" "$QEMU_CONF.dist"
+  fi
+  mkdir -p "$(dirname "$QEMU_CONF")"
+  write_if_changed "$QEMU_CONF" <<EOF
+$QEMU_MARKER
+# (Delete the line above to keep your own settings: deps.sh then leaves
+# this file alone.)
+# QEMU runs as root, so that it reads kernels, initrds and logs anywhere;
+# serial and stdio output go straight to files, so no virtlogd is needed.
+user = "root"
+group = "root"
+stdio_handler = "file"
+EOF
+}
+
+start_libvirt() {
+  command -v libvirtd >/dev/null && command -v virsh >/dev/null || die "libvirtd and virsh are missing: run make setup"
+  id libvirt-qemu >/dev/null 2>&1 || useradd -r -M -U -s /usr/sbin/nologin -d /var/lib/libvirt libvirt-qemu
+  mkdir -p /var/log/libvirt /var/run/libvirt "$LV/pool"
+  chmod 700 "$LV"
+  local changed=no
+  qemu_conf && changed=yes || true
+  if ! grep -q '^[[:space:]]*stdio_handler[[:space:]]*=[[:space:]]*"file"' "$QEMU_CONF"; then
+    if ! pid_of "$LV/virtlogd.pid" virtlogd >/dev/null && virtlogd_ready; then
+      log "virtlogd already runs (not ours)"
+    else
+      ensure_daemon virtlogd "$LV/virtlogd.pid" "$LV/virtlogd.log" no virtlogd_ready -- virtlogd
+    fi
+  fi
+  write_if_changed "$LV/libvirtd.conf" <<EOF && changed=yes || true
+# Written by deploy/deps.sh: the project's libvirtd, reached only through
+# its private socket in $LV (no TCP, no auth, owner only).
+unix_sock_dir = "$LV"
+unix_sock_group = "root"
+unix_sock_rw_perms = "0700"
+unix_sock_ro_perms = "0700"
+unix_sock_admin_perms = "0700"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+log_outputs = "3:stderr"
+EOF
+  ensure_daemon libvirtd "$LV/libvirtd.pid" "$LV/libvirtd.log" "$changed" libvirtd_ready \
+    -- libvirtd -f "$LV/libvirtd.conf" -p "$LV/libvirtd.own.pid"
+  # The storage pool providers/libvirt keeps kernels, initrds and config
+  # drives in (persistent, started, autostarted).
+  if ! "${VIRSH[@]}" pool-info "$LV_POOL" >/dev/null 2>&1; then
+    "${VIRSH[@]}" pool-define-as "$LV_POOL" dir --target "$LV/pool" >/dev/null
+  fi
+  if ! "${VIRSH[@]}" pool-dumpxml "$LV_POOL" | grep -qF "<path>$LV/pool</path>"; then
+    die "libvirt pool $LV_POOL exists with another directory than $LV/pool: virsh -c '$LV_URI' pool-undefine $LV_POOL"
+  fi
+  if [ "$("${VIRSH[@]}" pool-info "$LV_POOL" | awk '$1 == "State:" {print $2}')" != running ]; then
+    "${VIRSH[@]}" pool-build "$LV_POOL" >/dev/null 2>&1 || true
+    "${VIRSH[@]}" pool-start "$LV_POOL" >/dev/null
+  fi
+  "${VIRSH[@]}" pool-autostart "$LV_POOL" >/dev/null
+  echo "$LV_URI" >"$LV/uri"
+  log "libvirtd ready: $LV_URI (pool $LV_POOL in $LV/pool)"
+}
+
 case ${1:-start} in
 start)
+  start_libvirt
   start_containerd
   start_registry
   start_auth_registry
@@ -301,6 +395,8 @@ start)
   log "stop them with: make deps-stop"
   ;;
 stop)
+  stop_daemon libvirtd "$LV/libvirtd.pid" libvirtd
+  stop_daemon virtlogd "$LV/virtlogd.pid" virtlogd
   stop_daemon docker-registry-auth "$AREG/registry.pid" docker-registry
   stop_daemon docker-registry "$REG/registry.pid" docker-registry
   stop_daemon containerd "$CD/containerd.pid" containerd
