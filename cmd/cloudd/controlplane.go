@@ -17,6 +17,7 @@ import (
 	"github.com/cloudmgr/cloud/client"
 	"github.com/cloudmgr/cloud/controllers"
 	"github.com/cloudmgr/cloud/controllers/leader"
+	"github.com/cloudmgr/cloud/iaas"
 )
 
 // controlPlane runs the scheduler and the controllers: while this cloudd
@@ -30,10 +31,16 @@ type controlPlane struct {
 	reg       prometheus.Registerer
 	log       *slog.Logger
 	leading   prometheus.Gauge
+	// iaas and providers: the IaaS controllers run while leading when
+	// iaas.enabled, over these providers.
+	iaas      iaasOptions
+	providers iaas.Providers
 }
 
 // enabled reports whether there is anything to run.
-func (cp *controlPlane) enabled() bool { return cp.o.scheduler || cp.o.controllers }
+func (cp *controlPlane) enabled() bool {
+	return cp.o.scheduler || cp.o.controllers || cp.iaas.enabled
+}
 
 // start checks the settings and runs the control plane in the background;
 // the returned channel is closed once ctx ended and everything stopped.
@@ -130,6 +137,19 @@ func (cp *controlPlane) lead(ctx context.Context) error {
 			}
 		})
 	}
+	if cp.iaas.enabled {
+		m, err := cp.newIaaSManager(ctx)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return err
+		}
+		wg.Go(func() {
+			if err := m.Run(ctx); err != nil {
+				fail(fmt.Errorf("IaaS controllers: %w", err))
+			}
+		})
+	}
 	<-ctx.Done()
 	wg.Wait()
 	cp.log.Info("control plane stopped")
@@ -152,6 +172,25 @@ func (cp *controlPlane) newManager(ctx context.Context) (*controllers.Manager, e
 		if err := setup(m); err != nil {
 			return nil, fmt.Errorf("controller setup %d: %w", i, err)
 		}
+	}
+	return m, nil
+}
+
+// newIaaSManager builds this term's IaaS controllers (hypervisors, node
+// pools, machines, tenant VMs) with a credential of the
+// system:iaas-controller role.
+func (cp *controlPlane) newIaaSManager(ctx context.Context) (*controllers.Manager, error) {
+	token, err := cp.srv.IaaSControllerToken(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("iaas-controller credential: %w", err)
+	}
+	c, err := client.New(client.Config{Server: cp.serverURL, CAData: cp.caPEM, Token: token, UserAgent: "cloudd-iaas-controller/" + version}, api.NewScheme())
+	if err != nil {
+		return nil, err
+	}
+	m := controllers.NewManager(c, cp.log.With("component", "iaas-controller"))
+	if err := cp.iaasSetups(m, c); err != nil {
+		return nil, fmt.Errorf("IaaS controller setup: %w", err)
 	}
 	return m, nil
 }

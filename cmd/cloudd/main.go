@@ -123,6 +123,13 @@ func (o *options) load(v *viper.Viper) error {
 	if abs, err := filepath.Abs(o.dataDir); err == nil {
 		o.dataDir = abs
 	}
+	var err error
+	if o.iaas, err = readIaaSOptions(v, o.dataDir); err != nil {
+		return err
+	}
+	if o.iaas.enabled {
+		o.tlsSANs = append(o.tlsSANs, o.iaas.vmServerHost())
+	}
 	if o.listen == "" {
 		return errors.New("--listen is required")
 	}

@@ -37,6 +37,8 @@ type options struct {
 	schedulerWorkers int
 	leaderElect      bool
 	leaderTTL        time.Duration
+
+	iaas iaasOptions
 }
 
 func (o *options) bind(cmd *cobra.Command, v *viper.Viper) {
@@ -68,6 +70,7 @@ func (o *options) bind(cmd *cobra.Command, v *viper.Viper) {
 	f.Bool("leader-elect", true, "run the scheduler and the controllers only while this cloudd leads among those sharing the etcd cluster (with an embedded etcd it always does)")
 	f.Duration("leader-elect-ttl", 5*time.Second, "lease of the leader in etcd: how long a dead leader blocks the others at most (whole seconds, at least 1s)")
 	f.Duration("node-grace-period", nodelifecycle.DefaultGracePeriod, "how long a node may go without renewing its lease before it is marked Unknown and tainted unreachable")
+	addIaaSFlags(f)
 	f.Duration("node-eviction-timeout", nodelifecycle.DefaultEvictionTimeout, "how long pods stay on an unreachable or not-ready node before they are deleted (unless their tolerationSeconds say otherwise)")
 	_ = v.BindPFlags(f)
 }

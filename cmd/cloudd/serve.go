@@ -98,7 +98,16 @@ func serve(ctx context.Context, o *options, errOut io.Writer) error {
 	serverURL := scheme + "://" + clientAddress(ln.Addr())
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(serveCtx, ln, tlsConfig, o.shutdownGrace) }()
-	cp := &controlPlane{o: o, srv: srv, etcd: etcd, serverURL: serverURL, caPEM: caPEM, reg: reg, log: log}
+	cp := &controlPlane{o: o, srv: srv, etcd: etcd, serverURL: serverURL, caPEM: caPEM, reg: reg, log: log,
+		iaas: o.iaas.withServerURL(scheme, ln.Addr())}
+	if cp.iaas.enabled {
+		providers, closeProviders, err := newProviders(cp.iaas, reg)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = closeProviders() }()
+		cp.providers = providers
+	}
 	var cpDone <-chan struct{}
 	stopComponents := func() {
 		stop()
