@@ -296,10 +296,10 @@ func TestUnreachable(t *testing.T) {
 	if _, err := p.List(ctx); !errors.Is(err, iaas.ErrUnreachable) {
 		t.Errorf("List = %v, want ErrUnreachable", err)
 	}
-	for _, uri := range []string{"qemu+ssh://root@host/system", "qemu://host/system", "::"} {
+	for _, uri := range []string{"qemu+libssh2://root@host/system", "qemu+tls://host/system", "qemu://host/system", "::"} {
 		if err := p.AddHypervisor("x", uri); err == nil {
 			t.Errorf("AddHypervisor(%q) accepted", uri)
-		} else if strings.Contains(uri, "ssh") && !strings.Contains(err.Error(), "not supported yet") {
+		} else if strings.Contains(uri, "+") && !strings.Contains(err.Error(), "not supported yet") {
 			t.Errorf("AddHypervisor(%q) = %v, want 'not supported yet'", uri, err)
 		}
 	}
