@@ -34,9 +34,9 @@ type target struct {
 }
 
 // parseURI understands DRIVER:///PATH[?socket=SOCK] (and DRIVER+unix) on
-// a local socket and DRIVER+tcp://HOST[:PORT]/PATH (port 16509 by default,
-// no auth, no TLS). Other transports (ssh, tls, libssh) are not supported
-// yet.
+// a local socket, DRIVER+tcp://HOST[:PORT]/PATH (port 16509 by default,
+// no auth, no TLS) and DRIVER+ssh://[USER@]HOST[:PORT]/PATH (see
+// sshDialer). Other transports (tls, libssh) are not supported yet.
 func parseURI(raw string, timeout time.Duration) (target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -73,8 +73,14 @@ func parseURI(raw string, timeout time.Duration) (target, error) {
 			opts = append(opts, dialers.UsePort(p))
 		}
 		return target{dialer: dialers.NewRemote(u.Hostname(), opts...), driver: drv}, nil
-	case "ssh", "libssh", "libssh2", "tls", "ext":
-		return target{}, fmt.Errorf("libvirt URI %q: the %s transport is not supported yet (use a local socket or +tcp)", raw, transport)
+	case "ssh":
+		d, err := newSSHDialer(u, timeout)
+		if err != nil {
+			return target{}, fmt.Errorf("libvirt URI %q: %w", raw, err)
+		}
+		return target{dialer: d, driver: drv}, nil
+	case "libssh", "libssh2", "tls", "ext":
+		return target{}, fmt.Errorf("libvirt URI %q: the %s transport is not supported yet (use a local socket, +tcp or +ssh)", raw, transport)
 	}
 	return target{}, fmt.Errorf("libvirt URI %q: unknown transport %q", raw, transport)
 }

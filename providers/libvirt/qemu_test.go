@@ -157,21 +157,13 @@ func TestQEMUMachineLifecycle(t *testing.T) {
 	if got, err := p.Get(ctx, m.ID); err != nil || got.State != iaas.StateRunning {
 		t.Fatalf("after Start: %+v, %v", got, err)
 	}
-	// The log is appended to: the second boot prints the marker again.
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		out, err := p.ConsoleLog(ctx, m.ID, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Count(string(out), "CLOUDMGR-TEST-BOOTED") >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no second boot on the console:\n%s", out)
-		}
-		time.Sleep(500 * time.Millisecond)
+	// The log is appended to: the second boot prints the marker again,
+	// and a reboot (reset) a third time.
+	waitBoots(t, p, m.ID, 2)
+	if err := p.Reboot(ctx, m.ID); err != nil {
+		t.Fatal(err)
 	}
+	waitBoots(t, p, m.ID, 3)
 	if tail, err := p.ConsoleLog(ctx, m.ID, 10); err != nil || len(tail) != 10 {
 		t.Fatalf("ConsoleLog(10) = %q, %v", tail, err)
 	}
@@ -194,12 +186,19 @@ func TestQEMUMachineLifecycle(t *testing.T) {
 	if err != nil || !bytes.Equal(remote, local) {
 		t.Fatalf("downloaded tail %q (%v), want %q", remote, err, local)
 	}
+	// Other tests may run machines on the same daemon: look at ours.
 	list, err := p.List(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 1 || list[0].ID != m.ID {
-		t.Fatalf("List = %+v", list)
+	var ours []iaas.Machine
+	for _, vm := range list {
+		if strings.HasPrefix(vm.Name, "lvtest-") {
+			ours = append(ours, vm)
+		}
+	}
+	if len(ours) != 1 || ours[0].ID != m.ID {
+		t.Fatalf("List = %+v, want %s among them, alone of this test's", list, m.ID)
 	}
 
 	// Delete leaves nothing: no domain, no volume, no file in the pool.
@@ -266,5 +265,24 @@ func TestQEMURollback(t *testing.T) {
 			t.Fatalf("Create = %v, want the injected failure", err)
 		}
 		assertGone(t, raw, test.LibvirtPool, name)
+	}
+}
+
+// waitBoots waits until the console shows n boots.
+func waitBoots(t *testing.T, p *Provider, id string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		out, err := p.ConsoleLog(ctxT(t, 10*time.Second), id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Count(string(out), "CLOUDMGR-TEST-BOOTED") >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("console shows fewer than %d boots:\n%s", n, out)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
