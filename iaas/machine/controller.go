@@ -285,7 +285,12 @@ func (c *Controller) findByName(ctx context.Context, prov iaas.Provider, name st
 	lctx, cancel := context.WithTimeout(ctx, c.o.CallTimeout)
 	defer cancel()
 	vms, err := prov.List(lctx)
-	if err != nil {
+	// A provider of several hypervisors lists those it reaches and says
+	// which it does not (ErrUnreachable). The partial list is enough: if
+	// the machine's own hypervisor is among the unreachable ones, the
+	// Create that follows fails as unreachable too, and a provider refuses
+	// a name it already holds.
+	if err != nil && !errors.Is(err, iaas.ErrUnreachable) {
 		return iaas.Machine{}, false, fmt.Errorf("list machines of provider %s: %w", prov.Name(), err)
 	}
 	for _, vm := range vms {
