@@ -127,8 +127,9 @@ func newProviders(o iaasOptions, reg prometheus.Registerer) (iaas.Providers, fun
 			Initrd:  filepath.Join(o.nodeImageDir, "initrd.img"),
 			Cmdline: "console=ttyS0 quiet panic=-1",
 		}},
-		PoolDir:    o.poolDir,
-		DomainType: o.domainType,
+		DefaultImage: NodeImage,
+		PoolDir:      o.poolDir,
+		DomainType:   o.domainType,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("libvirt provider: %w", err)

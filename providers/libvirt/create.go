@@ -41,6 +41,9 @@ func (p *Provider) Create(ctx context.Context, spec iaas.MachineSpec) (_ iaas.Ma
 	if spec.CPUs <= 0 || spec.MemoryMiB < 64 {
 		return iaas.Machine{}, fmt.Errorf("libvirt: machine %s: needs a flavor, or vCPUs > 0 and memory >= 64 MiB (have %d, %d MiB)", spec.Name, spec.CPUs, spec.MemoryMiB)
 	}
+	if spec.Image == "" {
+		spec.Image = p.cfg.DefaultImage
+	}
 	img, ok := p.cfg.Images[spec.Image]
 	if !ok {
 		return iaas.Machine{}, fmt.Errorf("libvirt: machine %s: unknown image %q", spec.Name, spec.Image)

@@ -56,6 +56,8 @@ type Config struct {
 	Hypervisors map[string]string
 	// Images by name.
 	Images map[string]Image
+	// DefaultImage is the image of a machine that names none.
+	DefaultImage string
 	// Pool is the storage pool, on every hypervisor, that holds kernels,
 	// initrds, config drives and console logs (default "cloudmgr").
 	Pool string

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -632,5 +633,27 @@ func TestTestDriverConcurrentCreates(t *testing.T) {
 		if strings.HasPrefix(name, "cc-") {
 			t.Fatalf("domain left: %s", name)
 		}
+	}
+}
+
+// TestDefaultImage: a machine that names no image gets Config.DefaultImage,
+// and without one it is refused naming the empty image, leaving nothing.
+func TestDefaultImage(t *testing.T) {
+	p, raw, _ := testDriverProvider(t)
+	spec := fakeSpec("tdm-default-image")
+	spec.Image = ""
+	if _, err := p.Create(ctxT(t, time.Minute), spec); err == nil || !strings.Contains(err.Error(), `unknown image ""`) {
+		t.Fatalf("create without an image and no default: %v, want unknown image", err)
+	}
+	if slices.Contains(domainNames(t, raw), spec.Name) {
+		t.Fatalf("a refused create left domain %s", spec.Name)
+	}
+	p.cfg.DefaultImage = "fake"
+	m, err := p.Create(ctxT(t, time.Minute), spec)
+	if err != nil {
+		t.Fatalf("create with the default image: %v", err)
+	}
+	if err := p.Delete(ctxT(t, time.Minute), m.ID); err != nil {
+		t.Fatal(err)
 	}
 }
