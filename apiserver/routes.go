@@ -163,6 +163,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, id *Identity) 
 	case q.sub == "binding" && id.Role != RoleAdmin:
 		// Tenants place no pods: the scheduler (or an administrator) does.
 		err = forbiddenSub(id, q)
+	case q.sub == "status" && q.kind.Kind == api.KindVirtualMachine && id.Role != RoleAdmin && q.verb != "get":
+		// A VM's status (its provider ID, host) is the IaaS controllers'
+		// record: a tenant who wrote another tenant's provider ID there
+		// could make the controller act on that VM.
+		err = forbiddenSub(id, q)
 	case q.sub == "eviction":
 		// An eviction deletes the pod: it takes the right to delete it.
 		_, err = s.authorize(r.Context(), id, "delete", q.kind, q.authNamespace())

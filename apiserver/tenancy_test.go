@@ -342,3 +342,33 @@ func kind(t testing.TB, env *apiservertest.Env, name string) *api.KindInfo {
 	}
 	return k
 }
+
+// TestTenantCannotWriteVMStatus: a tenant creates and reads its VMs, but
+// their status (provider ID, host) is the IaaS controllers' record: a
+// tenant's status write is 403 and the status stays as it was.
+func TestTenantCannotWriteVMStatus(t *testing.T) {
+	env := apiservertest.Start(t, apiservertest.Options{})
+	ctx := context.Background()
+	a := env.Tenant(t, "team-a")
+	vms := client.For[api.VirtualMachine](a)
+	v, err := vms.Create(ctx, &api.VirtualMachine{ObjectMeta: api.ObjectMeta{Namespace: "team-a", Name: "box"},
+		Spec: api.VirtualMachineSpec{CPUs: 1, Memory: api.MustParseQuantity("512Mi")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Status.ProviderID = "libvirt://hv/someone-elses-vm"
+	if _, err := vms.UpdateStatus(ctx, v); client.Code(err) != http.StatusForbidden {
+		t.Fatalf("tenant status write: %v, want 403", err)
+	}
+	got, err := vms.Get(ctx, "team-a", "box")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.ProviderID != "" {
+		t.Fatalf("status changed to %+v", got.Status)
+	}
+	got.Status.ProviderID = "libvirt://hv/x"
+	if _, err := client.For[api.VirtualMachine](env.Admin).UpdateStatus(ctx, got); err != nil {
+		t.Fatalf("admin status write: %v", err)
+	}
+}
