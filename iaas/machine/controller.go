@@ -34,6 +34,7 @@ const LabelMachine = "iaas.cloudmgr.dev/machine"
 // CreateFailed).
 const (
 	ReasonJoinTimeout    = "JoinTimeout"
+	ReasonNodeLost       = "NodeLost"
 	ReasonVMDisappeared  = "VMDisappeared"
 	ReasonNoProvider     = "ProviderNotConfigured"
 	ReasonCreated        = "Created"
@@ -405,6 +406,17 @@ func (c *Controller) follow(ctx context.Context, m *api.Machine, prov iaas.Provi
 		d := joinTimeout(c.pool(m), c.o.JoinTimeout)
 		return controllers.Result{}, c.fail(ctx, m, api.ConditionJoined, ReasonJoinTimeout,
 			fmt.Sprintf("the node did not join and turn Ready within %s; VM %s deleted", d, m.Status.ProviderID))
+	case stepLost:
+		if ok, err := c.current(ctx, m); !ok {
+			return controllers.Result{RequeueAfter: 100 * time.Millisecond}, err
+		}
+		if err := c.deleteVM(ctx, m, prov); err != nil {
+			return controllers.Result{}, err
+		}
+		c.forgetChecked(m.Name)
+		d := joinTimeout(c.pool(m), c.o.JoinTimeout)
+		return controllers.Result{}, c.fail(ctx, m, api.ConditionJoined, ReasonNodeLost,
+			fmt.Sprintf("node %s has not been Ready for %s; VM %s deleted", m.Name, d, m.Status.ProviderID))
 	case stepWait:
 		res.RequeueAfter = min(res.RequeueAfter, left+10*time.Millisecond)
 	}

@@ -20,16 +20,24 @@ const (
 	stepTimeout
 	// stepNone: nothing to do (already joined, or not provisioned).
 	stepNone
+	// stepLost: it joined, but its node has not been Ready for the join
+	// timeout (a VM that rebooted cannot join again: its join token was
+	// single-use and its state lived in RAM): delete its VM and fail it,
+	// so that the pool replaces it.
+	stepLost
 )
 
 func (s step) String() string {
-	return [...]string{"wait", "join", "timeout", "none"}[s]
+	return [...]string{"wait", "join", "timeout", "none", "lost"}[s]
 }
 
 // joinStep decides for a Running machine whose node may exist (node nil:
 // not registered): join when the node is Ready, time out joinTimeout after
 // the VM was provisioned, else wait the time that is left.
 func joinStep(m *api.Machine, node *api.Node, joinTimeout time.Duration, now time.Time) (step, time.Duration) {
+	if m.Status.Phase == api.MachineJoined {
+		return lostStep(m, node, joinTimeout, now)
+	}
 	if m.Status.Phase != api.MachineRunning {
 		return stepNone, 0
 	}
@@ -43,6 +51,31 @@ func joinStep(m *api.Machine, node *api.Node, joinTimeout time.Duration, now tim
 	left := since.Add(joinTimeout).Sub(now)
 	if left <= 0 {
 		return stepTimeout, 0
+	}
+	return stepWait, left
+}
+
+// lostStep decides for a Joined machine: lost once its node has not been
+// Ready for timeout (since the Ready condition last changed, or since it
+// joined when the node is gone), else wait for that moment.
+func lostStep(m *api.Machine, node *api.Node, timeout time.Duration, now time.Time) (step, time.Duration) {
+	if node != nil && kit.NodeReady(node) {
+		return stepNone, 0
+	}
+	since := m.Status.JoinedTime.Time
+	if node != nil {
+		for _, c := range node.Status.Conditions {
+			if c.Type == api.NodeReady && !c.LastTransitionTime.IsZero() {
+				since = c.LastTransitionTime.Time
+			}
+		}
+	}
+	if since.IsZero() {
+		return stepNone, 0
+	}
+	left := since.Add(timeout).Sub(now)
+	if left <= 0 {
+		return stepLost, 0
 	}
 	return stepWait, left
 }

@@ -16,6 +16,15 @@ func TestJoinStep(t *testing.T) {
 	machine := func(phase api.MachinePhase) *api.Machine {
 		return &api.Machine{Status: api.MachineStatus{Phase: phase, ProvisionedTime: api.NewTime(t0)}}
 	}
+	joined := func() *api.Machine {
+		m := machine(api.MachineJoined)
+		m.Status.JoinedTime = api.NewTime(t0)
+		return m
+	}
+	notReadySince := func(at time.Time) *api.Node {
+		return &api.Node{ObjectMeta: api.ObjectMeta{Name: "m"}, Status: api.NodeStatus{Conditions: []api.NodeCondition{
+			{Type: api.NodeReady, Status: api.ConditionFalse, LastTransitionTime: api.NewTime(at)}}}}
+	}
 	cases := []struct {
 		name    string
 		m       *api.Machine
@@ -30,7 +39,11 @@ func TestJoinStep(t *testing.T) {
 		{"ready even after the timeout", machine(api.MachineRunning), ready, time.Hour, stepJoin, 0},
 		{"timeout without node", machine(api.MachineRunning), nil, 10 * time.Minute, stepTimeout, 0},
 		{"timeout with a node not ready", machine(api.MachineRunning), notReady, 11 * time.Minute, stepTimeout, 0},
-		{"already joined", machine(api.MachineJoined), nil, time.Hour, stepNone, 0},
+		{"joined, node ready", joined(), ready, time.Hour, stepNone, 0},
+		{"joined, node not ready for less than the timeout", joined(), notReadySince(t0.Add(time.Minute)), 5 * time.Minute, stepWait, 6 * time.Minute},
+		{"joined, node not ready for the timeout: lost", joined(), notReadySince(t0.Add(time.Minute)), 11 * time.Minute, stepLost, 0},
+		{"joined, node gone for the timeout: lost", joined(), nil, 10 * time.Minute, stepLost, 0},
+		{"joined, node gone for less", joined(), nil, 9 * time.Minute, stepWait, time.Minute},
 		{"unreachable machines wait", machine(api.MachineUnknown), nil, time.Hour, stepNone, 0},
 	}
 	for _, tc := range cases {
