@@ -125,6 +125,10 @@ type instrumented struct {
 	h *prometheus.HistogramVec
 }
 
+// Unwrap returns the provider it times, so that iaas.Ability finds the
+// optional abilities Instrument does not forward.
+func (i *instrumented) Unwrap() Provider { return i.p }
+
 func (i *instrumented) observe(op string, start time.Time, err error) {
 	i.h.WithLabelValues(i.p.Name(), op, ResultOf(err)).Observe(time.Since(start).Seconds())
 }

@@ -61,6 +61,31 @@ type ConsoleReader interface {
 	ConsoleLog(ctx context.Context, id string, maxBytes int) ([]byte, error)
 }
 
+// Sweeper is the optional ability to remove what a machine left behind on
+// its hypervisor once its VM is gone: the disks and config drive of a VM
+// destroyed behind the system's back, or of a create whose rollback could
+// not reach the hypervisor. A VM that still exists is left to Delete.
+type Sweeper interface {
+	SweepMachine(ctx context.Context, hypervisor, name string) error
+}
+
+// Ability returns p as T when p, or the provider a decorator of p wraps
+// (one with an Unwrap() Provider method, like Instrument's), has it.
+func Ability[T any](p Provider) (T, bool) {
+	for p != nil {
+		if t, ok := p.(T); ok {
+			return t, true
+		}
+		u, ok := p.(interface{ Unwrap() Provider })
+		if !ok {
+			break
+		}
+		p = u.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
+
 // HostInspector is the optional ability to describe the hypervisor a
 // provider reaches by URI: capacity and host name (libvirt).
 type HostInspector interface {

@@ -451,15 +451,27 @@ func (c *Controller) deleteVM(ctx context.Context, m *api.Machine, prov iaas.Pro
 	id := m.Status.ProviderID
 	if id == "" {
 		vm, ok, err := c.findByName(ctx, prov, m.Name)
-		if err != nil || !ok {
+		if err != nil {
 			return err
 		}
 		id = vm.ID
+		if !ok {
+			id = ""
+		}
 	}
 	dctx, cancel := context.WithTimeout(ctx, c.o.CallTimeout)
 	defer cancel()
-	if err := prov.Delete(dctx, id); err != nil && !errors.Is(err, iaas.ErrNotFound) {
-		return fmt.Errorf("delete VM %s of machine %s: %w", id, m.Name, err)
+	if id != "" {
+		if err := prov.Delete(dctx, id); err != nil && !errors.Is(err, iaas.ErrNotFound) {
+			return fmt.Errorf("delete VM %s of machine %s: %w", id, m.Name, err)
+		}
+	}
+	// What a VM destroyed behind our back, or a create whose rollback
+	// could not reach the hypervisor, left behind (disks, config drive).
+	if sw, ok := iaas.Ability[iaas.Sweeper](prov); ok && m.Spec.Hypervisor != "" {
+		if err := sw.SweepMachine(dctx, m.Spec.Hypervisor, m.Name); err != nil {
+			return fmt.Errorf("remove what machine %s left on hypervisor %s: %w", m.Name, m.Spec.Hypervisor, err)
+		}
 	}
 	return nil
 }

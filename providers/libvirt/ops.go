@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
@@ -413,4 +414,49 @@ func (p *Provider) InspectHost(ctx context.Context, hypervisor, uri string) (iaa
 		return iaas.HostInfo{}, h.fail(l, err)
 	}
 	return iaas.HostInfo{Hostname: host, CPUs: cpus, MemoryMiB: int64(memKiB >> 10), DomainType: dt}, nil
+}
+
+// SweepMachine deletes the per-machine volumes of machine name on
+// hypervisor (cloudmgr-NAME-UUID8-cidata.iso and -console.log) when no
+// domain of that name exists: what a domain destroyed and undefined behind
+// our back, or a create whose rollback could not reach the hypervisor, left
+// behind. A domain that exists is left to Delete. It implements
+// iaas.Sweeper.
+func (p *Provider) SweepMachine(ctx context.Context, hypervisor, name string) error {
+	h, err := p.hypervisor(hypervisor)
+	if err != nil {
+		return err
+	}
+	l, _, err := h.connect()
+	if err != nil {
+		return err
+	}
+	defer h.guard(ctx, l)()
+	if _, err := l.DomainLookupByName(name); err == nil {
+		return nil
+	} else if !isCode(err, golibvirt.ErrNoDomain) {
+		return h.fail(l, fmt.Errorf("libvirt: look up domain %s: %w", name, err))
+	}
+	pool, err := p.pool(l)
+	if err != nil {
+		return h.fail(l, err)
+	}
+	if err := l.StoragePoolRefresh(pool, 0); err != nil {
+		return h.fail(l, fmt.Errorf("libvirt: refresh pool %s: %w", p.cfg.Pool, err))
+	}
+	vols, _, err := l.StoragePoolListAllVolumes(pool, 1, 0)
+	if err != nil {
+		return h.fail(l, fmt.Errorf("libvirt: volumes of pool %s: %w", p.cfg.Pool, err))
+	}
+	own := regexp.MustCompile(`^cloudmgr-` + regexp.QuoteMeta(name) + `-[0-9a-f]{8}-(cidata\.iso|console\.log)$`)
+	for _, v := range vols {
+		if !own.MatchString(v.Name) {
+			continue
+		}
+		if err := deleteVolume(l, pool, v.Name); err != nil {
+			return h.fail(l, fmt.Errorf("libvirt: %w", err))
+		}
+		p.log.Info("removed a volume left behind", "machine", name, "hypervisor", hypervisor, "volume", v.Name)
+	}
+	return nil
 }

@@ -657,3 +657,54 @@ func TestDefaultImage(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSweepMachine: the volumes a machine left behind (its domain gone)
+// are removed, those of a machine whose name merely starts alike are not,
+// and nothing is removed while a domain of that name exists.
+func TestSweepMachine(t *testing.T) {
+	p, raw, _ := testDriverProvider(t)
+	ctx := ctxT(t, time.Minute)
+	pl, err := raw.StoragePoolLookupByName("default-pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(name string) {
+		x := fmt.Sprintf("<volume><name>%s</name><capacity unit='bytes'>1024</capacity></volume>", name)
+		if _, err := raw.StorageVolCreateXML(pl, x, 0); err != nil {
+			t.Fatalf("create volume %s: %v", name, err)
+		}
+	}
+	mine := []string{"cloudmgr-swp-1-0a1b2c3d-cidata.iso", "cloudmgr-swp-1-0a1b2c3d-console.log"}
+	others := []string{"cloudmgr-swp-1x-0a1b2c3d-cidata.iso", "cloudmgr-swp-1-notauuid-cidata.iso"}
+	for _, v := range append(append([]string{}, mine...), others...) {
+		mk(v)
+	}
+	if err := p.SweepMachine(ctx, "hv1", "swp-1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := poolVolumes(t, raw, "default-pool", "cloudmgr-swp-"); !slices.Equal(got, []string{"cloudmgr-swp-1-notauuid-cidata.iso", "cloudmgr-swp-1x-0a1b2c3d-cidata.iso"}) {
+		t.Fatalf("after the sweep the pool holds %v; want only the other machine's and the odd name", got)
+	}
+
+	// A machine whose domain still exists keeps its volumes.
+	m, err := p.Create(ctx, fakeSpec("swp-2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := poolVolumes(t, raw, "default-pool", "cloudmgr-swp-2-")
+	if len(before) == 0 {
+		t.Fatal("the created machine has no volumes")
+	}
+	if err := p.SweepMachine(ctx, "hv1", "swp-2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := poolVolumes(t, raw, "default-pool", "cloudmgr-swp-2-"); !slices.Equal(got, before) {
+		t.Fatalf("sweep of a live machine changed its volumes: %v -> %v", before, got)
+	}
+	if err := p.Delete(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range others {
+		_ = deleteVolume(raw, pl, v)
+	}
+}
