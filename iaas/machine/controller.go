@@ -194,6 +194,14 @@ func (c *Controller) fail(ctx context.Context, m *api.Machine, typ, reason, msg 
 	m.Status.Phase = api.MachineFailed
 	m.Status.Message = msg
 	kit.SetCondition(&m.Status.Conditions, typ, api.ConditionFalse, reason, msg, c.now())
+	// Failing is a transition even when the condition was False already
+	// (Joined is False while the node is awaited): the pool times its
+	// replacement back-off from it.
+	for i := range m.Status.Conditions {
+		if m.Status.Conditions[i].Type == typ {
+			m.Status.Conditions[i].LastTransitionTime = c.now()
+		}
+	}
 	if _, err := c.writeStatus(ctx, m); err != nil {
 		return client.IgnoreNotFound(err)
 	}
