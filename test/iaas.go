@@ -27,7 +27,8 @@ const HypervisorName = "local"
 // IaaS is a cloudd process with the IaaS layer on the project's libvirtd:
 // its own data dir and port, the QEMU (TCG) domain type, the storage pool
 // of `make deps`, and the hypervisor HypervisorName registered through
-// cloudctl.
+// cloudctl (with a CPU overcommit of 4, so that a few 1-vCPU VMs fit on
+// the 2-core test machines).
 type IaaS struct {
 	*Cloudd
 	// Bin holds the built binaries (cloudd, cloudctl, ...).
@@ -80,7 +81,8 @@ func StartIaaS(ctx context.Context, dataDir string) (*IaaS, error) {
 		_ = cd.Stop(syscall.SIGKILL)
 		return nil, err
 	}
-	if out, err := x.Cloudctl(x.Admin, "hypervisor", "add", HypervisorName, "--uri", uri); err != nil {
+	// The shared 2-core machine holds 3 VMs of 1 vCPU only overcommitted.
+	if out, err := x.Cloudctl(x.Admin, "hypervisor", "add", HypervisorName, "--uri", uri, "--cpu-ratio", "4"); err != nil {
 		_ = cd.Stop(syscall.SIGKILL)
 		return nil, fmt.Errorf("cloudctl hypervisor add: %w\n%s", err, out)
 	}
