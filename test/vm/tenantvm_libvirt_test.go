@@ -3,6 +3,7 @@ package vm
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,6 +45,11 @@ func TestTenantVMLifecycleOnLibvirt(t *testing.T) {
 		if names, _ := test.DomainNames(l, machine); len(names) > 0 {
 			t.Errorf("cleanup: domain %s was left behind; destroying it", machine)
 			_ = test.RemoveDomain(l, machine)
+		}
+		files, _ := x.PoolFiles("cloudmgr-" + machine + "-")
+		for _, f := range files {
+			t.Errorf("cleanup: pool volume %s was left behind; removing it", f)
+			_ = os.Remove(filepath.Join(x.PoolDir, f))
 		}
 		if t.Failed() {
 			t.Logf("cloudd log (tail):\n%s", tail(x.Log.String(), 20000))
