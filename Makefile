@@ -6,7 +6,7 @@ BIN := bin
 RUN := .run
 DEMO_LISTEN ?= 127.0.0.1:16443
 
-.PHONY: all build setup deps deps-stop test test-short bench bench-scheduler bench-scheduler-small demo demo-stop vet fmt clean
+.PHONY: all build setup deps deps-stop test test-short bench bench-nodepool bench-scheduler bench-scheduler-small demo demo-stop vet fmt clean
 
 all: build
 
@@ -54,6 +54,16 @@ bench: setup deps
 	go test -run '^$$' -bench 'PodStartup' -benchtime 100x -count $(BENCH_COUNT) -timeout 30m ./test/bench/
 	go test -run '^$$' -bench 'LeaderFailover' -benchtime 3x -count $(BENCH_COUNT) -timeout 30m ./test/bench/
 	CLOUDMGR_BENCH_PODS=100,250 go test -run '^$$' -bench 'PodsPerNode' -benchtime 1x -count $(BENCH_COUNT) -timeout 60m ./test/bench/
+
+# Node pool scale-up on the project's libvirtd (real cloudd and QEMU VMs as
+# TCG): nodepool scale to Running / node Ready / first pod Running, p50 over
+# BENCH_VMS1_RUNS scale-ups of 1 VM and BENCH_VMS3_RUNS of 3 VMs, beside a
+# domain defined and started by hand through go-libvirt (Reference).
+BENCH_VMS1_RUNS ?= 3
+BENCH_VMS3_RUNS ?= 2
+bench-nodepool: setup deps
+	go test -run '^$$' -bench 'NodePoolScaleUp/(VMs=1|Reference)$$' -benchtime $(BENCH_VMS1_RUNS)x -timeout 60m ./test/bench/
+	go test -run '^$$' -bench 'NodePoolScaleUp/VMs=3$$' -benchtime $(BENCH_VMS3_RUNS)x -timeout 60m ./test/bench/
 
 # The scheduler's figures: cloudd (embedded etcd, scheduler on) in its own
 # process; NODES simulated nodes, PLACED pods placed first, then PODS pods
