@@ -48,9 +48,9 @@ func startIaaS(t *testing.T) (*test.IaaS, *golibvirt.Libvirt) {
 	return x, l
 }
 
-// waitFor polls cond every 250 ms until it returns true or an error, or
+// waitUntil polls cond every 250 ms until it returns true or an error, or
 // the timeout passes; what describes the wait in the failure.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last error
@@ -190,7 +190,7 @@ func TestNodePoolOnLibvirt(t *testing.T) {
 	})
 
 	var hv *api.Hypervisor
-	waitFor(t, time.Minute, "hypervisor local reachable with a hostname", func() (bool, error) {
+	waitUntil(t, time.Minute, "hypervisor local reachable with a hostname", func() (bool, error) {
 		h, err := client.For[api.Hypervisor](c).Get(ctx, "", test.HypervisorName)
 		if err != nil {
 			return false, err
@@ -206,7 +206,7 @@ func TestNodePoolOnLibvirt(t *testing.T) {
 	}
 
 	var m *api.Machine
-	waitFor(t, 2*time.Minute, "the pool's Machine Running with a provider ID", func() (bool, error) {
+	waitUntil(t, 2*time.Minute, "the pool's Machine Running with a provider ID", func() (bool, error) {
 		ms, err := poolMachines(ctx, c, poolName)
 		if err != nil || len(ms) == 0 {
 			return false, err
@@ -227,7 +227,7 @@ func TestNodePoolOnLibvirt(t *testing.T) {
 	token = joinToken(t, x, m.Name)
 
 	var node *api.Node
-	waitFor(t, 5*time.Minute, "node "+m.Name+" Ready", func() (bool, error) {
+	waitUntil(t, 5*time.Minute, "node "+m.Name+" Ready", func() (bool, error) {
 		n, err := client.For[api.Node](c).Get(ctx, "", m.Name)
 		if err != nil {
 			return false, err
@@ -271,7 +271,7 @@ func TestNodePoolOnLibvirt(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got *api.Pod
-	waitFor(t, 4*time.Minute, "pod Running", func() (bool, error) {
+	waitUntil(t, 4*time.Minute, "pod Running", func() (bool, error) {
 		var err error
 		got, err = pods.Get(ctx, "default", p.Name)
 		return err == nil && got.Status.Phase == api.PodRunning, err
@@ -281,7 +281,7 @@ func TestNodePoolOnLibvirt(t *testing.T) {
 		t.Fatalf("pod ran on %q, want the pool's node %s", got.Spec.NodeName, m.Name)
 	}
 	var logs string
-	waitFor(t, time.Minute, "the pod's output through cloudctl logs", func() (bool, error) {
+	waitUntil(t, time.Minute, "the pod's output through cloudctl logs", func() (bool, error) {
 		out, err := x.Cloudctl(x.Admin, "logs", p.Name, "-n", "default")
 		logs = out
 		return err == nil && strings.Contains(out, marker), err
@@ -297,12 +297,12 @@ func TestNodePoolOnLibvirt(t *testing.T) {
 	if out, err := x.Cloudctl(x.Admin, "nodepool", "scale", poolName, "--replicas", "0"); err != nil {
 		t.Fatalf("nodepool scale: %v\n%s", err, out)
 	}
-	waitFor(t, 3*time.Minute, "pod evicted", func() (bool, error) {
+	waitUntil(t, 3*time.Minute, "pod evicted", func() (bool, error) {
 		_, err := pods.Get(ctx, "default", p.Name)
 		return client.IsNotFound(err), nil
 	})
 	evictedAt := time.Now()
-	waitFor(t, 3*time.Minute, "machine, node, domain and volumes gone", func() (bool, error) {
+	waitUntil(t, 3*time.Minute, "machine, node, domain and volumes gone", func() (bool, error) {
 		if ms, err := poolMachines(ctx, c, poolName); err != nil || len(ms) > 0 {
 			return false, err
 		}

@@ -69,7 +69,7 @@ func TestTenantVMLifecycleOnLibvirt(t *testing.T) {
 	// phase waits for the VM's phase and its domain's state.
 	phase := func(want api.VirtualMachinePhase, dom golibvirt.DomainState) {
 		t.Helper()
-		waitFor(t, 3*time.Minute, fmt.Sprintf("VM db %s, domain %s in state %d", want, machine, dom), func() (bool, error) {
+		waitUntil(t, 3*time.Minute, fmt.Sprintf("VM db %s, domain %s in state %d", want, machine, dom), func() (bool, error) {
 			vm, err := vms.Get(ctx, "team-a", "db")
 			if err != nil {
 				return false, err
@@ -93,7 +93,7 @@ func TestTenantVMLifecycleOnLibvirt(t *testing.T) {
 	phase(api.VMRunning, golibvirt.DomainRunning)
 
 	var console string
-	waitFor(t, 3*time.Minute, "boot output in vm console-log", func() (bool, error) {
+	waitUntil(t, 3*time.Minute, "boot output in vm console-log", func() (bool, error) {
 		out, err := x.Cloudctl(cfgA, "vm", "console-log", "db")
 		console = out
 		return err == nil && strings.Contains(out, "cloudmgr-init: start"), err
@@ -114,7 +114,7 @@ func TestTenantVMLifecycleOnLibvirt(t *testing.T) {
 	if out, err := x.Cloudctl(cfgA, "vm", "delete", "db"); err != nil {
 		t.Fatalf("vm delete: %v\n%s", err, out)
 	}
-	waitFor(t, 2*time.Minute, "domain and volumes of "+machine+" gone", func() (bool, error) {
+	waitUntil(t, 2*time.Minute, "domain and volumes of "+machine+" gone", func() (bool, error) {
 		if _, found, err := test.DomainState(l, machine); found || err != nil {
 			return false, err
 		}
