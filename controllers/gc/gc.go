@@ -125,6 +125,15 @@ func (c *Collector) Reconcile(ctx context.Context, uid string) (controllers.Resu
 	if err := errors.Join(errs...); err != nil {
 		return controllers.Result{}, err
 	}
+	if p.RemoveFinalizer == api.FinalizerOrphanDependents {
+		// The graph may not have seen a dependent created just before the
+		// owner's deletion (its kind's cache lagging): read the API before
+		// letting the owner go, or that dependent would later look
+		// ownerless and be deleted instead of orphaned.
+		if err := c.orphanLive(ctx, n); err != nil {
+			return controllers.Result{}, err
+		}
+	}
 	if p.RemoveFinalizer != "" {
 		err := c.mutate(ctx, n.Ref, func(m *api.ObjectMeta) bool {
 			if !slices.Contains(m.Finalizers, p.RemoveFinalizer) {
@@ -138,6 +147,40 @@ func (c *Collector) Reconcile(ctx context.Context, uid string) (controllers.Resu
 		}
 	}
 	return controllers.Result{}, nil
+}
+
+// orphanLive removes the owner's uid from the references of every object
+// that still names it, found by listing the tracked kinds through the API:
+// those of the owner's namespace for a namespaced owner, all for a
+// cluster-scoped one.
+func (c *Collector) orphanLive(ctx context.Context, owner Node) error {
+	var errs []error
+	for _, k := range c.scheme.Kinds() {
+		if !Tracked(k) || (owner.Namespace != "" && !k.Namespaced) {
+			continue
+		}
+		objs, _, err := c.client.List(ctx, k, owner.Namespace, client.ListOptions{})
+		if err != nil {
+			if client.IsForbidden(err) {
+				continue // a kind the collector may not read holds no dependent it could orphan
+			}
+			errs = append(errs, fmt.Errorf("list %s: %w", k.Resource, err))
+			continue
+		}
+		for _, o := range objs {
+			m := o.GetObjectMeta()
+			if !slices.ContainsFunc(m.OwnerReferences, func(r api.OwnerReference) bool { return r.UID == owner.UID }) {
+				continue
+			}
+			ref := c.nodeOf(k, o).Ref
+			errs = append(errs, c.mutate(ctx, ref, func(m *api.ObjectMeta) bool {
+				before := len(m.OwnerReferences)
+				m.OwnerReferences = slices.DeleteFunc(m.OwnerReferences, func(r api.OwnerReference) bool { return r.UID == owner.UID })
+				return len(m.OwnerReferences) != before
+			}))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // verdict is what a live read says of owners the graph does not know.

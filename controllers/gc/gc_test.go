@@ -166,8 +166,11 @@ func TestOrphanKeepsDependents(t *testing.T) {
 	}
 	e.secretGone("parent")
 	p, err := e.pods.Get(ctx, "default", "child")
-	if err != nil || p.DeletionTimestamp != nil || len(p.OwnerReferences) != 0 {
-		t.Fatalf("orphaned pod: %v, deletionTimestamp %v, owners %v", err, p.DeletionTimestamp, p.OwnerReferences)
+	if err != nil {
+		t.Fatalf("the orphaned pod: %v", err)
+	}
+	if p.DeletionTimestamp != nil || len(p.OwnerReferences) != 0 {
+		t.Fatalf("orphaned pod: deletionTimestamp %v, owners %v", p.DeletionTimestamp, p.OwnerReferences)
 	}
 }
 
