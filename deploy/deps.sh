@@ -370,6 +370,15 @@ EOF
     "${VIRSH[@]}" pool-define-as "$LV_POOL" dir --target "$LV/pool" >/dev/null
   fi
   if ! "${VIRSH[@]}" pool-dumpxml "$LV_POOL" | grep -qF "<path>$LV/pool</path>"; then
+    # Pool definitions live in the system's libvirt config, shared by
+    # every checkout: another checkout's definition is replaced (its
+    # files stay where they are).
+    log "libvirt pool $LV_POOL pointed at another directory; redefining it at $LV/pool"
+    "${VIRSH[@]}" pool-destroy "$LV_POOL" >/dev/null 2>&1 || true
+    "${VIRSH[@]}" pool-undefine "$LV_POOL" >/dev/null
+    "${VIRSH[@]}" pool-define-as "$LV_POOL" dir --target "$LV/pool" >/dev/null
+  fi
+  if ! "${VIRSH[@]}" pool-dumpxml "$LV_POOL" | grep -qF "<path>$LV/pool</path>"; then
     die "libvirt pool $LV_POOL exists with another directory than $LV/pool: virsh -c '$LV_URI' pool-undefine $LV_POOL"
   fi
   if [ "$("${VIRSH[@]}" pool-info "$LV_POOL" | awk '$1 == "State:" {print $2}')" != running ]; then
