@@ -122,10 +122,18 @@ func TestCronJobOnFakeClock(t *testing.T) {
 
 	// A lost status write (or a restart) does not make a second job for
 	// the same time: the name is the scheduled minute.
-	got, _ := cjs.Get(ctx, "default", "tick")
-	got.Status.LastScheduleTime = nil
-	if _, err := cjs.UpdateStatus(ctx, got); err != nil {
-		t.Fatal(err)
+	for {
+		got, err := cjs.Get(ctx, "default", "tick")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Status.LastScheduleTime = nil
+		if _, err = cjs.UpdateStatus(ctx, got); err == nil {
+			break
+		}
+		if !client.IsConflict(err) {
+			t.Fatal(err)
+		}
 	}
 	controllerstest.WaitFor(t, func() bool {
 		got, _ := cjs.Get(ctx, "default", "tick")
@@ -159,11 +167,20 @@ func TestCronJobOnFakeClock(t *testing.T) {
 
 	// Suspended: no new run.
 	succeed(name(t3))
-	got, _ = cjs.Get(ctx, "default", "tick")
 	yes := true
-	got.Spec.Suspend = &yes
-	if _, err := cjs.Update(ctx, got); err != nil {
-		t.Fatal(err)
+	for {
+		// The controller writes the status meanwhile: retry on conflict.
+		got, err := cjs.Get(ctx, "default", "tick")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Spec.Suspend = &yes
+		if _, err = cjs.Update(ctx, got); err == nil {
+			break
+		}
+		if !client.IsConflict(err) {
+			t.Fatal(err)
+		}
 	}
 	t4 := t3.Add(5 * time.Minute)
 	clk.Set(t4.Add(10 * time.Second))
