@@ -124,21 +124,20 @@ func (cp *controlPlane) lead(ctx context.Context) error {
 			}
 		})
 	}
-	if cp.o.controllers {
-		m, err := cp.newManager(ctx)
-		if err != nil {
-			cancel()
-			wg.Wait()
-			return err
-		}
-		wg.Go(func() {
-			if err := m.Run(ctx); err != nil {
-				fail(fmt.Errorf("controller manager: %w", err))
-			}
-		})
+	managers := []struct {
+		on    bool
+		name  string
+		token func(context.Context) (string, error)
+		setup func(*controllers.Manager, *client.Client) error
+	}{
+		{cp.o.controllers, "controller-manager", cp.srv.ControllerToken, controllerSetup},
+		{cp.iaas.enabled, "iaas-controller", cp.srv.IaaSControllerToken, cp.iaasSetups},
 	}
-	if cp.iaas.enabled {
-		m, err := cp.newIaaSManager(ctx)
+	for _, mg := range managers {
+		if !mg.on {
+			continue
+		}
+		m, err := cp.newManager(ctx, mg.name, mg.token, mg.setup)
 		if err != nil {
 			cancel()
 			wg.Wait()
@@ -146,7 +145,7 @@ func (cp *controlPlane) lead(ctx context.Context) error {
 		}
 		wg.Go(func() {
 			if err := m.Run(ctx); err != nil {
-				fail(fmt.Errorf("IaaS controllers: %w", err))
+				fail(fmt.Errorf("%s: %w", mg.name, err))
 			}
 		})
 	}
@@ -156,43 +155,34 @@ func (cp *controlPlane) lead(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// newManager builds this term's controller manager with its own
-// credential and every setup of controllerSetups.
-func (cp *controlPlane) newManager(ctx context.Context) (*controllers.Manager, error) {
-	token, err := cp.srv.ControllerToken(ctx)
+// newManager builds one of this term's managers (name is also its
+// component and user agent) acting with a credential minted by token
+// (which revokes the previous term's), and registers its controllers.
+func (cp *controlPlane) newManager(ctx context.Context, name string, token func(context.Context) (string, error),
+	setup func(*controllers.Manager, *client.Client) error) (*controllers.Manager, error) {
+	tok, err := token(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("controller-manager credential: %w", err)
+		return nil, fmt.Errorf("%s credential: %w", name, err)
 	}
-	c, err := client.New(client.Config{Server: cp.serverURL, CAData: cp.caPEM, Token: token, UserAgent: "cloudd-controller-manager/" + version}, api.NewScheme())
+	c, err := client.New(client.Config{Server: cp.serverURL, CAData: cp.caPEM, Token: tok, UserAgent: "cloudd-" + name + "/" + version}, api.NewScheme())
 	if err != nil {
 		return nil, err
 	}
-	m := controllers.NewManager(c, cp.log.With("component", "controller-manager"))
-	for i, setup := range controllerSetups {
-		if err := setup(m); err != nil {
-			return nil, fmt.Errorf("controller setup %d: %w", i, err)
-		}
+	m := controllers.NewManager(c, cp.log.With("component", name))
+	if err := setup(m, c); err != nil {
+		return nil, fmt.Errorf("%s setup: %w", name, err)
 	}
 	return m, nil
 }
 
-// newIaaSManager builds this term's IaaS controllers (hypervisors, node
-// pools, machines, tenant VMs) with a credential of the
-// system:iaas-controller role.
-func (cp *controlPlane) newIaaSManager(ctx context.Context) (*controllers.Manager, error) {
-	token, err := cp.srv.IaaSControllerToken(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("iaas-controller credential: %w", err)
+// controllerSetup registers every setup of controllerSetups.
+func controllerSetup(m *controllers.Manager, _ *client.Client) error {
+	for i, setup := range controllerSetups {
+		if err := setup(m); err != nil {
+			return fmt.Errorf("controller %d: %w", i, err)
+		}
 	}
-	c, err := client.New(client.Config{Server: cp.serverURL, CAData: cp.caPEM, Token: token, UserAgent: "cloudd-iaas-controller/" + version}, api.NewScheme())
-	if err != nil {
-		return nil, err
-	}
-	m := controllers.NewManager(c, cp.log.With("component", "iaas-controller"))
-	if err := cp.iaasSetups(m, c); err != nil {
-		return nil, fmt.Errorf("IaaS controller setup: %w", err)
-	}
-	return m, nil
+	return nil
 }
 
 // termRegistry registers collectors on reg and withdraws them all at the
