@@ -391,6 +391,10 @@ const (
 	NodeDiskPressure       NodeConditionType = "DiskPressure"
 	NodePIDPressure        NodeConditionType = "PIDPressure"
 	NodeNetworkUnavailable NodeConditionType = "NetworkUnavailable"
+	// NodeHypervisorReachable is set by the IaaS layer on the node of a
+	// Machine: Unknown while the hypervisor under the node's VM cannot be
+	// reached (the VM's state is then unknown), True once it answers.
+	NodeHypervisorReachable NodeConditionType = "HypervisorReachable"
 )
 
 // NodeStatus is the observed state of a node, reported by its agent.

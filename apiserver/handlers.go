@@ -332,6 +332,11 @@ func (s *Server) merge(q *request, id *Identity, in, cur api.Object) (api.Object
 			inPod := in.(*api.Pod)
 			p.Status.Conditions, p.Status.NominatedNodeName = inPod.Status.Conditions, inPod.Status.NominatedNodeName
 		}
+	case q.sub == "status" && id.Role == RoleIaaSController && k.Kind == api.KindNode:
+		// Of a node's status the IaaS controllers own one condition; the
+		// rest is its agent's.
+		next = cur
+		mergeNodeCondition(next.(*api.Node), in.(*api.Node), api.NodeHypervisorReachable)
 	case q.sub == "status":
 		next = cur
 		setField(next, "Status", getField(in, "Status"))

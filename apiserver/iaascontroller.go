@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"slices"
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/store"
@@ -24,7 +25,8 @@ const RoleIaaSController Role = "system:iaas-controller"
 // get, list and watch every kind but Secrets; create, update and delete
 // Machines and their status; update the status of NodePools, Hypervisors
 // and VirtualMachines, and a VirtualMachine's finalizers (nothing else of
-// it, see admitIaaSControllerUpdate); update Nodes (cordon) and delete the
+// it, see admitIaaSControllerUpdate); update Nodes (cordon) and their
+// HypervisorReachable condition (see mergeNodeCondition), delete the
 // Node of one of their Machines (same name); evict pods (drain); and
 // create and update events. Anything else is forbidden: they create no
 // workloads, bind no pods, and touch no tokens, tenants or secrets.
@@ -47,7 +49,7 @@ func (s *Server) authorizeIaaSController(ctx context.Context, id *Identity, q *r
 		}
 	case api.KindNode:
 		switch {
-		case read && q.sub == "", q.verb == "update" && q.sub == "":
+		case read && q.sub == "", q.verb == "update" && q.sub == "", q.verb == "update" && q.sub == "status":
 			return nil
 		case q.verb == "delete" && q.sub == "":
 			return s.machineExists(ctx, id, q)
@@ -126,4 +128,17 @@ func admitIaaSControllerUpdate(k *api.KindInfo, id *Identity, next, cur api.Obje
 // previous call minted (see ControllerToken).
 func (s *Server) IaaSControllerToken(ctx context.Context) (string, error) {
 	return s.replaceToken(ctx, "iaas-controller", TokenSpec{Role: RoleIaaSController, User: IaaSControllerUser})
+}
+
+// mergeNodeCondition sets the condition typ of next from in's (removing it
+// when in has none), leaving the rest of next's status as it is.
+func mergeNodeCondition(next, in *api.Node, typ api.NodeConditionType) {
+	conds := slices.DeleteFunc(slices.Clone(next.Status.Conditions), func(c api.NodeCondition) bool { return c.Type == typ })
+	for _, c := range in.Status.Conditions {
+		if c.Type == typ {
+			conds = append(conds, c)
+			break
+		}
+	}
+	next.Status.Conditions = conds
 }

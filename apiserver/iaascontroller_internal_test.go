@@ -55,7 +55,7 @@ func TestIaaSControllerRole(t *testing.T) {
 		{request{verb: "delete", kind: vm, ns: "a", name: "v"}, false},
 		{request{verb: "list", kind: node}, true},
 		{request{verb: "update", kind: node, name: "n"}, true},
-		{request{verb: "update", kind: node, name: "n", sub: "status"}, false},
+		{request{verb: "update", kind: node, name: "n", sub: "status"}, true}, // condition HypervisorReachable only: mergeNodeCondition
 		{request{verb: "create", kind: node}, false},
 		{request{verb: "list", kind: pod}, true},
 		{request{verb: "create", kind: pod, ns: "a", name: "p", sub: "eviction"}, true},

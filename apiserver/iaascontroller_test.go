@@ -57,6 +57,22 @@ func TestIaaSControllerRoleAgainstServer(t *testing.T) {
 		if _, err := nodes.Update(ctx, n); err != nil {
 			t.Fatalf("cordon: %v", err)
 		}
+		// Of the status, only condition HypervisorReachable is its own.
+		if n, err = nodes.Get(ctx, "", "stranger"); err != nil {
+			t.Fatal(err)
+		}
+		n.Status.Capacity = api.ResourceList{api.ResourceCPU: api.MustParseQuantity("64")}
+		n.Status.Conditions = []api.NodeCondition{{Type: api.NodeReady, Status: api.ConditionTrue},
+			{Type: api.NodeHypervisorReachable, Status: api.ConditionUnknown, Reason: "HypervisorUnreachable"}}
+		if _, err := nodes.UpdateStatus(ctx, n); err != nil {
+			t.Fatalf("node status: %v", err)
+		}
+		if n, err = nodes.Get(ctx, "", "stranger"); err != nil {
+			t.Fatal(err)
+		}
+		if len(n.Status.Capacity) != 0 || len(n.Status.Conditions) != 1 || n.Status.Conditions[0].Type != api.NodeHypervisorReachable {
+			t.Fatalf("node status after the IaaS controllers' write: %+v, want only condition HypervisorReachable", n.Status)
+		}
 		if err := nodes.Delete(ctx, "", "stranger", client.DeleteOptions{}); client.Code(err) != http.StatusForbidden {
 			t.Fatalf("delete a node that is no machine's: %v, want 403", err)
 		}

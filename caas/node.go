@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"slices"
 	"syscall"
 	"time"
 
@@ -308,7 +309,15 @@ func (a *NodeAgent) writeStatus(ctx context.Context, force bool) error {
 			}
 		}
 	}
-	if len(node.Status.Conditions) != len(conds) {
+	// Conditions of other types belong to others (the IaaS layer's
+	// HypervisorReachable): kept as they are.
+	var others []api.NodeCondition
+	for _, old := range node.Status.Conditions {
+		if !slices.ContainsFunc(conds, func(c api.NodeCondition) bool { return c.Type == old.Type }) {
+			others = append(others, old)
+		}
+	}
+	if len(node.Status.Conditions)-len(others) != len(conds) {
 		changed = true
 	}
 	if !force && !changed {
@@ -320,7 +329,7 @@ func (a *NodeAgent) writeStatus(ctx context.Context, force bool) error {
 	// retried, if it changed meanwhile).
 	node.Status = api.NodeStatus{
 		Usage:    node.Status.Usage,
-		Capacity: capacity, Allocatable: allocatable, Conditions: conds,
+		Capacity: capacity, Allocatable: allocatable, Conditions: append(conds, others...),
 		Addresses: Addresses(a.cfg.NodeIP, a.machine.Hostname),
 		NodeInfo: api.NodeSystemInfo{
 			MachineID: a.machine.MachineID, KernelVersion: a.machine.KernelVersion, OSImage: a.machine.OSImage,

@@ -5,6 +5,7 @@ import (
 	"net"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -131,12 +132,33 @@ func TestNodeAgentRegistersAndHeartbeats(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	// The runtime goes away: NotReady with the reason; back: Ready.
+	// A condition someone else owns (the IaaS layer's).
+	nodes := client.For[api.Node](env.Admin)
+	for {
+		n, err := nodes.Get(context.Background(), "", "worker-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Status.Conditions = append(n.Status.Conditions, api.NodeCondition{Type: api.NodeHypervisorReachable, Status: api.ConditionUnknown, Reason: "HypervisorUnreachable"})
+		if _, err = nodes.UpdateStatus(context.Background(), n); err == nil {
+			break
+		} else if !client.IsConflict(err) {
+			t.Fatal(err)
+		}
+	}
+
+	// The runtime goes away: NotReady with the reason; back: Ready. The
+	// agent's status write keeps the other condition.
 	ln.Close()
-	waitNode(t, env.Admin, "worker-1", "Ready=False ContainerdUnreachable", func(n *api.Node) bool {
+	n = waitNode(t, env.Admin, "worker-1", "Ready=False ContainerdUnreachable", func(n *api.Node) bool {
 		r := ready(n)
 		return r != nil && r.Status == api.ConditionFalse && r.Reason == "ContainerdUnreachable"
 	})
+	if !slices.ContainsFunc(n.Status.Conditions, func(c api.NodeCondition) bool {
+		return c.Type == api.NodeHypervisorReachable && c.Status == api.ConditionUnknown
+	}) {
+		t.Errorf("the agent dropped condition HypervisorReachable: %+v", n.Status.Conditions)
+	}
 }
 
 func TestMachineResourcesReserve(t *testing.T) {

@@ -14,6 +14,9 @@ import (
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 	"github.com/digitalocean/go-libvirt/socket/dialers"
+
+	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/client"
 )
 
 // LibvirtPoolDir is the directory of the storage pool `make deps` defines,
@@ -39,12 +42,25 @@ type IaaS struct {
 	PoolDir string
 	// URI is the hypervisor's libvirt URI.
 	URI string
+	// Client acts as the admin.
+	Client *client.Client
+}
+
+// IaaSOptions vary StartIaaS.
+type IaaSOptions struct {
+	// Resync is cloudd's --hypervisor-resync (default 5 s).
+	Resync time.Duration
+	// Flags are more cloudd flags.
+	Flags []string
+	// NoHypervisor leaves the registering of hypervisors to the test.
+	NoHypervisor bool
 }
 
 // StartIaaS builds the binaries and the node image, starts cloudd in
-// dataDir and registers the project's libvirtd as HypervisorName. The
-// caller stops it (Stop) when done.
-func StartIaaS(ctx context.Context, dataDir string) (*IaaS, error) {
+// dataDir, registers the project's libvirtd as HypervisorName (unless
+// o.NoHypervisor) and waits for it to be Reachable, so that what the test
+// creates next finds room. The caller stops it (Stop) when done.
+func StartIaaS(ctx context.Context, dataDir string, o IaaSOptions) (*IaaS, error) {
 	uri, err := LibvirtURI("qemu")
 	if err != nil {
 		return nil, err
@@ -70,9 +86,13 @@ func StartIaaS(ctx context.Context, dataDir string) (*IaaS, error) {
 	if err != nil {
 		return nil, err
 	}
-	cd, err := StartCloudd(bin, dataDir, fmt.Sprintf("127.0.0.1:%d", port), "--log-level", "info",
+	if o.Resync <= 0 {
+		o.Resync = 5 * time.Second
+	}
+	args := append([]string{"--log-level", "info",
 		"--node-image-dir", img, "--libvirt-pool-dir", pool, "--libvirt-domain-type", "qemu",
-		"--hypervisor-resync", "5s")
+		"--hypervisor-resync", o.Resync.String()}, o.Flags...)
+	cd, err := StartCloudd(bin, dataDir, fmt.Sprintf("127.0.0.1:%d", port), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -81,12 +101,72 @@ func StartIaaS(ctx context.Context, dataDir string) (*IaaS, error) {
 		_ = cd.Stop(syscall.SIGKILL)
 		return nil, err
 	}
+	if x.Client, err = AdminClient(x.Admin); err != nil {
+		_ = cd.Stop(syscall.SIGKILL)
+		return nil, err
+	}
+	if o.NoHypervisor {
+		return x, nil
+	}
 	// The shared 2-core machine holds 3 VMs of 1 vCPU only overcommitted.
 	if out, err := x.Cloudctl(x.Admin, "hypervisor", "add", HypervisorName, "--uri", uri, "--cpu-ratio", "4"); err != nil {
 		_ = cd.Stop(syscall.SIGKILL)
 		return nil, fmt.Errorf("cloudctl hypervisor add: %w\n%s", err, out)
 	}
+	if _, err := x.WaitReachable(ctx, HypervisorName, api.ConditionTrue, time.Minute); err != nil {
+		_ = cd.Stop(syscall.SIGKILL)
+		return nil, err
+	}
 	return x, nil
+}
+
+// WaitReachable waits for hypervisor name's Reachable condition to have
+// status want and returns the condition.
+func (x *IaaS) WaitReachable(ctx context.Context, name string, want api.ConditionStatus, timeout time.Duration) (api.Condition, error) {
+	deadline := time.Now().Add(timeout)
+	last := "no Reachable condition yet"
+	for {
+		hv, err := client.For[api.Hypervisor](x.Client).Get(ctx, "", name)
+		if err != nil {
+			last = err.Error()
+		} else {
+			for _, c := range hv.Status.Conditions {
+				if c.Type != api.ConditionReachable {
+					continue
+				}
+				if c.Status == want {
+					return c, nil
+				}
+				last = fmt.Sprintf("%+v", c)
+			}
+		}
+		if time.Now().After(deadline) {
+			return api.Condition{}, fmt.Errorf("hypervisor %s not Reachable=%s within %s; last: %s", name, want, timeout, last)
+		}
+		select {
+		case <-ctx.Done():
+			return api.Condition{}, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// AdminClient is a client with the credentials of the kubeconfig file
+// config (its current context).
+func AdminClient(config string) (*client.Client, error) {
+	f, err := client.LoadConfigFile(config)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := f.Context("")
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := cur.ClientConfig()
+	if err != nil {
+		return nil, err
+	}
+	return client.New(cfg, api.NewScheme())
 }
 
 // Cloudctl runs the built cloudctl with the kubeconfig config and returns

@@ -114,20 +114,22 @@ func nodeColumns() columnSet {
 }
 
 // nodeStatus reads the Ready condition: Ready, NotReady or Unknown, with
-// ",SchedulingDisabled" for a cordoned node.
+// ",HypervisorUnreachable" while the IaaS layer cannot reach the node's
+// hypervisor and ",SchedulingDisabled" for a cordoned node.
 func nodeStatus(n *api.Node) string {
-	s := "Unknown"
+	s, hv := "Unknown", ""
 	for _, c := range n.Status.Conditions {
-		if c.Type != api.NodeReady {
-			continue
-		}
-		switch c.Status {
-		case api.ConditionTrue:
+		switch {
+		case c.Type == api.NodeHypervisorReachable && c.Status != api.ConditionTrue:
+			hv = ",HypervisorUnreachable"
+		case c.Type != api.NodeReady:
+		case c.Status == api.ConditionTrue:
 			s = "Ready"
-		case api.ConditionFalse:
+		case c.Status == api.ConditionFalse:
 			s = "NotReady"
 		}
 	}
+	s += hv
 	if n.Spec.Unschedulable {
 		s += ",SchedulingDisabled"
 	}

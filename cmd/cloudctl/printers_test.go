@@ -116,15 +116,16 @@ func sampleNodes() []api.Object {
 	cordoned.Status.Conditions = []api.NodeCondition{{Type: api.NodeReady, Status: api.ConditionFalse}}
 
 	unknown := &api.Node{ObjectMeta: testMeta("", "node-3", 30*time.Second)}
+	unknown.Status.Conditions = []api.NodeCondition{{Type: api.NodeHypervisorReachable, Status: api.ConditionUnknown}}
 	return []api.Object{ready, cordoned, unknown}
 }
 
 func TestNodeTable(t *testing.T) {
 	got := printAll(t, "nodes", printOptions{}, sampleNodes()...)
-	want := `NAME     STATUS                        ROLES                  AGE   VERSION
-node-1   Ready                         control-plane,worker   20d   v0.3.0
-node-2   NotReady,SchedulingDisabled   <none>                 90m   <none>
-node-3   Unknown                       <none>                 30s   <none>
+	want := `NAME     STATUS                          ROLES                  AGE   VERSION
+node-1   Ready                           control-plane,worker   20d   v0.3.0
+node-2   NotReady,SchedulingDisabled     <none>                 90m   <none>
+node-3   Unknown,HypervisorUnreachable   <none>                 30s   <none>
 `
 	if got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
@@ -232,7 +233,7 @@ func TestTablesOfSeveralKinds(t *testing.T) {
 	p.print(pods, samplePods()[:1])
 	p.print(nodes, sampleNodes()[2:])
 	want := "NAME   READY   STATUS    RESTARTS   AGE\nweb    2/2     Running   3          5s\n\n" +
-		"NAME     STATUS    ROLES    AGE   VERSION\nnode-3   Unknown   <none>   30s   <none>\n"
+		"NAME     STATUS                          ROLES    AGE   VERSION\nnode-3   Unknown,HypervisorUnreachable   <none>   30s   <none>\n"
 	if out.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
 	}

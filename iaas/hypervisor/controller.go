@@ -3,7 +3,8 @@
 // (capacity, host name) and whether it answers, keeps the status's
 // allocated totals and machine count from the Machines and VirtualMachines
 // placed there, and, while the host cannot be reached, reports those VMs
-// as Unknown rather than losing them.
+// as Unknown rather than losing them, and their nodes with condition
+// HypervisorReachable Unknown.
 package hypervisor
 
 import (
@@ -57,6 +58,7 @@ type Reconciler struct {
 	Hypervisors *client.Cache
 	Machines    *client.Cache
 	VMs         *client.Cache
+	Nodes       *client.Cache
 	Providers   iaas.Providers
 	Recorder    *controllers.Recorder
 	Log         *slog.Logger
@@ -96,6 +98,7 @@ func Setup(m *controllers.Manager, opts Options) error {
 		Hypervisors: controllers.CacheFor[api.Hypervisor](m),
 		Machines:    controllers.CacheFor[api.Machine](m),
 		VMs:         controllers.CacheFor[api.VirtualMachine](m),
+		Nodes:       controllers.CacheFor[api.Node](m),
 		Providers:   opts.Providers,
 		Recorder:    m.Recorder("hypervisor-controller"),
 		Log:         m.Log.With("controller", "hypervisor"),
@@ -243,6 +246,9 @@ func (r *Reconciler) markPlaced(ctx context.Context, hv string, obs observation,
 			return fmt.Errorf("machine %s status: %w", m.Name, err)
 		}
 	}
+	if err := r.markNodes(ctx, hv, obs, now); err != nil {
+		return err
+	}
 	for _, o := range r.VMs.List() {
 		vm := o.(*api.VirtualMachine)
 		if vm.Status.Hypervisor != hv {
@@ -259,6 +265,40 @@ func (r *Reconciler) markPlaced(ctx context.Context, hv string, obs observation,
 		next.Status = st
 		if _, err := client.For[api.VirtualMachine](r.Client).UpdateStatus(ctx, next); err != nil && !client.IsNotFound(err) {
 			return fmt.Errorf("virtual machine %s/%s status: %w", vm.Namespace, vm.Name, err)
+		}
+	}
+	return nil
+}
+
+// markNodes applies the hypervisor's reachability to the nodes of the
+// Machines on it: condition HypervisorReachable Unknown while it cannot be
+// reached, True again after (set only on nodes that had it).
+func (r *Reconciler) markNodes(ctx context.Context, hv string, obs observation, now api.Time) error {
+	for _, o := range r.Machines.List() {
+		m := o.(*api.Machine)
+		if m.Spec.Hypervisor != hv {
+			continue
+		}
+		name := m.Status.NodeName
+		if name == "" {
+			name = m.Name
+		}
+		no, ok := r.Nodes.Get(name)
+		if !ok {
+			continue
+		}
+		n := no.(*api.Node)
+		st, changed := markNode(n, hv, obs, now)
+		if !changed {
+			continue
+		}
+		next, err := controllers.Clone(n)
+		if err != nil {
+			return err
+		}
+		next.Status = st
+		if _, err := client.For[api.Node](r.Client).UpdateStatus(ctx, next); err != nil && !client.IsNotFound(err) {
+			return fmt.Errorf("node %s status: %w", n.Name, err)
 		}
 	}
 	return nil

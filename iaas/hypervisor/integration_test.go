@@ -63,6 +63,32 @@ func TestHypervisorController(t *testing.T) {
 	if _, err := machines.UpdateStatus(ctx, m); err != nil {
 		t.Fatal(err)
 	}
+	// The machine's node, as its agent registered it.
+	nodes := client.For[api.Node](env.Admin)
+	n, err := nodes.Create(ctx, &api.Node{ObjectMeta: api.ObjectMeta{Name: "web-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Status.Conditions = []api.NodeCondition{{Type: api.NodeReady, Status: api.ConditionTrue, Reason: "CloudletReady"}}
+	n.Status.Capacity = api.ResourceList{api.ResourceCPU: api.MustParseQuantity("2")}
+	if _, err := nodes.UpdateStatus(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	nodeCond := func() (ready, hv *api.NodeCondition, n *api.Node) {
+		n, err := nodes.Get(ctx, "", "web-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range n.Status.Conditions {
+			switch c.Type {
+			case api.NodeReady:
+				ready = &n.Status.Conditions[i]
+			case api.NodeHypervisorReachable:
+				hv = &n.Status.Conditions[i]
+			}
+		}
+		return ready, hv, n
+	}
 	vms := client.For[api.VirtualMachine](env.Admin)
 	vm, err := vms.Create(ctx, &api.VirtualMachine{ObjectMeta: api.ObjectMeta{Namespace: "default", Name: "db"},
 		Spec: api.VirtualMachineSpec{CPUs: 1, Memory: api.MustParseQuantity("512Mi")}})
@@ -99,6 +125,14 @@ func TestHypervisorController(t *testing.T) {
 		v, err2 := vms.Get(ctx, "default", "db")
 		return err == nil && err2 == nil && m.Status.Phase == api.MachineUnknown && v.Status.Phase == api.VMUnknown
 	}, "the machine and the VM reported Unknown")
+	controllerstest.WaitFor(t, func() bool {
+		_, hv, _ := nodeCond()
+		return hv != nil && hv.Status == api.ConditionUnknown && hv.Reason == hypervisor.ReasonHypervisorUnreachable
+	}, "the machine's node reported HypervisorReachable Unknown")
+	// The rest of the node's status is its agent's: untouched.
+	if ready, _, n := nodeCond(); ready == nil || ready.Status != api.ConditionTrue || n.Status.Capacity[api.ResourceCPU].Value() != 2 {
+		t.Fatalf("the node's own status changed: %+v", n.Status)
+	}
 	if h := get(); h.Status.Capacity[api.ResourceCPU].Value() != 4 {
 		t.Fatalf("capacity lost while unreachable: %v", h.Status.Capacity)
 	}
@@ -112,6 +146,10 @@ func TestHypervisorController(t *testing.T) {
 		c := placement.Condition(m.Status.Conditions, api.ConditionReachable)
 		return c != nil && c.Status == api.ConditionTrue
 	}, "the host and its machine reachable again")
+	controllerstest.WaitFor(t, func() bool {
+		_, hv, _ := nodeCond()
+		return hv != nil && hv.Status == api.ConditionTrue
+	}, "the node's hypervisor reachable again")
 
 	// A Machine removed frees its share.
 	if err := machines.Delete(ctx, "", "web-1", client.DeleteOptions{}); err != nil {

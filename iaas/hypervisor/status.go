@@ -1,6 +1,9 @@
 package hypervisor
 
 import (
+	"fmt"
+	"slices"
+
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/iaas"
 	"github.com/cloudmgr/cloud/iaas/placement"
@@ -135,4 +138,38 @@ func markVM(vm *api.VirtualMachine, obs observation, now api.Time) (api.VirtualM
 		return st, true
 	}
 	return st, false
+}
+
+// markNode is the status of node n of a Machine on hypervisor hv after
+// observation obs: condition HypervisorReachable Unknown (reason
+// HypervisorUnreachable) while hv cannot be reached, True once it answers
+// again; changed is false when nothing is to be written.
+func markNode(n *api.Node, hv string, obs observation, now api.Time) (api.NodeStatus, bool) {
+	st := n.Status
+	i := slices.IndexFunc(st.Conditions, func(c api.NodeCondition) bool { return c.Type == api.NodeHypervisorReachable })
+	want := api.NodeCondition{Type: api.NodeHypervisorReachable, LastHeartbeatTime: now, LastTransitionTime: now}
+	switch {
+	case obs.reason == ReasonUnreachable:
+		want.Status, want.Reason = api.ConditionUnknown, ReasonHypervisorUnreachable
+		want.Message = fmt.Sprintf("hypervisor %s cannot be reached (%s): the state of this node's VM is unknown", hv, obs.message)
+	case obs.reachable() && i >= 0:
+		want.Status, want.Reason = api.ConditionTrue, ReasonHypervisorReachable
+		want.Message = fmt.Sprintf("hypervisor %s is reachable", hv)
+	default:
+		return st, false
+	}
+	st.Conditions = slices.Clone(st.Conditions)
+	if i < 0 {
+		st.Conditions = append(st.Conditions, want)
+		return st, true
+	}
+	old := st.Conditions[i]
+	if old.Status == want.Status && old.Reason == want.Reason && old.Message == want.Message {
+		return st, false
+	}
+	if old.Status == want.Status {
+		want.LastTransitionTime = old.LastTransitionTime
+	}
+	st.Conditions[i] = want
+	return st, true
 }

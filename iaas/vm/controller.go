@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
@@ -46,6 +47,10 @@ const (
 	ReasonPowerFailed   = "PowerFailed"
 	ReasonNoPower       = "PowerNotSupported"
 	ReasonNotOurs       = "ProviderIDMismatch"
+	// ReasonUnschedulable: no hypervisor can take the VM now.
+	ReasonUnschedulable = "Unschedulable"
+	// ReasonFailedPlacement is the event of a VM left waiting for room.
+	ReasonFailedPlacement = "FailedPlacement"
 )
 
 // Options configure the controller.
@@ -68,6 +73,10 @@ type Options struct {
 	CreateTimeout, CallTimeout time.Duration
 	// Workers reconcile different VMs in parallel (default 2).
 	Workers int
+	// RetryMin and RetryMax bound how soon a VM that found no room tries
+	// again (default 1 s and 30 s); a change to a Hypervisor retries at
+	// once.
+	RetryMin, RetryMax time.Duration
 }
 
 // Controller reconciles VirtualMachines.
@@ -79,6 +88,11 @@ type Controller struct {
 	log   *slog.Logger
 	ctrl  *controllers.Controller
 	store *client.Resource[api.VirtualMachine, *api.VirtualMachine]
+
+	mu sync.Mutex
+	// retryAt is when each VM waiting for room tries again (its own
+	// status writes enqueue it sooner).
+	retryAt map[string]time.Time
 }
 
 // Setup registers the VirtualMachine controller and its cache on m.
@@ -104,11 +118,30 @@ func Setup(m *controllers.Manager, o Options) (*Controller, error) {
 	if o.Workers <= 0 {
 		o.Workers = 2
 	}
+	if o.RetryMin <= 0 {
+		o.RetryMin = time.Second
+	}
+	if o.RetryMax < o.RetryMin {
+		o.RetryMax = max(30*time.Second, o.RetryMin)
+	}
 	c := &Controller{o: o, c: m.Client, vms: controllers.CacheFor[api.VirtualMachine](m),
 		rec: m.Recorder("virtualmachine-controller"), log: m.Log.With("controller", "virtualmachine"),
-		store: client.For[api.VirtualMachine](m.Client)}
+		store: client.For[api.VirtualMachine](m.Client), retryAt: map[string]time.Time{}}
 	c.ctrl = controllers.NewController("virtualmachine", c, o.Workers, m.Log)
 	c.vms.AddHandler(controllers.EnqueueHandler(c.ctrl))
+	// Room may have come: VMs waiting for it try again.
+	retryWaiting := func(api.Object) {
+		for _, o := range c.vms.List() {
+			if waiting(o.(*api.VirtualMachine)) {
+				c.mu.Lock()
+				delete(c.retryAt, client.Key(o))
+				c.mu.Unlock()
+				c.ctrl.Enqueue(o)
+			}
+		}
+	}
+	controllers.CacheFor[api.Hypervisor](m).AddHandler(client.Handler{OnAdd: retryWaiting,
+		OnUpdate: func(_, o api.Object) { retryWaiting(o) }, OnDelete: retryWaiting})
 	m.Add(c.ctrl)
 	return c, nil
 }
@@ -131,6 +164,9 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (controllers.Res
 func (c *Controller) reconcile(ctx context.Context, key string) (controllers.Result, error) {
 	o, ok := c.vms.Get(key)
 	if !ok {
+		c.mu.Lock()
+		delete(c.retryAt, key)
+		c.mu.Unlock()
 		return controllers.Result{}, nil
 	}
 	vm, err := controllers.Clone(o.(*api.VirtualMachine))
@@ -138,6 +174,9 @@ func (c *Controller) reconcile(ctx context.Context, key string) (controllers.Res
 		return controllers.Result{}, err
 	}
 	if vm.DeletionTimestamp != nil {
+		c.mu.Lock()
+		delete(c.retryAt, key)
+		c.mu.Unlock()
 		return controllers.Result{}, c.finalize(ctx, vm)
 	}
 	if !kit.HasFinalizer(&vm.ObjectMeta, Finalizer) {
@@ -157,9 +196,27 @@ func (c *Controller) reconcile(ctx context.Context, key string) (controllers.Res
 		if vm.Status.Phase == api.VMFailed {
 			return controllers.Result{}, nil
 		}
-		if vm, err = c.create(ctx, vm, prov); err != nil || vm == nil {
-			return controllers.Result{RequeueAfter: 100 * time.Millisecond}, err
+		// Not before its time (the cache may not show it waiting yet).
+		c.mu.Lock()
+		at, ok := c.retryAt[key]
+		c.mu.Unlock()
+		if d := at.Sub(c.o.Now()); ok && d > 0 {
+			return controllers.Result{RequeueAfter: d}, nil
 		}
+		var retry time.Duration
+		if vm, retry, err = c.create(ctx, vm, prov); err != nil || vm == nil {
+			if retry == 0 {
+				retry = 100 * time.Millisecond
+			} else {
+				c.mu.Lock()
+				c.retryAt[key] = c.o.Now().Add(retry)
+				c.mu.Unlock()
+			}
+			return controllers.Result{RequeueAfter: retry}, err
+		}
+		c.mu.Lock()
+		delete(c.retryAt, key)
+		c.mu.Unlock()
 	}
 	if c := kit.FindCondition(vm.Status.Conditions, api.ConditionProvisioned); c != nil && c.Status == api.ConditionFalse {
 		return controllers.Result{}, nil // gone or not ours: nothing to follow
@@ -190,9 +247,9 @@ func (c *Controller) fail(ctx context.Context, vm *api.VirtualMachine, typ, reas
 }
 
 // create places and creates the VM; it returns the stored object, or nil
-// (and no error) when the cache was behind and the caller should look
-// again.
-func (c *Controller) create(ctx context.Context, vm *api.VirtualMachine, prov iaas.Provider) (*api.VirtualMachine, error) {
+// (and no error) when the cache was behind or the VM waits for room, with
+// when to look again.
+func (c *Controller) create(ctx context.Context, vm *api.VirtualMachine, prov iaas.Provider) (*api.VirtualMachine, time.Duration, error) {
 	cpus, mem := vm.Spec.CPUs, kit.MemoryMiB(vm.Spec.Memory)
 	hv := vm.Status.Hypervisor
 	if hv == "" {
@@ -205,9 +262,9 @@ func (c *Controller) create(ctx context.Context, vm *api.VirtualMachine, prov ia
 			got, err := c.o.Placer.Place(ctx, req)
 			if err != nil {
 				if ctx.Err() != nil {
-					return nil, err
+					return nil, 0, err
 				}
-				return nil, c.fail(ctx, vm, api.ConditionProvisioned, kit.CreateReason(err), "placement: "+err.Error())
+				return c.wait(ctx, vm, "placement: "+err.Error(), err)
 			}
 			hv = got
 		}
@@ -216,21 +273,22 @@ func (c *Controller) create(ctx context.Context, vm *api.VirtualMachine, prov ia
 		vm.Status.Phase, vm.Status.Hypervisor, vm.Status.Message = api.VMCreating, hv, ""
 		var err error
 		if vm, err = c.store.UpdateStatus(ctx, vm); err != nil {
-			return nil, client.IgnoreNotFound(err)
+			return nil, 0, client.IgnoreNotFound(err)
 		}
 	}
 	fresh, err := c.store.Get(ctx, vm.Namespace, vm.Name)
 	if err != nil || fresh.ResourceVersion != vm.ResourceVersion {
-		return nil, client.IgnoreNotFound(err)
+		return nil, 0, client.IgnoreNotFound(err)
 	}
 	name := MachineName(vm)
 	vms, err := prov.List(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list machines of provider %s: %w", prov.Name(), err)
+		return nil, 0, fmt.Errorf("list machines of provider %s: %w", prov.Name(), err)
 	}
 	for _, m := range vms {
 		if m.Name == name {
-			return c.created(ctx, vm, m)
+			out, err := c.created(ctx, vm, m)
+			return out, 0, err
 		}
 	}
 	files := map[string][]byte{
@@ -245,13 +303,51 @@ func (c *Controller) create(ctx context.Context, vm *api.VirtualMachine, prov ia
 	cctx, cancel := context.WithTimeout(ctx, c.o.CreateTimeout)
 	defer cancel()
 	m, err := prov.Create(cctx, spec)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		return nil, c.fail(ctx, vm, api.ConditionProvisioned, kit.CreateReason(err), "create: "+err.Error())
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil, 0, err
+	case err != nil && (errors.Is(err, iaas.ErrUnreachable) || errors.Is(err, context.DeadlineExceeded)):
+		// The provider rolled back, or left a VM under this name that the
+		// next try adopts.
+		return c.wait(ctx, vm, "create: "+err.Error(), err)
+	case err != nil:
+		return nil, 0, c.fail(ctx, vm, api.ConditionProvisioned, kit.CreateReason(err), "create: "+err.Error())
 	}
-	return c.created(ctx, vm, m)
+	out, err := c.created(ctx, vm, m)
+	return out, 0, err
+}
+
+// wait keeps a VM that found no room (or an unreachable provider) Pending,
+// with condition Provisioned False saying why, and says when to try again:
+// a quarter of the time it has waited, from RetryMin to RetryMax. A change to any
+// Hypervisor tries again at once. (A VM that cannot be placed now is not
+// failed for good, as a pod that does not fit waits for a node.)
+func (c *Controller) wait(ctx context.Context, vm *api.VirtualMachine, msg string, cause error) (*api.VirtualMachine, time.Duration, error) {
+	reason := kit.CreateReason(cause)
+	if reason == kit.ReasonCreateFailed {
+		reason = ReasonUnschedulable
+	}
+	first := kit.FindCondition(vm.Status.Conditions, api.ConditionProvisioned) == nil ||
+		kit.FindCondition(vm.Status.Conditions, api.ConditionProvisioned).Reason != reason
+	vm.Status.Phase, vm.Status.Message = api.VMPending, msg
+	kit.SetCondition(&vm.Status.Conditions, api.ConditionProvisioned, api.ConditionFalse, reason, msg, c.now())
+	if _, err := c.store.UpdateStatus(ctx, vm); err != nil {
+		return nil, 0, client.IgnoreNotFound(err)
+	}
+	if first {
+		c.rec.Event(vm, api.EventTypeWarning, ReasonFailedPlacement, msg)
+	}
+	waited := c.o.Now().Sub(kit.FindCondition(vm.Status.Conditions, api.ConditionProvisioned).LastTransitionTime.Time)
+	return nil, min(max(waited/4, c.o.RetryMin), c.o.RetryMax), nil
+}
+
+// waiting reports whether vm waits for room to be created.
+func waiting(vm *api.VirtualMachine) bool {
+	if vm.Status.ProviderID != "" || vm.Status.Phase != api.VMPending {
+		return false
+	}
+	p := kit.FindCondition(vm.Status.Conditions, api.ConditionProvisioned)
+	return p != nil && p.Status == api.ConditionFalse
 }
 
 // created records a new VM: Running, condition Provisioned.

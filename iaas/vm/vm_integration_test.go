@@ -22,23 +22,40 @@ import (
 
 func startVMs(t *testing.T) (*apiservertest.Env, *iaasfake.Provider) {
 	t.Helper()
+	env, fake, _ := startVMsPlaced(t)
+	return env, fake
+}
+
+func startVMsPlaced(t *testing.T, retry ...time.Duration) (*apiservertest.Env, *iaasfake.Provider, *iaasfake.Placer) {
+	t.Helper()
 	env := apiservertest.Start(t, apiservertest.Options{})
 	fake := iaasfake.New("libvirt")
+	placer := &iaasfake.Placer{Hypervisor: "local"}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	controllerstest.RunManager(t, env.IaaSController(t), log, func(m *controllers.Manager) error {
-		_, err := vm.Setup(m, vm.Options{Providers: iaas.Providers{"libvirt": fake}, Placer: &iaasfake.Placer{Hypervisor: "local"},
-			Refresh: 200 * time.Millisecond})
+		_, err := vm.Setup(m, vm.Options{Providers: iaas.Providers{"libvirt": fake}, Placer: placer,
+			Refresh: 200 * time.Millisecond, RetryMin: append(retry, 0)[0]})
 		return err
 	})
-	return env, fake
+	return env, fake, placer
 }
 
 func waitVM(t *testing.T, c *client.Client, ns, name string, cond func(*api.VirtualMachine) bool, what string) *api.VirtualMachine {
 	t.Helper()
 	var v *api.VirtualMachine
+	var last string
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("VM %s/%s when last seen: %s", ns, name, last)
+		}
+	})
 	controllerstest.WaitFor(t, func() bool {
 		var err error
 		v, err = client.For[api.VirtualMachine](c).Get(context.Background(), ns, name)
+		last = fmt.Sprintf("%+v (error %v)", v, err)
+		if err != nil {
+			v = nil
+		}
 		return err == nil && cond(v)
 	}, what)
 	return v
@@ -170,6 +187,43 @@ func TestVMCreateFailureAndStartStopped(t *testing.T) {
 	got = waitVM(t, a, "team-a", "cold", phase(api.VMFailed), "the disappeared VM failed")
 	if c := kit.FindCondition(got.Status.Conditions, api.ConditionProvisioned); c == nil || c.Reason != vm.ReasonVMDisappeared {
 		t.Fatalf("status %+v", got.Status)
+	}
+}
+
+// A VM that finds no room waits Pending, saying why, instead of failing;
+// a change to a Hypervisor makes it try again at once, and it runs.
+func TestVMWaitsForRoom(t *testing.T) {
+	// Timed retries an hour apart: only the Hypervisor change can retry.
+	env, fake, placer := startVMsPlaced(t, time.Hour)
+	ctx := context.Background()
+	a := env.Tenant(t, "team-a")
+	placer.FailNext(iaas.ErrInsufficientCapacity)
+	v := &api.VirtualMachine{ObjectMeta: api.ObjectMeta{Name: "big", Namespace: "team-a"}, Spec: api.VirtualMachineSpec{Flavor: "small"}}
+	if _, err := client.For[api.VirtualMachine](a).Create(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	got := waitVM(t, a, "team-a", "big", func(v *api.VirtualMachine) bool {
+		c := kit.FindCondition(v.Status.Conditions, api.ConditionProvisioned)
+		return c != nil && c.Status == api.ConditionFalse
+	}, "the VM waiting for room")
+	if c := kit.FindCondition(got.Status.Conditions, api.ConditionProvisioned); got.Status.Phase != api.VMPending ||
+		c.Reason != kit.ReasonInsufficientCapacity || !strings.Contains(got.Status.Message, "placement") {
+		t.Fatalf("a VM without room: status %+v, want Pending with reason %s", got.Status, kit.ReasonInsufficientCapacity)
+	}
+	// Room arrives: a new hypervisor.
+	hv := &api.Hypervisor{ObjectMeta: api.ObjectMeta{Name: "hv-new"}, Spec: api.HypervisorSpec{URI: "test:///default"}}
+	if _, err := client.For[api.Hypervisor](env.Admin).Create(ctx, hv); err != nil {
+		t.Fatal(err)
+	}
+	got = waitVM(t, a, "team-a", "big", phase(api.VMRunning), "the VM running once there is room")
+	if c := kit.FindCondition(got.Status.Conditions, api.ConditionProvisioned); c == nil || c.Status != api.ConditionTrue {
+		t.Fatalf("status %+v, want Provisioned", got.Status)
+	}
+	if n := len(placer.Requests()); n != 2 {
+		t.Fatalf("%d placement requests, want 2 (one without room, one placed)", n)
+	}
+	if n := len(fake.Machines()); n != 1 {
+		t.Fatalf("%d VMs, want 1", n)
 	}
 }
 

@@ -154,7 +154,7 @@ func startIaaSEnv(b *testing.B) *iaasEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	x, err := test.StartIaaS(context.Background(), dir)
+	x, err := test.StartIaaS(context.Background(), dir, test.IaaSOptions{})
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		b.Fatal(err)

@@ -29,6 +29,7 @@ import (
 
 // iaasEnv is a cloudd with the IaaS layer on, started by a test.
 type iaasEnv struct {
+	x       *test.IaaS
 	cd      *test.Cloudd
 	c       *client.Client
 	dir     string
@@ -39,42 +40,18 @@ type iaasEnv struct {
 	failed map[string]api.Machine // first Failed state seen of each machine
 }
 
-// startIaaSCloudd starts cloudd with the node image, the project's
-// storage pool, TCG domains and a 2 s hypervisor resync, plus extra flags.
+// startIaaSCloudd starts cloudd as test.StartIaaS does, with a 2 s
+// hypervisor resync and extra flags, and no hypervisor: the test adds its
+// own (addHypervisor).
 func startIaaSCloudd(t *testing.T, extra ...string) *iaasEnv {
 	t.Helper()
-	uri, err := test.LibvirtURI("qemu")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := test.NodeImage()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, err := test.Binaries("cloudd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, err := test.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	poolDir, err := filepath.EvalSymlinks(filepath.Join(test.RepoRoot(), ".run", "libvirt", "pool"))
-	if err != nil {
-		t.Fatalf("libvirt storage pool directory: %v; run make deps", err)
-	}
 	dir := t.TempDir()
-	args := append([]string{"--node-image-dir", img, "--libvirt-pool-dir", poolDir,
-		"--libvirt-domain-type", "qemu", "--hypervisor-resync", "2s"}, extra...)
-	cd, err := test.StartCloudd(bin, dir, fmt.Sprintf("127.0.0.1:%d", port), args...)
+	x, err := test.StartIaaS(context.Background(), dir, test.IaaSOptions{Resync: 2 * time.Second, Flags: extra, NoHypervisor: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cd.Stop(syscall.SIGKILL) })
-	if err := cd.WaitReady(context.Background(), time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	e := &iaasEnv{cd: cd, c: adminClient(t, dir), dir: dir, poolDir: poolDir, uri: uri}
+	t.Cleanup(func() { _ = x.Stop(syscall.SIGKILL) })
+	e := &iaasEnv{x: x, cd: x.Cloudd, c: x.Client, dir: dir, poolDir: x.PoolDir, uri: x.URI}
 	e.watchMachines(t)
 	return e
 }
@@ -95,21 +72,11 @@ func (e *iaasEnv) addHypervisor(t *testing.T, name, uri string) {
 // status want and returns the condition.
 func (e *iaasEnv) waitReachable(t *testing.T, name string, want api.ConditionStatus, timeout time.Duration) api.Condition {
 	t.Helper()
-	var got api.Condition
-	waitFor(t, timeout, fmt.Sprintf("hypervisor %s Reachable=%s", name, want), func() (bool, string) {
-		hv, err := client.For[api.Hypervisor](e.c).Get(context.Background(), "", name)
-		if err != nil {
-			return false, err.Error()
-		}
-		for _, c := range hv.Status.Conditions {
-			if c.Type == api.ConditionReachable {
-				got = c
-				return c.Status == want, fmt.Sprintf("%+v", c)
-			}
-		}
-		return false, fmt.Sprintf("conditions %+v", hv.Status.Conditions)
-	})
-	return got
+	c, err := e.x.WaitReachable(context.Background(), name, want, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // createPool creates a one-machine pool of 512 MiB VMs on hypervisor hv

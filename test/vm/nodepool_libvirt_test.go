@@ -35,7 +35,7 @@ func startIaaS(t *testing.T) (*test.IaaS, *golibvirt.Libvirt) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	x, err := test.StartIaaS(context.Background(), dir)
+	x, err := test.StartIaaS(context.Background(), dir, test.IaaSOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,25 +48,17 @@ func startIaaS(t *testing.T) (*test.IaaS, *golibvirt.Libvirt) {
 	return x, l
 }
 
-// waitUntil polls cond every 250 ms until it returns true or an error, or
-// the timeout passes; what describes the wait in the failure.
+// waitUntil is waitFor for conditions that fail with an error: the last
+// error goes into the failure.
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last error
-	for {
+	waitFor(t, timeout, what, func() (bool, string) {
 		ok, err := cond()
-		if ok {
-			return
-		}
 		if err != nil {
-			last = err
+			return ok, "error: " + err.Error()
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s (last error: %v)", what, timeout, last)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return ok, ""
+	})
 }
 
 // poolMachines lists the Machines of pool.

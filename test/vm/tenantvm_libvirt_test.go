@@ -69,13 +69,15 @@ func TestTenantVMLifecycleOnLibvirt(t *testing.T) {
 	// phase waits for the VM's phase and its domain's state.
 	phase := func(want api.VirtualMachinePhase, dom golibvirt.DomainState) {
 		t.Helper()
-		waitUntil(t, 3*time.Minute, fmt.Sprintf("VM db %s, domain %s in state %d", want, machine, dom), func() (bool, error) {
+		waitFor(t, 3*time.Minute, fmt.Sprintf("VM db %s, domain %s in state %d", want, machine, dom), func() (bool, string) {
 			vm, err := vms.Get(ctx, "team-a", "db")
 			if err != nil {
-				return false, err
+				return false, err.Error()
 			}
 			st, found, err := test.DomainState(l, machine)
-			return vm.Status.Phase == want && found && st == dom, err
+			return vm.Status.Phase == want && found && st == dom,
+				fmt.Sprintf("VM phase %s (%s), conditions %+v; domain found %v, state %d, error %v",
+					vm.Status.Phase, vm.Status.Message, vm.Status.Conditions, found, st, err)
 		})
 	}
 	phase(api.VMRunning, golibvirt.DomainRunning)
