@@ -8,10 +8,10 @@ import (
 	"testing"
 )
 
-// sockProxy forwards a unix socket to another; cut closes every
-// connection it carries.
+// sockProxy forwards a unix socket (or a TCP port) to a unix socket; cut
+// closes every connection it carries.
 type sockProxy struct {
-	path string
+	path string // the socket's path, or the TCP port's host:port
 	ln   net.Listener
 	mu   sync.Mutex
 	open []net.Conn
@@ -23,12 +23,28 @@ type sockProxy struct {
 
 func startProxy(t *testing.T, target string) *sockProxy {
 	t.Helper()
-	p := &sockProxy{path: filepath.Join(t.TempDir(), "proxy.sock")}
-	ln, err := net.Listen("unix", p.path)
+	path := filepath.Join(t.TempDir(), "proxy.sock")
+	ln, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.ln = ln
+	return serveProxy(t, ln, path, target)
+}
+
+// startTCPProxy is startProxy from a TCP port on loopback (its address in
+// path): a libvirtd listening on TCP, as qemu+tcp:// reaches it.
+func startTCPProxy(t *testing.T, target string) *sockProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveProxy(t, ln, ln.Addr().String(), target)
+}
+
+// serveProxy forwards the connections ln accepts to the unix socket target.
+func serveProxy(t *testing.T, ln net.Listener, path, target string) *sockProxy {
+	p := &sockProxy{path: path, ln: ln}
 	t.Cleanup(func() { ln.Close(); p.cut() })
 	go func() {
 		for {

@@ -146,6 +146,55 @@ func TestTestDriverCreateListGetDelete(t *testing.T) {
 	}
 }
 
+// TestTCPTransport reaches the project's libvirtd over TCP on loopback
+// (qemu+tcp:// and test+tcp://, no auth, as a libvirtd with listen_tcp
+// serves them), through a port of the test's own that forwards to the
+// daemon's socket: host inspection, and a machine created, listed and
+// deleted.
+func TestTCPTransport(t *testing.T) {
+	p, raw, _ := testDriverProvider(t)
+	sock := strings.SplitN(libvirtURI(t, "test"), "socket=", 2)[1]
+	px := startTCPProxy(t, sock)
+	for name, uri := range map[string]string{"tcp-qemu": "qemu+tcp://" + px.path + "/system", "tcp-test": "test+tcp://" + px.path + "/default"} {
+		if err := p.AddHypervisor(name, uri); err != nil {
+			t.Fatalf("AddHypervisor(%s, %s): %v", name, uri, err)
+		}
+	}
+	ctx := ctxT(t, time.Minute)
+	host, err := raw.ConnectGetHostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := p.InspectHost(ctx, "tcp-qemu", "")
+	if err != nil {
+		t.Fatalf("InspectHost over TCP: %v", err)
+	}
+	if info.Hostname != host || info.CPUs <= 0 || info.MemoryMiB <= 0 || info.DomainType == "" {
+		t.Fatalf("InspectHost over TCP = %+v, want host %s with CPUs and memory", info, host)
+	}
+	spec := fakeSpec("tcp-1")
+	spec.Hypervisor = "tcp-test"
+	m, err := p.Create(ctx, spec)
+	if err != nil {
+		t.Fatalf("Create over TCP: %v", err)
+	}
+	if !strings.HasPrefix(m.ID, "libvirt://tcp-test/") || m.State != iaas.StateRunning {
+		t.Fatalf("created over TCP: %+v", m)
+	}
+	if _, err := raw.DomainLookupByName("tcp-1"); err != nil {
+		t.Fatalf("the domain created over TCP is not in the daemon: %v", err)
+	}
+	if err := p.Delete(ctx, m.ID); err != nil {
+		t.Fatalf("Delete over TCP: %v", err)
+	}
+	if _, err := raw.DomainLookupByName("tcp-1"); err == nil {
+		t.Fatal("the domain deleted over TCP is still defined")
+	}
+	if px.accepted() < 2 {
+		t.Fatalf("%d TCP connections, want one per hypervisor", px.accepted())
+	}
+}
+
 func TestTestDriverNotFound(t *testing.T) {
 	p, _, _ := testDriverProvider(t)
 	ctx := ctxT(t, time.Minute)
