@@ -410,5 +410,9 @@ stop)
   stop_daemon docker-registry "$REG/registry.pid" docker-registry
   stop_daemon containerd "$CD/containerd.pid" containerd
   ;;
-*) die "usage: $0 [start|stop]" ;;
+start-libvirtd)
+  # Tests that stop libvirtd (test.KillLibvirtd) bring it back with this.
+  start_libvirt
+  ;;
+*) die "usage: $0 [start|stop|start-libvirtd]" ;;
 esac

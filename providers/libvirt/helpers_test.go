@@ -21,6 +21,20 @@ import (
 	"github.com/cloudmgr/cloud/test"
 )
 
+// TestMain holds the project libvirtd's lock, shared, while the package's
+// tests run, so that a test elsewhere that stops the daemon waits for
+// them (test.LockLibvirt).
+func TestMain(m *testing.M) {
+	unlock, err := test.LockLibvirt(false)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	unlock()
+	os.Exit(code)
+}
+
 // libvirtURI is the project's libvirtd for driver ("qemu" or "test"), or
 // a test failure saying how to start it.
 func libvirtURI(t *testing.T, driver string) string {
