@@ -8,8 +8,9 @@ set -euo pipefail
 # by deploy/deps.sh. The VM side (installed without recommends, which
 # would pull in dnsmasq, firewalld and more): libvirtd with its QEMU driver,
 # QEMU for x86 (TCG here: no /dev/kvm), the cloud kernel that boots the
-# node VMs, and genisoimage (isoinfo checks config drives in tests).
-PACKAGES=(ca-certificates curl containerd runc docker-registry busybox-static)
+# node VMs, and genisoimage (isoinfo checks config drives in tests);
+# iproute2 makes the bridge the NIC tests attach VMs to.
+PACKAGES=(ca-certificates curl containerd runc docker-registry busybox-static iproute2)
 VM_PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils linux-image-cloud-amd64 genisoimage)
 
 SUDO=""

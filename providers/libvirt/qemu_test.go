@@ -16,7 +16,7 @@ import (
 
 // testInit is the test initramfs's /init: it prints a marker to the
 // serial console, loads the virtio and ISO 9660 modules, mounts the config
-// drive and prints its non-secret file, then sleeps (it ignores ACPI, so
+// drive and prints its non-secret file and its NICs' MAC addresses, then sleeps (it ignores ACPI, so
 // Stop has to force the power off).
 const testInit = `#!/bin/sh
 mount -t proc proc /proc
@@ -24,6 +24,9 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 echo "CLOUDMGR-TEST-BOOTED" > /dev/ttyS0
 for m in $(cat /lib/modules/order); do insmod /lib/modules/$m; done
+for n in /sys/class/net/*; do
+  [ "${n##*/}" = lo ] || echo "CLOUDMGR-TEST-NIC: $(cat $n/address)" > /dev/ttyS0
+done
 # The config drive is the only disk: the guest names it vda whatever the
 # target in the domain XML (a real guest finds it by its label, cidata).
 i=0
@@ -44,7 +47,7 @@ func qemuProvider(t *testing.T) (*Provider, *syncBuffer, string) {
 	uri := libvirtURI(t, "qemu")
 	kernel, modules := cloudKernel(t)
 	initrd := filepath.Join(t.TempDir(), "initrd.gz")
-	img := testInitramfs(t, modules, []string{"virtio_pci", "virtio_blk", "isofs"}, testInit)
+	img := testInitramfs(t, modules, []string{"virtio_pci", "virtio_blk", "virtio_net", "isofs"}, testInit)
 	if err := os.WriteFile(initrd, img, 0o644); err != nil {
 		t.Fatal(err)
 	}
