@@ -19,11 +19,10 @@ import (
 
 // TestTenantVMLifecycleOnLibvirt: a tenant creates a VM from the node
 // image with cloudctl; it runs as a QEMU domain, stops (the domain is shut
-// off) and starts again, its console log shows the guest booting, another
-// tenant can neither see nor list it, and deleting it leaves no domain or
-// volume. (The node image powers itself off when its config drive holds
-// no node bootstrap, as a tenant VM's does not; the controller powers it
-// on again while spec.running is true.)
+// off) and starts again, its console log shows the guest booting and the
+// output of its user-data script, another tenant can neither see nor list
+// it, and deleting it leaves no domain or volume. (Without a node
+// bootstrap on its config drive the node image runs as a plain VM.)
 func TestTenantVMLifecycleOnLibvirt(t *testing.T) {
 	ctx := context.Background()
 	x, l := startIaaS(t)
@@ -56,7 +55,14 @@ func TestTenantVMLifecycleOnLibvirt(t *testing.T) {
 		}
 	})
 
-	if out, err := x.Cloudctl(cfgA, "vm", "create", "db", "--vcpus", "1", "--memory", "512Mi", "--image", "cloudmgr-node"); err != nil {
+	// User data that is a script runs in the guest, its output on the
+	// console.
+	udata := filepath.Join(x.DataDir, "user-data.sh")
+	if err := os.WriteFile(udata, []byte("#!/bin/sh\necho \"hello-from-user-data on $(hostname)\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := x.Cloudctl(cfgA, "vm", "create", "db", "--vcpus", "1", "--memory", "512Mi", "--image", "cloudmgr-node",
+		"--user-data-file", udata); err != nil {
 		t.Fatalf("vm create: %v\n%s", err, out)
 	}
 	vms := client.For[api.VirtualMachine](c)
@@ -95,10 +101,10 @@ func TestTenantVMLifecycleOnLibvirt(t *testing.T) {
 	phase(api.VMRunning, golibvirt.DomainRunning)
 
 	var console string
-	waitUntil(t, 3*time.Minute, "boot output in vm console-log", func() (bool, error) {
+	waitUntil(t, 3*time.Minute, "boot output and the user-data script's in vm console-log", func() (bool, error) {
 		out, err := x.Cloudctl(cfgA, "vm", "console-log", "db")
 		console = out
-		return err == nil && strings.Contains(out, "cloudmgr-init: start"), err
+		return err == nil && strings.Contains(out, "cloudmgr-init: start") && strings.Contains(out, "hello-from-user-data on db"), err
 	})
 	t.Logf("vm console-log db:\n%s", tail(console, 2000))
 
