@@ -104,7 +104,11 @@ type NodePoolStatus struct {
 	// Size is how many Machines the pool has (any phase but Deleting).
 	Size int32 `json:"size"`
 	// ReadyNodes is how many of them have a Ready node.
-	ReadyNodes int32       `json:"readyNodes"`
+	ReadyNodes int32 `json:"readyNodes"`
+	// Updated is how many of them were made from the current spec: a
+	// change to the VMs' template (provider, flavor, size, image,
+	// network, node labels or taints) replaces the others one at a time.
+	Updated    int32       `json:"updated"`
 	Conditions []Condition `json:"conditions,omitempty"`
 }
 

@@ -11,7 +11,7 @@ import (
 func nodePoolColumns() columnSet {
 	return columnSet{
 		headers: []string{"NAME", "PROVIDER", "REPLICAS", "READY", "MIN", "MAX", "AGE"},
-		wide:    []string{"FLAVOR", "SIZE"},
+		wide:    []string{"FLAVOR", "SIZE", "UP-TO-DATE"},
 		row: func(obj api.Object, now time.Time) ([]string, []string) {
 			np := obj.(*api.NodePool)
 			replicas := np.Spec.MinSize
@@ -26,7 +26,7 @@ func nodePoolColumns() columnSet {
 				strconv.Itoa(int(np.Spec.MinSize)),
 				strconv.Itoa(int(np.Spec.MaxSize)),
 				age(np.CreationTimestamp, now),
-			}, []string{orNone(np.Spec.Flavor), strconv.Itoa(int(np.Status.Size))}
+			}, []string{orNone(np.Spec.Flavor), strconv.Itoa(int(np.Status.Size)), strconv.Itoa(int(np.Status.Updated))}
 		},
 	}
 }

@@ -191,6 +191,11 @@ func TestOtherKindTables(t *testing.T) {
 			}
 		})
 	}
+	pool.Status.Updated = 1
+	if got, want := printAll(t, "np", printOptions{output: outputWide}, pool),
+		"NAME      PROVIDER   REPLICAS   READY   MIN   MAX   AGE   FLAVOR     SIZE   UP-TO-DATE\nprivate   libvirt    1          2       1     10    10m   m1.large   3      1\n"; got != want {
+		t.Errorf("np -o wide: got:\n%s\nwant:\n%s", got, want)
+	}
 }
 
 func TestNameOutput(t *testing.T) {

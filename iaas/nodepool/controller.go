@@ -178,6 +178,8 @@ func (c *Controller) reconcile(ctx context.Context, key string) (controllers.Res
 	}
 	machines := c.owned(pool)
 	desired := DesiredReplicas(pool)
+	want := templateOf(newMachine(pool).Spec)
+	outdated := func(m *api.Machine) bool { return templateOf(m.Spec) != want }
 	seen := func(name string) bool { _, ok := c.machines.Get(name); return ok }
 	active := func(name string) bool {
 		o, ok := c.machines.Get(name)
@@ -187,7 +189,7 @@ func (c *Controller) reconcile(ctx context.Context, key string) (controllers.Res
 	var errs []error
 	if c.exp.Satisfied(key, seen, active) {
 		hasNode := func(n string) bool { return c.node(n) != nil }
-		p := planScale(machines, hasNode, desired, c.o.Now(), c.o.FailedBackoff)
+		p := planScale(machines, hasNode, outdated, desired, c.o.Now(), c.o.FailedBackoff)
 		res.RequeueAfter = p.requeue
 		errs = append(errs, c.apply(ctx, key, pool, p))
 		if len(p.drain) > 0 && (res.RequeueAfter == 0 || res.RequeueAfter > c.o.DrainPoll) {
@@ -196,7 +198,7 @@ func (c *Controller) reconcile(ctx context.Context, key string) (controllers.Res
 	} else {
 		res.RequeueAfter = time.Second
 	}
-	if err := c.updateStatus(ctx, pool, machines, desired); err != nil {
+	if err := c.updateStatus(ctx, pool, machines, outdated, desired); err != nil {
 		errs = append(errs, err)
 	}
 	if pool.DeletionTimestamp != nil && len(machines) == 0 && kit.HasFinalizer(&pool.ObjectMeta, Finalizer) {
@@ -280,9 +282,9 @@ func (c *Controller) deleteMachine(ctx context.Context, key string, pool *api.No
 }
 
 // updateStatus writes the pool's status when it changed.
-func (c *Controller) updateStatus(ctx context.Context, pool *api.NodePool, machines []*api.Machine, desired int) error {
+func (c *Controller) updateStatus(ctx context.Context, pool *api.NodePool, machines []*api.Machine, outdated func(*api.Machine) bool, desired int) error {
 	ready := func(n string) bool { nd := c.node(n); return nd != nil && kit.NodeReady(nd) }
-	st := computeStatus(pool, machines, ready, desired, api.NewTime(c.o.Now()))
+	st := computeStatus(pool, machines, ready, outdated, desired, api.NewTime(c.o.Now()))
 	if reflect.DeepEqual(st, pool.Status) {
 		return nil
 	}

@@ -369,3 +369,72 @@ func TestPoolDrainResumesAfterRestart(t *testing.T) {
 		t.Fatalf("%d VMs, %d creates", n, len(e.fake.CallsOf(iaasfake.OpCreate)))
 	}
 }
+
+// TestPoolRollsMachinesOnSpecChange: a change to the VMs' template (here
+// the image) replaces a pool's machines one at a time, a new one joining
+// before an old one is drained, so the pool never has fewer joined
+// machines than its replicas; the status counts the updated ones.
+func TestPoolRollsMachinesOnSpecChange(t *testing.T) {
+	e := start(t, time.Minute)
+	e.createPool(t, "roll", 2)
+	before := e.joined(t, "roll", 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	low, most := make(chan int, 1), make(chan int, 1)
+	go func() {
+		lowest, highest := 2, 0
+		defer func() { low <- lowest; most <- highest }()
+		for ctx.Err() == nil {
+			ms, _, err := client.For[api.Machine](e.c).List(ctx, "", client.ListOptions{LabelSelector: api.LabelNodePool + "=roll"})
+			if err != nil {
+				continue
+			}
+			joined := 0
+			for _, m := range ms {
+				if m.Status.Phase == api.MachineJoined && m.DeletionTimestamp == nil && m.Annotations[nodepool.AnnotationScaleDown] == "" {
+					joined++
+				}
+			}
+			lowest, highest = min(lowest, joined), max(highest, len(ms))
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+
+	pools := client.For[api.NodePool](e.c)
+	for {
+		p := e.pool(t, "roll")
+		p.Spec.Image = "img-2"
+		if _, err := pools.Update(context.Background(), p); err == nil {
+			break
+		} else if !client.IsConflict(err) {
+			t.Fatal(err)
+		}
+	}
+	controllerstest.WaitFor(t, func() bool {
+		ms := e.machines(t, "roll")
+		if len(ms) != 2 {
+			return false
+		}
+		for _, m := range ms {
+			if m.Spec.Image != "img-2" || m.Status.Phase != api.MachineJoined {
+				return false
+			}
+		}
+		p := e.pool(t, "roll")
+		return p.Status.Updated == 2 && p.Status.Size == 2
+	}, "both machines replaced by ones of image img-2")
+	cancel()
+	if l := <-low; l < 2 {
+		t.Errorf("the pool fell to %d joined machines during the roll, want never below 2", l)
+	}
+	if h := <-most; h > 3 {
+		t.Errorf("the pool had %d machines at once during the roll, want at most 3 (a surge of one)", h)
+	}
+	for _, m := range e.machines(t, "roll") {
+		for _, old := range before {
+			if m.Name == old.Name {
+				t.Errorf("machine %s of the old image is still there", m.Name)
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
@@ -73,22 +74,32 @@ func lessToRemove(a, b *api.Machine) bool {
 }
 
 // planScale decides for a pool that wants desired machines, given the
-// machines it controls and whether each has a node. A Failed machine is
+// machines it controls, whether each has a node, and which are outdated
+// (made from an older spec of the pool; nil: none). A Failed machine is
 // removed backoff after it failed and replaced then: no machine is added
 // while one failed more recently, so a provider out of capacity is asked
 // once per backoff, not in a loop.
-func planScale(machines []*api.Machine, hasNode func(string) bool, desired int, now time.Time, backoff time.Duration) plan {
+//
+// Outdated machines are replaced one at a time (a surge of one machine,
+// none unavailable): a machine of the current spec is added beyond
+// desired, and an outdated joined one is drained only while desired
+// joined machines stay.
+func planScale(machines []*api.Machine, hasNode func(string) bool, outdated func(*api.Machine) bool, desired int, now time.Time, backoff time.Duration) plan {
 	var p plan
 	var active []*api.Machine
-	youngFailed := false
+	youngFailed, going := false, 0
 	requeue := func(d time.Duration) {
 		if d > 0 && (p.requeue == 0 || d < p.requeue) {
 			p.requeue = d
 		}
 	}
+	if outdated == nil {
+		outdated = func(*api.Machine) bool { return false }
+	}
 	for _, m := range machines {
 		switch {
 		case m.DeletionTimestamp != nil:
+			going++
 		case m.Status.Phase == api.MachineFailed:
 			if left := failedSince(m).Add(backoff).Sub(now); left > 0 {
 				youngFailed = true
@@ -106,25 +117,79 @@ func planScale(machines []*api.Machine, hasNode func(string) bool, desired int, 
 			active = append(active, m)
 		}
 	}
-	switch {
-	case len(active) > desired:
-		sort.SliceStable(active, func(i, j int) bool { return lessToRemove(active[i], active[j]) })
-		for _, m := range active[:len(active)-desired] {
+	old, joined := 0, 0
+	for _, m := range active {
+		if outdated(m) {
+			old++
+		}
+		if m.Status.Phase == api.MachineJoined {
+			joined++
+		}
+	}
+	// While rolling, the machines still draining or being deleted count
+	// against the surge: their VMs hold hypervisor capacity until gone.
+	total, limit := len(active), desired
+	if old > 0 && desired > 0 {
+		total += len(p.drain) + going
+		limit++
+	}
+	if current := len(active) - old; total < limit && current < desired && !youngFailed {
+		p.create = min(limit-total, desired-current)
+	}
+	if excess := len(active) - desired; excess > 0 {
+		sort.SliceStable(active, func(i, j int) bool {
+			if oi, oj := outdated(active[i]), outdated(active[j]); oi != oj {
+				return oi
+			}
+			return lessToRemove(active[i], active[j])
+		})
+		for _, m := range active {
+			if excess == 0 {
+				break
+			}
+			if m.Status.Phase == api.MachineJoined {
+				if joined-1 < desired {
+					break // wait for a replacement to join
+				}
+				joined--
+			}
+			excess--
 			if hasNode(m.Name) {
 				p.drain = append(p.drain, m)
 			} else {
 				p.remove = append(p.remove, m)
 			}
 		}
-	case len(active) < desired && !youngFailed:
-		p.create = desired - len(active)
 	}
 	return p
 }
 
+// template is what of a Machine's spec comes from its pool's spec: a
+// machine whose template differs from the pool's is outdated.
+type template struct {
+	provider, flavor, memory, image, network string
+	vcpus                                    int32
+	labels                                   string
+	taints                                   string
+}
+
+func templateOf(s api.MachineSpec) template {
+	keys := make([]string, 0, len(s.Labels))
+	for k, v := range s.Labels {
+		keys = append(keys, k+"="+v)
+	}
+	sort.Strings(keys)
+	taints := make([]string, 0, len(s.Taints))
+	for _, t := range s.Taints {
+		taints = append(taints, t.Key+"="+t.Value+":"+string(t.Effect))
+	}
+	return template{provider: s.Provider, flavor: s.Flavor, memory: s.Memory.String(), image: s.Image, network: s.Network,
+		vcpus: s.VCPUs, labels: strings.Join(keys, ","), taints: strings.Join(taints, ",")}
+}
+
 // computeStatus is a pool's status given its machines and a function
 // telling whether a node is Ready; desired is DesiredReplicas.
-func computeStatus(pool *api.NodePool, machines []*api.Machine, nodeReady func(string) bool, desired int, now api.Time) api.NodePoolStatus {
+func computeStatus(pool *api.NodePool, machines []*api.Machine, nodeReady func(string) bool, outdated func(*api.Machine) bool, desired int, now api.Time) api.NodePoolStatus {
 	st := api.NodePoolStatus{ObservedGeneration: pool.Generation, Conditions: append([]api.Condition(nil), pool.Status.Conditions...)}
 	failed := 0
 	for _, m := range machines {
@@ -132,6 +197,9 @@ func computeStatus(pool *api.NodePool, machines []*api.Machine, nodeReady func(s
 			continue
 		}
 		st.Size++
+		if outdated == nil || !outdated(m) {
+			st.Updated++
+		}
 		if m.Status.Phase == api.MachineFailed {
 			failed++
 		}
@@ -141,10 +209,12 @@ func computeStatus(pool *api.NodePool, machines []*api.Machine, nodeReady func(s
 	}
 	status, reason := api.ConditionFalse, "ScalingUp"
 	switch {
-	case int(st.ReadyNodes) == desired && int(st.Size) == desired:
+	case int(st.ReadyNodes) == desired && int(st.Size) == desired && st.Updated == st.Size:
 		status, reason = api.ConditionTrue, "ScaledToReplicas"
 	case failed > 0:
 		reason = "MachinesFailed"
+	case st.Updated < st.Size:
+		reason = "RollingUpdate"
 	case int(st.Size) > desired:
 		reason = "ScalingDown"
 	case int(st.Size) == desired:
@@ -153,6 +223,9 @@ func computeStatus(pool *api.NodePool, machines []*api.Machine, nodeReady func(s
 	msg := fmt.Sprintf("%d of %d nodes ready, %d machines", st.ReadyNodes, desired, st.Size)
 	if failed > 0 {
 		msg += fmt.Sprintf(" (%d failed, to be replaced)", failed)
+	}
+	if st.Updated < st.Size {
+		msg += fmt.Sprintf(", %d of them of the current spec", st.Updated)
 	}
 	kit.SetCondition(&st.Conditions, api.ConditionScaledToReplicas, status, reason, msg, now)
 	return st

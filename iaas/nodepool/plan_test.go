@@ -91,7 +91,7 @@ func TestPlanScale(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := planScale(tc.machines, func(n string) bool { return withNodes[n] }, tc.desired, clock.Now(), 10*time.Second)
+			p := planScale(tc.machines, func(n string) bool { return withNodes[n] }, nil, tc.desired, clock.Now(), 10*time.Second)
 			if p.create != tc.create || names(p.remove) != tc.remove || names(p.drain) != tc.drain || p.requeue != tc.requeue {
 				t.Errorf("plan: create %d remove %q drain %q requeue %v; want %d %q %q %v",
 					p.create, names(p.remove), names(p.drain), p.requeue, tc.create, tc.remove, tc.drain, tc.requeue)
@@ -104,14 +104,19 @@ func TestComputeStatus(t *testing.T) {
 	pool := &api.NodePool{ObjectMeta: api.ObjectMeta{Generation: 3}}
 	ms := []*api.Machine{{ObjectMeta: api.ObjectMeta{Name: "a"}}, {ObjectMeta: api.ObjectMeta{Name: "b"}, Status: api.MachineStatus{Phase: api.MachineFailed}}}
 	ready := func(n string) bool { return n == "a" }
-	st := computeStatus(pool, ms, ready, 2, api.Now())
+	st := computeStatus(pool, ms, ready, nil, 2, api.Now())
 	c := st.Conditions[0]
 	if st.Size != 2 || st.ReadyNodes != 1 || st.ObservedGeneration != 3 || c.Status != api.ConditionFalse || c.Reason != "MachinesFailed" {
 		t.Fatalf("status %+v", st)
 	}
-	st = computeStatus(pool, ms[:1], ready, 1, api.Now())
-	if c := st.Conditions[0]; c.Status != api.ConditionTrue || c.Reason != "ScaledToReplicas" {
+	st = computeStatus(pool, ms[:1], ready, nil, 1, api.Now())
+	if c := st.Conditions[0]; c.Status != api.ConditionTrue || c.Reason != "ScaledToReplicas" || st.Updated != 1 {
 		t.Fatalf("status %+v", st)
+	}
+	old := func(m *api.Machine) bool { return m.Name == "a" }
+	st = computeStatus(pool, ms[:1], ready, old, 1, api.Now())
+	if c := st.Conditions[0]; c.Status != api.ConditionFalse || c.Reason != "RollingUpdate" || st.Updated != 0 {
+		t.Fatalf("status of a pool rolling: %+v", st)
 	}
 }
 
@@ -122,5 +127,80 @@ func TestMachineName(t *testing.T) {
 	}
 	if errs := api.IsDNS1123Label(machineName(strings.Repeat("x", 63))); len(errs) != 0 {
 		t.Fatal(errs)
+	}
+}
+
+// TestPlanRollingUpdate: machines of an older spec (named o*) are
+// replaced one at a time, a surge of one, never fewer joined machines
+// than desired.
+func TestPlanRollingUpdate(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	mk := func(name string, phase api.MachinePhase, age time.Duration) *api.Machine {
+		return &api.Machine{ObjectMeta: api.ObjectMeta{Name: name, CreationTimestamp: api.NewTime(t0.Add(-age))}, Status: api.MachineStatus{Phase: phase}}
+	}
+	youngFailed := mk("nf", api.MachineFailed, time.Minute)
+	youngFailed.Status.Conditions = []api.Condition{{Type: api.ConditionProvisioned, Status: api.ConditionFalse, LastTransitionTime: api.NewTime(t0.Add(-time.Second))}}
+	outdated := func(m *api.Machine) bool { return strings.HasPrefix(m.Name, "o") }
+	draining := func(m *api.Machine) *api.Machine { m.Annotations = map[string]string{AnnotationScaleDown: "x"}; return m }
+	hasNode := func(n string) bool { return n != "n-prov" }
+	j := api.MachineJoined
+	cases := []struct {
+		name          string
+		machines      []*api.Machine
+		desired       int
+		create        int
+		remove, drain string
+	}{
+		{"surge one", []*api.Machine{mk("o1", j, time.Hour)}, 1, 1, "", ""},
+		{"wait for the new one to join", []*api.Machine{mk("o1", j, time.Hour), mk("n-prov", api.MachineProvisioning, 0)}, 1, 0, "", ""},
+		{"then drain the old one", []*api.Machine{mk("o1", j, time.Hour), mk("n1", j, 0)}, 1, 0, "", "o1"},
+		{"one at a time of three", []*api.Machine{mk("o1", j, 3*time.Hour), mk("o2", j, 2*time.Hour), mk("o3", j, time.Hour)}, 3, 1, "", ""},
+		{"an outdated one goes once the surge joined", []*api.Machine{
+			mk("o1", j, 3*time.Hour), mk("o2", j, 2*time.Hour), mk("o3", j, time.Hour), mk("n1", j, 0)}, 3, 0, "", "o3"},
+		{"a failing replacement stops the roll", []*api.Machine{mk("o1", j, time.Hour), youngFailed}, 1, 0, "", ""},
+		{"scale to zero drains outdated ones", []*api.Machine{mk("o1", j, time.Hour)}, 0, 0, "", "o1"},
+		{"a draining old machine counts against the surge", []*api.Machine{
+			mk("o1", j, 2*time.Hour), draining(mk("o2", j, time.Hour)), mk("n1", j, 0)}, 2, 0, "", "o2"},
+		{"scale down mid-roll keeps desired joined", []*api.Machine{
+			mk("o1", j, 2*time.Hour), mk("o2", j, time.Hour), mk("n-prov", api.MachineProvisioning, 0)}, 1, 0, "", "o2"},
+	}
+	names := func(ms []*api.Machine) string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := planScale(tc.machines, hasNode, outdated, tc.desired, t0, 10*time.Second)
+			if p.create != tc.create || names(p.remove) != tc.remove || names(p.drain) != tc.drain {
+				t.Errorf("plan: create %d remove %q drain %q; want %d %q %q", p.create, names(p.remove), names(p.drain), tc.create, tc.remove, tc.drain)
+			}
+		})
+	}
+}
+
+func TestTemplateOf(t *testing.T) {
+	a := api.MachineSpec{Provider: "libvirt", VCPUs: 1, Memory: api.MustParseQuantity("512Mi"), Image: "img",
+		Labels: map[string]string{"a": "1", "b": "2"}, Taints: []api.Taint{{Key: "k", Value: "v", Effect: api.TaintEffectNoSchedule}}}
+	b := a
+	b.Labels = map[string]string{"b": "2", "a": "1"}
+	b.Hypervisor, b.Pool = "hv-9", "other" // placement and ownership are not the template
+	if templateOf(a) != templateOf(b) {
+		t.Fatalf("same template differs: %+v vs %+v", templateOf(a), templateOf(b))
+	}
+	for name, change := range map[string]func(*api.MachineSpec){
+		"image":  func(s *api.MachineSpec) { s.Image = "img-2" },
+		"memory": func(s *api.MachineSpec) { s.Memory = api.MustParseQuantity("1Gi") },
+		"vcpus":  func(s *api.MachineSpec) { s.VCPUs = 2 },
+		"label":  func(s *api.MachineSpec) { s.Labels = map[string]string{"a": "1"} },
+		"taint":  func(s *api.MachineSpec) { s.Taints = nil },
+	} {
+		c := a
+		change(&c)
+		if templateOf(c) == templateOf(a) {
+			t.Errorf("a change of %s leaves the template equal", name)
+		}
 	}
 }
