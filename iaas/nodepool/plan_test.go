@@ -141,7 +141,10 @@ func TestPlanRollingUpdate(t *testing.T) {
 	youngFailed := mk("nf", api.MachineFailed, time.Minute)
 	youngFailed.Status.Conditions = []api.Condition{{Type: api.ConditionProvisioned, Status: api.ConditionFalse, LastTransitionTime: api.NewTime(t0.Add(-time.Second))}}
 	outdated := func(m *api.Machine) bool { return strings.HasPrefix(m.Name, "o") }
-	draining := func(m *api.Machine) *api.Machine { m.Annotations = map[string]string{AnnotationScaleDown: "x"}; return m }
+	draining := func(m *api.Machine) *api.Machine {
+		m.Annotations = map[string]string{AnnotationScaleDown: "x"}
+		return m
+	}
 	hasNode := func(n string) bool { return n != "n-prov" }
 	j := api.MachineJoined
 	cases := []struct {
