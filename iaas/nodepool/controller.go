@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
@@ -43,8 +44,11 @@ type Options struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// FailedBackoff is how long a Failed machine stays (so its condition
-	// can be read) before it is deleted and replaced (default 10 s).
-	FailedBackoff time.Duration
+	// can be read) before it is deleted and replaced (default 10 s). It
+	// doubles with each failure in a row of the pool's machines, up to
+	// MaxFailedBackoff (default 5 minutes), and starts again once a
+	// machine made after the last failure joins.
+	FailedBackoff, MaxFailedBackoff time.Duration
 	// DrainPoll is how often a drain in progress is looked at (default 1 s).
 	DrainPoll time.Duration
 	// ExpectationsTTL bounds how long the controller waits to see its own
@@ -64,6 +68,47 @@ type Controller struct {
 	rec      *controllers.Recorder
 	log      *slog.Logger
 	ctrl     *controllers.Controller
+
+	mu sync.Mutex
+	// failures counts each pool's machine failures in a row, and when the
+	// last was replaced (in memory: a new leader starts from the base
+	// backoff).
+	failures map[string]failureRun
+}
+
+type failureRun struct {
+	n    int
+	last time.Time
+}
+
+// backoff is how long pool's next Failed machine waits before it is
+// replaced, given the machines it has now; a machine created after the
+// last failure that joined ends the run.
+func (c *Controller) backoff(pool string, machines []*api.Machine) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	run := c.failures[pool]
+	for _, m := range machines {
+		if m.Status.Phase == api.MachineJoined && m.CreationTimestamp.After(run.last) {
+			delete(c.failures, pool)
+			return c.o.FailedBackoff
+		}
+	}
+	d := c.o.FailedBackoff
+	for i := 1; i < run.n && d < c.o.MaxFailedBackoff; i++ {
+		d *= 2
+	}
+	return min(d, c.o.MaxFailedBackoff)
+}
+
+// failed records that one of pool's Failed machines is being replaced.
+func (c *Controller) failed(pool string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	run := c.failures[pool]
+	run.n++
+	run.last = c.o.Now()
+	c.failures[pool] = run
 }
 
 // Setup registers the NodePool controller and its caches on m.
@@ -76,6 +121,9 @@ func Setup(m *controllers.Manager, o Options) (*Controller, error) {
 	}
 	if o.FailedBackoff <= 0 {
 		o.FailedBackoff = 10 * time.Second
+	}
+	if o.MaxFailedBackoff < o.FailedBackoff {
+		o.MaxFailedBackoff = max(5*time.Minute, o.FailedBackoff)
 	}
 	if o.DrainPoll <= 0 {
 		o.DrainPoll = time.Second
@@ -92,6 +140,7 @@ func Setup(m *controllers.Manager, o Options) (*Controller, error) {
 		pods:     controllers.PodCache(m),
 		rec:      m.Recorder("nodepool-controller"),
 		log:      m.Log.With("controller", "nodepool"),
+		failures: map[string]failureRun{},
 	}
 	c.exp = controllers.NewExpectations(o.ExpectationsTTL, o.Now)
 	c.ctrl = controllers.NewController("nodepool", c, o.Workers, m.Log)
@@ -189,7 +238,7 @@ func (c *Controller) reconcile(ctx context.Context, key string) (controllers.Res
 	var errs []error
 	if c.exp.Satisfied(key, seen, active) {
 		hasNode := func(n string) bool { return c.node(n) != nil }
-		p := planScale(machines, hasNode, outdated, desired, c.o.Now(), c.o.FailedBackoff)
+		p := planScale(machines, hasNode, outdated, desired, c.o.Now(), c.backoff(pool.Name, machines))
 		res.RequeueAfter = p.requeue
 		errs = append(errs, c.apply(ctx, key, pool, p))
 		if len(p.drain) > 0 && (res.RequeueAfter == 0 || res.RequeueAfter > c.o.DrainPoll) {
@@ -219,6 +268,7 @@ func (c *Controller) apply(ctx context.Context, key string, pool *api.NodePool, 
 	var errs []error
 	for _, m := range p.remove {
 		if m.Status.Phase == api.MachineFailed {
+			c.failed(pool.Name)
 			c.rec.Eventf(pool, api.EventTypeWarning, ReasonReplacingFailed, "Replacing failed machine %s: %s", m.Name, m.Status.Message)
 		}
 		errs = append(errs, c.deleteMachine(ctx, key, pool, m))

@@ -1,6 +1,7 @@
 package nodepool
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -205,5 +206,32 @@ func TestTemplateOf(t *testing.T) {
 		if templateOf(c) == templateOf(a) {
 			t.Errorf("a change of %s leaves the template equal", name)
 		}
+	}
+}
+
+// TestFailedBackoffDoubles: each failure in a row doubles the wait before
+// a Failed machine is replaced, up to the cap; a machine made after the
+// last failure that joins starts again from the base.
+func TestFailedBackoffDoubles(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	clock := controllerstest.NewFakeClock(t0)
+	c := &Controller{o: Options{Now: clock.Now, FailedBackoff: 10 * time.Second, MaxFailedBackoff: time.Minute}, failures: map[string]failureRun{}}
+	old := &api.Machine{ObjectMeta: api.ObjectMeta{Name: "old", CreationTimestamp: api.NewTime(t0.Add(-time.Hour))}, Status: api.MachineStatus{Phase: api.MachineJoined}}
+	var got []time.Duration
+	for range 5 {
+		got = append(got, c.backoff("p", []*api.Machine{old}))
+		c.failed("p")
+		clock.Advance(time.Second)
+	}
+	want := []time.Duration{10 * time.Second, 10 * time.Second, 20 * time.Second, 40 * time.Second, time.Minute}
+	if !slices.Equal(got, want) {
+		t.Fatalf("backoffs %v, want %v (an old joined machine does not end the run)", got, want)
+	}
+	fresh := &api.Machine{ObjectMeta: api.ObjectMeta{Name: "new", CreationTimestamp: api.NewTime(clock.Now())}, Status: api.MachineStatus{Phase: api.MachineJoined}}
+	if d := c.backoff("p", []*api.Machine{old, fresh}); d != 10*time.Second {
+		t.Fatalf("after a new machine joined: %v, want the base 10s", d)
+	}
+	if d := c.backoff("p", []*api.Machine{old}); d != 10*time.Second {
+		t.Fatalf("the run did not end: %v", d)
 	}
 }
