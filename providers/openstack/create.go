@@ -100,10 +100,10 @@ func (p *Provider) Create(ctx context.Context, spec iaas.MachineSpec) (_ iaas.Ma
 			// delete it, so that nothing is left behind.
 			p.cleanUpByName(spec.Name)
 		}
-		if spec.Group != "" && !errors.Is(classify("", err), iaas.ErrQuota) {
-			// The server group may be what is wrong (deleted behind our
-			// back): look it up again next time.
-			p.forgetGroup(spec.Group)
+		if !errors.Is(classify("", err), iaas.ErrQuota) {
+			// The server group or the image may be what is wrong (deleted
+			// behind our back): look them up again next time.
+			p.forget(spec.Group, cmp(spec.Image, p.cfg.Image))
 		}
 		return iaas.Machine{}, classify("create server "+spec.Name, err)
 	}
@@ -368,10 +368,11 @@ func (p *Provider) serverGroup(ctx context.Context, group string) (string, error
 	return id, nil
 }
 
-// forgetGroup drops a cached server group (it was deleted behind our back).
-func (p *Provider) forgetGroup(group string) {
+// forget drops the cached IDs of a server group and an image.
+func (p *Provider) forget(group, image string) {
 	p.mu.Lock()
 	delete(p.groups, group)
+	delete(p.images, image)
 	p.mu.Unlock()
 }
 

@@ -129,6 +129,9 @@ func (c Config) String() string {
 		c.ApplicationCredentialID, c.ApplicationCredentialName, redact(c.ApplicationCredentialSecret))
 }
 
+// GoString keeps the secrets out of %#v.
+func (c Config) GoString() string { return c.String() }
+
 // LogValue keeps the secrets out of logs.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(

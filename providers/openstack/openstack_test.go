@@ -424,7 +424,7 @@ func TestConfigRedactsSecrets(t *testing.T) {
 		ApplicationCredentialSecret: "acs-1b2c3d"}
 	var b logBuffer
 	slog.New(slog.NewJSONHandler(&b, nil)).Info("config", "cfg", cfg)
-	for _, out := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), b.String()} {
+	for _, out := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), b.String()} {
 		if strings.Contains(out, "pw-8d7f6a") || strings.Contains(out, "acs-1b2c3d") || !strings.Contains(out, "REDACTED") {
 			t.Fatalf("config printed as %s", out)
 		}
