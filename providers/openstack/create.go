@@ -456,3 +456,34 @@ func (p *Provider) cleanUpByName(name string) {
 		p.log.Error("deleting the server of a failed create failed: it may be left behind", "machine", name, "server", srv.ID, "err", err)
 	}
 }
+
+// PruneServerGroups deletes this system's server groups (cloudmgr-*) that
+// have no members, e.g. after their NodePools were deleted, and returns
+// their names. A create racing with it may fail once (its group is gone);
+// the next create makes the group again.
+func (p *Provider) PruneServerGroups(ctx context.Context) ([]string, error) {
+	p.groupMu.Lock()
+	defer p.groupMu.Unlock()
+	page, err := servergroups.List(p.compute, servergroups.ListOpts{}).AllPages(ctx)
+	if err != nil {
+		return nil, classify("list server groups", err)
+	}
+	sgs, err := servergroups.ExtractServerGroups(page)
+	if err != nil {
+		return nil, classify("list server groups", err)
+	}
+	var pruned []string
+	for _, sg := range sgs {
+		group, ok := strings.CutPrefix(sg.Name, serverGroupName(""))
+		if !ok || len(sg.Members) > 0 {
+			continue
+		}
+		if err := servergroups.Delete(ctx, p.compute, sg.ID).ExtractErr(); err != nil && !isNotFound(err) {
+			return pruned, classify("delete server group "+sg.Name, err)
+		}
+		p.forget(group, "")
+		pruned = append(pruned, sg.Name)
+		p.log.Info("server group deleted", "serverGroup", sg.Name, "id", sg.ID)
+	}
+	return pruned, nil
+}

@@ -153,6 +153,28 @@ func TestServerGroupPerGroup(t *testing.T) {
 	}
 }
 
+func TestPruneServerGroups(t *testing.T) {
+	e := start(t, openstacktest.Options{}, nil)
+	ctx := context.Background()
+	a := e.create(t, spec("a-0", "a"))
+	e.create(t, spec("b-0", "b"))
+	if err := e.p.Delete(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	pruned, err := e.p.PruneServerGroups(ctx)
+	if err != nil || !slices.Equal(pruned, []string{"cloudmgr-a"}) {
+		t.Fatalf("pruned %v, %v", pruned, err)
+	}
+	if g := e.cloud.ServerGroups(); len(g) != 1 || g[0].Name != "cloudmgr-b" {
+		t.Fatalf("server groups %+v", g)
+	}
+	// The group is made again when a machine needs it.
+	e.create(t, spec("a-1", "a"))
+	if g := e.cloud.ServerGroups(); len(g) != 2 {
+		t.Fatalf("server groups %+v", g)
+	}
+}
+
 func TestHardAntiAffinityRunsOutOfHosts(t *testing.T) {
 	e := start(t, openstacktest.Options{Hosts: []string{"c1", "c2"}}, func(c *openstack.Config) { c.ServerGroupPolicy = "anti-affinity" })
 	e.create(t, spec("web-0", "web"))
