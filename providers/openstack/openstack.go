@@ -12,9 +12,10 @@
 // base64-encoded, at /var/lib/cloudmgr/<name> with mode 0600, on a server
 // booted with a config drive: the image must run cloud-init and start the
 // node agent with --bootstrap /var/lib/cloudmgr/bootstrap.json. A tenant
-// VM's own "user-data" goes as the user data itself. The machines of a group (a NodePool) share a
-// Nova server group, soft-anti-affinity by default, so Nova spreads them
-// over compute hosts; the server's hostId becomes Machine.Host (the node's
+// VM's own "user-data" goes as the user data itself.
+//
+// The machines of a group (a NodePool) share a Nova server group,
+// soft-anti-affinity by default, so Nova spreads them over compute hosts; the server's hostId becomes Machine.Host (the node's
 // topology.cloud/hypervisor label). Nova chooses the hosts: the provider is
 // an iaas.SelfPlacer.
 package openstack
