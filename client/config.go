@@ -9,6 +9,8 @@ import (
 	"sort"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/cloudmgr/cloud/api"
 )
 
 // ConfigFile is a cloudctl configuration, like a kubeconfig: named contexts
@@ -130,4 +132,22 @@ func (c *Context) ClientConfig() (Config, error) {
 		cfg.CAData = ca
 	}
 	return cfg, nil
+}
+
+// NewFromConfigFile is a client for the current context of the config
+// file at path (as cloudctl reads it), for objects of scheme.
+func NewFromConfigFile(path string, scheme *api.Scheme) (*Client, error) {
+	f, err := LoadConfigFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := f.Context("")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	cfg, err := cur.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return New(cfg, scheme)
 }

@@ -154,19 +154,7 @@ func (x *IaaS) WaitReachable(ctx context.Context, name string, want api.Conditio
 // AdminClient is a client with the credentials of the kubeconfig file
 // config (its current context).
 func AdminClient(config string) (*client.Client, error) {
-	f, err := client.LoadConfigFile(config)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := f.Context("")
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := cur.ClientConfig()
-	if err != nil {
-		return nil, err
-	}
-	return client.New(cfg, api.NewScheme())
+	return client.NewFromConfigFile(config, api.NewScheme())
 }
 
 // Cloudctl runs the built cloudctl with the kubeconfig config and returns

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -44,6 +45,8 @@ type iaasOptions struct {
 	machineTokenTTL    time.Duration
 	hypervisorResync   time.Duration
 	machineJoinTimeout time.Duration
+	// providers are the config file's providers (see providers.go).
+	providers []providerEntry
 }
 
 func addIaaSFlags(f *pflag.FlagSet) {
@@ -91,6 +94,10 @@ func readIaaSOptions(v *viper.Viper, dataDir string) (iaasOptions, error) {
 	if o.machineTokenTTL < time.Minute {
 		return o, fmt.Errorf("--machine-join-token-ttl %s: must be at least 1m", o.machineTokenTTL)
 	}
+	var err error
+	if o.providers, err = readProviderEntries(v); err != nil {
+		return o, fmt.Errorf("config file: %w", err)
+	}
 	return o, nil
 }
 
@@ -117,10 +124,11 @@ func (o iaasOptions) withServerURL(scheme string, addr net.Addr) iaasOptions {
 	return o
 }
 
-// newProviders builds the configured providers, each timed by the metrics
-// decorator. libvirt is always there: hypervisors are added at run time as
-// Hypervisor objects (the hypervisor controller hands their URIs over).
-func newProviders(o iaasOptions, reg prometheus.Registerer) (iaas.Providers, func() error, error) {
+// newProviders builds the providers, each timed by the metrics decorator:
+// libvirt, always there (hypervisors are added at run time as Hypervisor
+// objects; the hypervisor controller hands their URIs over), and those of
+// the config file.
+func newProviders(ctx context.Context, o iaasOptions, reg prometheus.Registerer, log *slog.Logger) (iaas.Providers, func() error, error) {
 	lv, err := libvirt.New(libvirt.Config{
 		Images: map[string]libvirt.Image{NodeImage: {
 			Kernel:  filepath.Join(o.nodeImageDir, "vmlinuz"),
@@ -134,7 +142,19 @@ func newProviders(o iaasOptions, reg prometheus.Registerer) (iaas.Providers, fun
 	if err != nil {
 		return nil, nil, fmt.Errorf("libvirt provider: %w", err)
 	}
-	return iaas.Providers{lv.Name(): iaas.Instrument(lv, reg)}, lv.Close, nil
+	ps := iaas.Providers{lv.Name(): iaas.Instrument(lv, reg)}
+	for _, e := range o.providers {
+		if e.Type == typeLibvirt {
+			continue
+		}
+		p, err := buildProvider(ctx, e, log)
+		if err != nil {
+			_ = lv.Close()
+			return nil, nil, err
+		}
+		ps[e.name] = iaas.Instrument(p, reg)
+	}
+	return ps, lv.Close, nil
 }
 
 // iaasSetups registers the IaaS controllers on a term's Manager, which acts

@@ -79,11 +79,17 @@ environment as CLOUDD_<FLAG> with dashes as underscores
 	return cmd
 }
 
+// readEnv makes v read CLOUDD_<KEY> environment variables, with dashes
+// and dots as underscores (CLOUDD_DATA_DIR, CLOUDD_PROVIDERS_PUBLIC_REGION).
+func readEnv(v *viper.Viper) {
+	v.SetEnvPrefix("CLOUDD")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_", ".", "_"))
+	v.AutomaticEnv()
+}
+
 // load reads the config file, if any, then resolves flag > env > file > default.
 func (o *options) load(v *viper.Viper) error {
-	v.SetEnvPrefix("CLOUDD")
-	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
-	v.AutomaticEnv()
+	readEnv(v)
 	if f := v.GetString("config"); f != "" {
 		v.SetConfigFile(f)
 		if err := v.ReadInConfig(); err != nil {

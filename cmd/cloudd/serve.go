@@ -101,7 +101,7 @@ func serve(ctx context.Context, o *options, errOut io.Writer) error {
 	cp := &controlPlane{o: o, srv: srv, etcd: etcd, serverURL: serverURL, caPEM: caPEM, reg: reg, log: log,
 		iaas: o.iaas.withServerURL(scheme, ln.Addr())}
 	if cp.iaas.enabled {
-		providers, closeProviders, err := newProviders(cp.iaas, reg)
+		providers, closeProviders, err := newProviders(ctx, cp.iaas, reg, log)
 		if err != nil {
 			return err
 		}
@@ -128,6 +128,18 @@ func serve(ctx context.Context, o *options, errOut io.Writer) error {
 	}
 	if cp.enabled() {
 		if cpDone, err = cp.start(runCtx); err != nil {
+			_ = shutdown()
+			return err
+		}
+	}
+	if cp.iaas.enabled {
+		// Hypervisors the config file declares: created through the API
+		// as the admin, where missing.
+		ac, err := client.NewFromConfigFile(adminPath, api.NewScheme())
+		if err == nil {
+			err = registerHypervisors(runCtx, ac, cp.iaas.providers, log)
+		}
+		if err != nil {
 			_ = shutdown()
 			return err
 		}
