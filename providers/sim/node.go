@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -142,13 +143,19 @@ func (n *node) step() {
 	}
 }
 
-// retryAfter is the wait before retrying a failed step: doubling from
-// 500ms up to 5s (or the heartbeat interval, if shorter).
-func (n *node) retryAfter() time.Duration {
+// retryAfter logs a failed step and returns the wait before retrying it:
+// doubling from 500ms up to 5s (or the heartbeat interval, if shorter).
+func (n *node) retryAfter(err error) time.Duration {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.backoff = min(max(2*n.backoff, 500*time.Millisecond), 5*time.Second, max(n.a.p.cfg.HeartbeatInterval, 500*time.Millisecond))
-	return n.backoff
+	d, phase := n.backoff, n.phase
+	n.mu.Unlock()
+	if n.ctx.Err() == nil {
+		// API errors are the server's Status, client errors name the URL
+		// without credentials: neither holds a token.
+		n.a.p.log.Debug("simulated node: step failed, retrying", "node", n.name, "phase", phase, "in", d, "err", err)
+	}
+	return d
 }
 
 func (n *node) setPhase(p int) {
@@ -168,7 +175,7 @@ func (n *node) join() time.Duration {
 	if err != nil {
 		code := client.Code(err)
 		if code == 0 || code == http.StatusConflict || code == http.StatusTooManyRequests || code >= 500 {
-			return n.retryAfter()
+			return n.retryAfter(err)
 		}
 		// The error is the server's Status: it names no token.
 		n.a.p.log.Warn("simulated node: join refused; it will not join", "node", n.name, "err", err)
@@ -212,40 +219,34 @@ func (n *node) labels() map[string]string {
 	return l
 }
 
-// register creates the Node (or takes it over, as the API server created
-// it at a machine-bound join), writes its status and creates its lease.
+// register creates the Node (or takes it over: the API server created it
+// at a machine-bound join, or an agent before this one did), writes its
+// status and creates its lease.
 func (n *node) register() time.Duration {
 	nodes := client.For[api.Node](n.c)
 	want := n.labels()
-	cur, err := nodes.Get(n.ctx, "", n.name)
-	switch {
-	case client.IsNotFound(err):
+	n.mu.Lock()
+	bound := n.machine
+	n.mu.Unlock()
+	var cur *api.Node
+	err := errAlreadyExists
+	if !bound {
 		cur, err = nodes.Create(n.ctx, &api.Node{ObjectMeta: api.ObjectMeta{Name: n.name, Labels: want}})
-	case err == nil:
-		changed := false
-		if cur.Labels == nil {
-			cur.Labels = map[string]string{}
-		}
-		for k, v := range want {
-			if cur.Labels[k] != v {
-				cur.Labels[k], changed = v, true
-			}
-		}
-		if changed {
-			cur, err = nodes.Update(n.ctx, cur)
-		}
+	}
+	if errors.Is(err, errAlreadyExists) || client.IsAlreadyExists(err) {
+		cur, err = n.takeOver(nodes, want)
 	}
 	if err != nil {
-		return n.retryAfter()
+		return n.retryAfter(err)
 	}
 	n.mu.Lock()
 	n.obj = cur
 	n.mu.Unlock()
 	if err := n.writeStatus(); err != nil {
-		return n.retryAfter()
+		return n.retryAfter(err)
 	}
 	if err := n.renewLease(); err != nil {
-		return n.retryAfter()
+		return n.retryAfter(err)
 	}
 	n.setPhase(phaseRun)
 	if n.a.p.cfg.PodWatch == nil {
@@ -256,6 +257,30 @@ func (n *node) register() time.Duration {
 	// The first heartbeat falls anywhere in the interval, so that nodes
 	// that joined together do not beat together.
 	return time.Duration(rand.Int64N(int64(n.a.p.cfg.HeartbeatInterval)))
+}
+
+// errAlreadyExists stands for the Node a machine-bound join made.
+var errAlreadyExists = errors.New("node exists")
+
+// takeOver reads the existing Node and adds the agent's labels to it.
+func (n *node) takeOver(nodes *client.Resource[api.Node, *api.Node], want map[string]string) (*api.Node, error) {
+	cur, err := nodes.Get(n.ctx, "", n.name)
+	if err != nil {
+		return nil, err
+	}
+	changed := false
+	if cur.Labels == nil {
+		cur.Labels = map[string]string{}
+	}
+	for k, v := range want {
+		if cur.Labels[k] != v {
+			cur.Labels[k], changed = v, true
+		}
+	}
+	if !changed {
+		return cur, nil
+	}
+	return nodes.Update(n.ctx, cur)
 }
 
 // watchOwnPods runs a pod agent on the node's own pods, with its own
@@ -273,7 +298,7 @@ func (n *node) watchOwnPods() {
 // has passed or the CPU usage changed.
 func (n *node) heartbeat() time.Duration {
 	if err := n.renewLease(); err != nil {
-		return n.retryAfter()
+		return n.retryAfter(err)
 	}
 	n.mu.Lock()
 	n.heartbeats++
@@ -282,7 +307,7 @@ func (n *node) heartbeat() time.Duration {
 	n.mu.Unlock()
 	if due {
 		if err := n.writeStatus(); err != nil {
-			return n.retryAfter()
+			return n.retryAfter(err)
 		}
 	}
 	return n.a.p.cfg.HeartbeatInterval
@@ -309,10 +334,22 @@ func (n *node) renewLease() error {
 			return err
 		}
 	}
+	fresh := &api.Lease{ObjectMeta: api.ObjectMeta{Name: n.name, Namespace: api.NamespaceNodeLease},
+		Spec: api.LeaseSpec{HolderIdentity: n.name, LeaseDurationSeconds: dur, AcquireTime: &now, RenewTime: &now}}
+	if l == nil {
+		// A new node's lease most likely does not exist yet.
+		got, err := leases.Create(n.ctx, fresh)
+		if err == nil {
+			n.setLease(got)
+			return nil
+		}
+		if !client.IsAlreadyExists(err) {
+			return fmt.Errorf("lease of %s: %w", n.name, err)
+		}
+	}
 	cur, err := leases.Get(n.ctx, api.NamespaceNodeLease, n.name)
 	if client.IsNotFound(err) {
-		cur, err = leases.Create(n.ctx, &api.Lease{ObjectMeta: api.ObjectMeta{Name: n.name, Namespace: api.NamespaceNodeLease},
-			Spec: api.LeaseSpec{HolderIdentity: n.name, LeaseDurationSeconds: dur, AcquireTime: &now, RenewTime: &now}})
+		cur, err = leases.Create(n.ctx, fresh)
 	} else if err == nil {
 		cur.Spec.HolderIdentity, cur.Spec.LeaseDurationSeconds, cur.Spec.RenewTime = n.name, dur, &now
 		cur, err = leases.Update(n.ctx, cur)
