@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/apiserver/apiservertest"
 	"github.com/cloudmgr/cloud/client"
@@ -27,7 +29,8 @@ import (
 // simulator, with the IaaS controllers' role.
 func controlPlane(t *testing.T, env *apiservertest.Env, p *sim.Provider, joinTimeout time.Duration) {
 	t.Helper()
-	providers := iaas.Providers{p.Name(): p}
+	// Timed by the metrics decorator, as cloudd wraps every provider.
+	providers := iaas.Providers{p.Name(): iaas.Instrument(p, prometheus.NewRegistry())}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	controllerstest.RunManager(t, env.IaaSController(t), log, func(m *controllers.Manager) error {
 		kind := func(k string) *api.KindInfo {

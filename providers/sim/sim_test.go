@@ -258,6 +258,20 @@ func TestCreateDelayAndCancel(t *testing.T) {
 	if h := p.Hosts()[0]; h.Machines != 0 || h.UsedCPUs != 0 {
 		t.Fatalf("room not freed: %+v", h)
 	}
+	// A Delete cut short during its delay leaves the machine.
+	p2 := newProvider(t, Config{Cloud: true, DeleteDelay: time.Hour})
+	m, err := p2.Create(context.Background(), spec("b", "", 1, 512))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dctx, dcancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer dcancel()
+	if err := p2.Delete(dctx, m.ID); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("delete: %v", err)
+	}
+	if _, err := p2.Get(context.Background(), m.ID); err != nil {
+		t.Fatalf("machine gone after a cut delete: %v", err)
+	}
 }
 
 func TestCPUUsageSettings(t *testing.T) {
