@@ -215,6 +215,20 @@ func TestManyNodesJoinAndRunPods(t *testing.T) {
 		return len(ps) == 0
 	}, "deleted pods confirmed gone")
 
+	// A paused node stops renewing its lease, and renews it again once
+	// resumed.
+	if !p.PauseNode("sim-2", true) {
+		t.Fatal("no node sim-2")
+	}
+	time.Sleep(1500 * time.Millisecond)
+	paused := leaseTimes(t, env.Admin)["sim-2"]
+	time.Sleep(1500 * time.Millisecond)
+	if now := leaseTimes(t, env.Admin)["sim-2"]; !now.Equal(paused) {
+		t.Fatalf("lease of a paused node renewed: %s then %s", paused, now)
+	}
+	p.PauseNode("sim-2", false)
+	controllerstest.WaitFor(t, func() bool { return leaseTimes(t, env.Admin)["sim-2"].After(paused) }, "the resumed node's lease renewed")
+
 	// A machine that disappears stops heartbeating.
 	if !p.Disappear("sim-1") {
 		t.Fatal("no sim-1")

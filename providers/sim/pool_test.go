@@ -246,4 +246,14 @@ func TestNodePoolReplacesFailedSimulatedMachines(t *testing.T) {
 	if vms, _ := p.List(ctx); len(vms) != 2 {
 		t.Fatalf("%d simulated machines, want 2", len(vms))
 	}
+
+	// A machine that disappears behind the system's back is replaced.
+	gone := ms[0].Name
+	if !p.Disappear(gone) {
+		t.Fatalf("no machine %s", gone)
+	}
+	controllerstest.WaitFor(t, func() bool {
+		cur := joinedMachines(t, env.Admin, "burst", 2)
+		return cur[0].Name != gone && cur[1].Name != gone
+	}, "the vanished machine replaced")
 }
