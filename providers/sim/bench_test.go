@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -12,6 +13,12 @@ import (
 	"github.com/cloudmgr/cloud/apiserver/apiservertest"
 	"github.com/cloudmgr/cloud/iaas"
 	"github.com/cloudmgr/cloud/providers/sim"
+)
+
+// Benchmark sizes: go test -bench . -sim.nodes 5000 -sim.heartbeat 10s.
+var (
+	benchNodes     = flag.Int("sim.nodes", 0, "simulated nodes in BenchmarkJoin (besides 100 and 1000) and BenchmarkHeartbeats (instead of 1000)")
+	benchHeartbeat = flag.Duration("sim.heartbeat", 2*time.Second, "heartbeat interval in BenchmarkHeartbeats (measured over two intervals)")
 )
 
 // cpuTime is the CPU time this process (API server, etcd and simulated
@@ -71,7 +78,11 @@ func joinAll(b *testing.B, env *apiservertest.Env, p *sim.Provider, prefix strin
 // ns/node is the wall time per node; allocs/op and B/op count the whole
 // process, API server and etcd included.
 func BenchmarkJoin(b *testing.B) {
-	for _, n := range []int{100, 1000, 3000} {
+	sizes := []int{100, 1000}
+	if *benchNodes > 0 {
+		sizes = append(sizes, *benchNodes)
+	}
+	for _, n := range sizes {
 		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
 			env := apiservertest.Start(b, apiservertest.Options{})
 			b.ReportAllocs()
@@ -94,15 +105,19 @@ func BenchmarkJoin(b *testing.B) {
 	}
 }
 
-// BenchmarkHeartbeats: N registered simulated nodes beating every second
-// for a few seconds: lease writes per second the API server handled, and
-// the process's CPU (cores busy) and heap while they do.
+// BenchmarkHeartbeats: N registered simulated nodes (1000, or -sim.nodes)
+// heartbeating every -sim.heartbeat, measured over two intervals: lease
+// writes per second the API server handled, and the process's CPU (cores
+// busy: API server, etcd and simulated nodes together) and heap.
 func BenchmarkHeartbeats(b *testing.B) {
-	const n = 1000
-	const window = 5 * time.Second
+	n := 1000
+	if *benchNodes > 0 {
+		n = *benchNodes
+	}
+	window := 2 * *benchHeartbeat
 	env := apiservertest.Start(b, apiservertest.Options{})
 	p, err := sim.New(sim.Config{Cloud: true, Hosts: []sim.Host{{Name: "h", CPUs: 1 << 20, MemoryMiB: 1 << 40}},
-		HeartbeatInterval: time.Second, PodWatch: env.Scheduler, Logger: slog.New(slog.DiscardHandler)})
+		HeartbeatInterval: *benchHeartbeat, PodWatch: env.Scheduler, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
