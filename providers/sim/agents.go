@@ -28,7 +28,9 @@ type agents struct {
 	// node of that server uses its transport (WithToken).
 	bases map[string]*client.Client
 	nodes map[string]*node // by node name
-	pods  *simpods.Agent   // the shared pod agent (Config.PodWatch)
+	pods  *simpods.Agent   // the shared pod agent (Config.Watch)
+	// watching: the shared pod and node watches run.
+	watching bool
 }
 
 func newAgents(p *Provider) *agents {
@@ -97,9 +99,14 @@ func (a *agents) start(m *machine, boot *api.NodeBootstrap) {
 		defer a.stop(old)
 	}
 	a.nodes[n.name] = n
-	if a.p.cfg.PodWatch != nil && a.pods == nil {
-		a.pods = simpods.New(simpods.Options{Watch: a.p.cfg.PodWatch, Node: a.podClient, StartDelay: a.p.cfg.PodStartDelay, Log: a.p.log})
+	if a.p.cfg.Watch != nil && !a.watching {
+		a.watching = true
+		a.pods = simpods.New(simpods.Options{Watch: a.p.cfg.Watch, Node: a.podClient, StartDelay: a.p.cfg.PodStartDelay, Log: a.p.log})
 		a.wg.Go(func() { _ = a.pods.Run(a.ctx) })
+		nodes := client.NewCache(a.p.cfg.Watch, client.For[api.Node](a.p.cfg.Watch).Kind(), "",
+			client.ListOptions{LabelSelector: LabelSimulated + "=true"}, a.p.log)
+		nodes.AddHandler(client.Handler{OnUpdate: func(_, obj api.Object) { a.nodeChanged(obj.(*api.Node)) }})
+		a.wg.Go(func() { _ = nodes.Run(a.ctx) })
 	}
 	a.mu.Unlock()
 	n.schedule(0)
@@ -114,6 +121,20 @@ func (a *agents) podClient(name string) (*client.Client, bool) {
 		return nil, false
 	}
 	return n.podClient()
+}
+
+// nodeChanged has a simulated node that another writer marked not Ready
+// (the node lifecycle controller, on a lease it saw late) write its
+// status at its next heartbeat.
+func (a *agents) nodeChanged(obj *api.Node) {
+	for _, c := range obj.Status.Conditions {
+		if c.Type == api.NodeReady && c.Status != api.ConditionTrue {
+			if n := a.node(obj.Name); n != nil {
+				n.statusDue()
+			}
+			return
+		}
+	}
 }
 
 // kick has the pod agent act on the pods of a node that became able to.

@@ -90,7 +90,7 @@ func BenchmarkJoin(b *testing.B) {
 			var cpu time.Duration
 			for i := range b.N {
 				p, err := sim.New(sim.Config{Cloud: true, Hosts: []sim.Host{{Name: "h", CPUs: 1 << 20, MemoryMiB: 1 << 40}},
-					HeartbeatInterval: 10 * time.Second, PodWatch: env.Scheduler, Logger: slog.New(slog.DiscardHandler)})
+					HeartbeatInterval: 10 * time.Second, Watch: env.Scheduler, Logger: slog.New(slog.DiscardHandler)})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -117,7 +117,7 @@ func BenchmarkHeartbeats(b *testing.B) {
 	window := 2 * *benchHeartbeat
 	env := apiservertest.Start(b, apiservertest.Options{})
 	p, err := sim.New(sim.Config{Cloud: true, Hosts: []sim.Host{{Name: "h", CPUs: 1 << 20, MemoryMiB: 1 << 40}},
-		HeartbeatInterval: *benchHeartbeat, PodWatch: env.Scheduler, Logger: slog.New(slog.DiscardHandler)})
+		HeartbeatInterval: *benchHeartbeat, Watch: env.Scheduler, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

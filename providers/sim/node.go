@@ -55,9 +55,11 @@ type node struct {
 	obj      *api.Node      // as last written
 	lease    *api.Lease     // as last written
 	statusAt time.Time
+	// renewedAt is when the lease was last renewed.
+	renewedAt time.Time
 	// usageWritten is the CPU fraction of the last status written.
 	usageWritten float64
-	ownPods      *simpods.Agent // without Config.PodWatch
+	ownPods      *simpods.Agent // without Config.Watch
 	heartbeats   int
 }
 
@@ -104,9 +106,19 @@ func (n *node) setPaused(paused bool) {
 	}
 	n.mu.Unlock()
 	if was && !paused {
+		// The node lifecycle controller may have marked the node
+		// Unknown meanwhile: say Ready again at once.
+		n.statusDue()
 		n.schedule(0)
 		n.a.kick(n.name)
 	}
+}
+
+// statusDue makes the next heartbeat write the status.
+func (n *node) statusDue() {
+	n.mu.Lock()
+	n.statusAt = time.Time{}
+	n.mu.Unlock()
 }
 
 // podClient is the node's client while it may act on its pods.
@@ -249,7 +261,7 @@ func (n *node) register() time.Duration {
 		return n.retryAfter(err)
 	}
 	n.setPhase(phaseRun)
-	if n.a.p.cfg.PodWatch == nil {
+	if n.a.p.cfg.Watch == nil {
 		n.watchOwnPods()
 	} else {
 		n.a.kick(n.name)
@@ -284,7 +296,7 @@ func (n *node) takeOver(nodes *client.Resource[api.Node, *api.Node], want map[st
 }
 
 // watchOwnPods runs a pod agent on the node's own pods, with its own
-// credential (one watch per node: without Config.PodWatch).
+// credential (one watch per node: without Config.Watch).
 func (n *node) watchOwnPods() {
 	pods := simpods.New(simpods.Options{Watch: n.c, FieldSelector: "spec.nodeName=" + n.name,
 		Node: func(string) (*client.Client, bool) { return n.podClient() }, StartDelay: n.a.p.cfg.PodStartDelay, Log: n.a.p.log})
@@ -297,12 +309,17 @@ func (n *node) watchOwnPods() {
 // heartbeat renews the lease, and writes the status when StatusInterval
 // has passed or the CPU usage changed.
 func (n *node) heartbeat() time.Duration {
+	n.mu.Lock()
+	// A lease left unrenewed for two intervals (a slow server) may have
+	// had the node marked Unknown: the status is written again.
+	late := time.Since(n.renewedAt) > 2*n.a.p.cfg.HeartbeatInterval
+	n.mu.Unlock()
 	if err := n.renewLease(); err != nil {
 		return n.retryAfter(err)
 	}
 	n.mu.Lock()
 	n.heartbeats++
-	due := time.Since(n.statusAt) >= n.a.p.cfg.StatusInterval || n.a.p.cpuUsage(n.name, n.pool) != n.usageWritten
+	due := late || time.Since(n.statusAt) >= n.a.p.cfg.StatusInterval || n.a.p.cpuUsage(n.name, n.pool) != n.usageWritten
 	n.backoff = 0
 	n.mu.Unlock()
 	if due {
@@ -365,6 +382,9 @@ func (n *node) renewLease() error {
 func (n *node) setLease(l *api.Lease) {
 	n.mu.Lock()
 	n.lease = l
+	if l != nil {
+		n.renewedAt = time.Now()
+	}
 	n.mu.Unlock()
 }
 

@@ -119,7 +119,7 @@ func TestManyNodesJoinAndRunPods(t *testing.T) {
 	logs := &syncBuffer{}
 	p, err := sim.New(sim.Config{Cloud: true, Hosts: []sim.Host{{Name: "rack", CPUs: 256, MemoryMiB: 1 << 20, Count: 4}},
 		HeartbeatInterval: time.Second, StatusInterval: 2 * time.Second, CPUUsage: 0.25, PodStartDelay: 100 * time.Millisecond,
-		PodWatch: env.Scheduler, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		Watch: env.Scheduler, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/cloudmgr/cloud/client"
 	"github.com/cloudmgr/cloud/controllers"
 	"github.com/cloudmgr/cloud/controllers/controllerstest"
+	"github.com/cloudmgr/cloud/controllers/nodelifecycle"
 	"github.com/cloudmgr/cloud/iaas"
 	"github.com/cloudmgr/cloud/iaas/hypervisor"
 	"github.com/cloudmgr/cloud/iaas/machine"
@@ -120,7 +121,7 @@ func joinedMachines(t *testing.T, c *client.Client, pool string, n int) []*api.M
 func TestNodePoolOnSimulatedHypervisors(t *testing.T) {
 	env := apiservertest.Start(t, apiservertest.Options{})
 	p, err := sim.New(sim.Config{Hosts: []sim.Host{{Name: "h", CPUs: 8, MemoryMiB: 16384, Count: 2}},
-		HeartbeatInterval: time.Second, PodWatch: env.Scheduler, Logger: slog.New(slog.DiscardHandler)})
+		HeartbeatInterval: time.Second, Watch: env.Scheduler, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,7 @@ func TestNodePoolOnSimulatedHypervisors(t *testing.T) {
 // never joins.
 func TestNodePoolReplacesFailedSimulatedMachines(t *testing.T) {
 	env := apiservertest.Start(t, apiservertest.Options{})
-	p, err := sim.New(sim.Config{Cloud: true, HeartbeatInterval: time.Second, PodWatch: env.Scheduler, Logger: slog.New(slog.DiscardHandler)})
+	p, err := sim.New(sim.Config{Cloud: true, HeartbeatInterval: time.Second, Watch: env.Scheduler, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,4 +257,50 @@ func TestNodePoolReplacesFailedSimulatedMachines(t *testing.T) {
 		cur := joinedMachines(t, env.Admin, "burst", 2)
 		return cur[0].Name != gone && cur[1].Name != gone
 	}, "the vanished machine replaced")
+}
+
+// A paused simulated node is marked Unknown by the node lifecycle
+// controller when its lease runs out, and is Ready again once resumed; a
+// node marked Unknown while it heartbeats (lease times have whole-second
+// precision) says Ready again.
+func TestPausedNodeGoesUnknownAndBack(t *testing.T) {
+	env := apiservertest.Start(t, apiservertest.Options{})
+	p, err := sim.New(sim.Config{Cloud: true, HeartbeatInterval: 300 * time.Millisecond, Watch: env.Scheduler, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	controllerstest.RunManager(t, env.ControllerManager(t), nil, func(m *controllers.Manager) error {
+		return nodelifecycle.Setup(m, nodelifecycle.Options{GracePeriod: 3 * time.Second, EvictionTimeout: time.Hour})
+	})
+	createNodes(t, env, p, "pz", 2)
+	controllerstest.WaitFor(t, func() bool { return len(readyNodes(t, env.Admin)) == 2 }, "2 Ready nodes")
+	ready := func() api.ConditionStatus {
+		n, err := client.For[api.Node](env.Admin).Get(context.Background(), "", "pz-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return nodeCondition(n, api.NodeReady).Status
+	}
+	p.PauseNode("pz-1", true)
+	controllerstest.WaitFor(t, func() bool { return ready() == api.ConditionUnknown }, "the paused node Unknown")
+	p.PauseNode("pz-1", false)
+	controllerstest.WaitFor(t, func() bool { return ready() == api.ConditionTrue }, "the resumed node Ready")
+	// Marked Unknown behind its back, a heartbeating node says Ready at
+	// its next heartbeat (its status interval is a minute).
+	nodes := client.For[api.Node](env.Admin)
+	for {
+		n, err := nodes.Get(context.Background(), "", "pz-0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodeCondition(n, api.NodeReady).Status = api.ConditionUnknown
+		if _, err = nodes.UpdateStatus(context.Background(), n); !client.IsConflict(err) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	controllerstest.WaitFor(t, func() bool { _, ok := readyNodes(t, env.Admin)["pz-0"]; return ok }, "pz-0 Ready again")
 }

@@ -15,7 +15,7 @@
 //
 // For thousands of nodes in one process the simulated agents share one
 // HTTP/2 transport (client.WithToken, each with its own node credential)
-// and, given Config.PodWatch, one watch of pods; they hold no goroutine
+// and, given Config.Watch, one watch of pods and one of nodes; they hold no goroutine
 // between heartbeats (timers spread over the interval) and a bounded
 // number of requests in flight.
 package sim
@@ -122,11 +122,14 @@ type Config struct {
 	// (default 64).
 	MaxInFlight int `yaml:"maxInFlight" mapstructure:"maxInFlight"`
 
-	// PodWatch, when set, is a client that may watch pods in every
-	// namespace (a scheduler or controller-manager client): one watch of
-	// it serves all simulated nodes. Without it each simulated node
-	// watches its own pods with its node credential, as cloudlet does.
-	PodWatch *client.Client `yaml:"-" mapstructure:"-"`
+	// Watch, when set, is a client that may watch pods in every
+	// namespace and nodes (a scheduler or controller-manager client): one
+	// watch of pods serves all simulated nodes, and one of nodes tells a
+	// simulated node that another marked it not Ready (it says Ready again
+	// at its next heartbeat, as cloudlet does). Without it each simulated
+	// node watches its own pods with its node credential, and rewrites
+	// its status only every StatusInterval or after a late heartbeat.
+	Watch *client.Client `yaml:"-" mapstructure:"-"`
 	// Logger (default slog.Default()).
 	Logger *slog.Logger `yaml:"-" mapstructure:"-"`
 }
