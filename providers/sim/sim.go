@@ -18,6 +18,26 @@
 // and, given Config.Watch, one watch of pods and one of nodes; they hold no goroutine
 // between heartbeats (timers spread over the interval) and a bounded
 // number of requests in flight.
+//
+// Configured as, in YAML (durations as "10s"):
+//
+//	name: sim
+//	cloud: true            # place machines itself; false: sim://HOST hypervisors
+//	hosts: [{name: rack, cpus: 64, memoryMiB: 262144, count: 100}]
+//	quota: {instances: 5000, cpus: 0, memoryMiB: 0}
+//	createDelay: 2s
+//	createJitter: 1s
+//	deleteDelay: 1s
+//	flavors: [{name: small, cpus: 1, memoryMiB: 512}]
+//	faults: {insufficientCapacity: false, quota: false, hangCreates: false, neverJoin: false}
+//	serverURL: https://127.0.0.1:6443
+//	heartbeatInterval: 10s
+//	statusInterval: 1m
+//	nodeCPUs: 0            # 0: the machine's size
+//	nodeMemoryMiB: 0
+//	cpuUsage: 0.3
+//	podStartDelay: 1s
+//	maxInFlight: 64
 package sim
 
 import (
