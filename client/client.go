@@ -78,6 +78,16 @@ func New(cfg Config, scheme *api.Scheme) (*Client, error) {
 	return &Client{base: u, token: cfg.Token, agent: agent, timeout: timeout, http: &http.Client{Transport: tr}, scheme: scheme, tls: tlsConfig}, nil
 }
 
+// WithToken returns a client of the same server acting with another bearer
+// token. It shares c's transport, so its requests ride c's connections
+// (multiplexed over HTTP/2): many identities in one process, such as the
+// simulator's thousands of node agents, need not hold a connection each.
+func (c *Client) WithToken(token string) *Client {
+	cc := *c
+	cc.token = token
+	return &cc
+}
+
 // Scheme returns the kinds the client knows.
 func (c *Client) Scheme() *api.Scheme { return c.scheme }
 

@@ -1,9 +1,9 @@
 // Package controllerstest runs a cluster for controller integration tests:
 // the real API server over real etcd, the real scheduler, and simulated
-// nodes whose agent is SIMULATED: it runs no container. It marks the pods
-// bound to its nodes Running and Ready (after an optional delay), and
-// confirms their deletion the way cloudlet does once their containers
-// would have stopped. Tests that need real containers use cloudlet and
+// nodes whose agent is SIMULATED (caas/simpods): it runs no container. It
+// marks the pods bound to its nodes Running and Ready (after an optional
+// delay), and confirms their deletion the way cloudlet does once their
+// containers would have stopped. Tests that need real containers use cloudlet and
 // containerd (test/e2e).
 package controllerstest
 
@@ -17,6 +17,7 @@ import (
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/apiserver/apiservertest"
+	"github.com/cloudmgr/cloud/caas/simpods"
 	"github.com/cloudmgr/cloud/client"
 	"github.com/cloudmgr/cloud/scheduler"
 	"github.com/cloudmgr/cloud/scheduler/plugins"
@@ -48,6 +49,7 @@ type Cluster struct {
 	// paused nodes neither start nor confirm deletion of pods (a node that
 	// stopped answering).
 	paused map[string]bool
+	pods   *simpods.Agent
 }
 
 // Start runs a cluster until the test ends.
@@ -85,13 +87,18 @@ func Start(t testing.TB, opts Options) *Cluster {
 			t.Errorf("scheduler: %v", err)
 		}
 	})
-	pods := client.NewCache(env.Admin, client.For[api.Pod](env.Admin).Kind(), "", client.ListOptions{}, nil)
-	pods.AddHandler(client.Handler{
-		OnAdd:    func(o api.Object) { c.observe(ctx, &wg, o.(*api.Pod)) },
-		OnUpdate: func(_, o api.Object) { c.observe(ctx, &wg, o.(*api.Pod)) },
+	c.pods = simpods.New(simpods.Options{
+		Watch: env.Admin,
+		Node: func(node string) (*client.Client, bool) {
+			return c.Admin, strings.HasPrefix(node, "sim-") && !c.isPaused(node)
+		},
+		StartDelay: opts.StartDelay,
+		Ready: func(p *api.Pod) bool {
+			return opts.NotReadyPods == "" || !strings.HasPrefix(p.Name, opts.NotReadyPods)
+		},
 	})
-	wg.Go(func() { _ = pods.Run(ctx) })
-	if !pods.WaitForSync(ctx) {
+	wg.Go(func() { _ = c.pods.Run(ctx) })
+	if !c.pods.WaitForSync(ctx) {
 		t.Fatal("simulated agent: pod cache did not sync")
 	}
 	return c
@@ -119,84 +126,15 @@ func (c *Cluster) AddNode(ctx context.Context, name, hypervisor string) error {
 // PauseNode makes a node's simulated agent stop acting (as if it died).
 func (c *Cluster) PauseNode(name string, paused bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.paused[name] = paused
+	c.mu.Unlock()
+	if !paused {
+		c.pods.Kick(name)
+	}
 }
 
 func (c *Cluster) isPaused(node string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.paused[node]
-}
-
-// observe acts on a pod as the node agent would, asynchronously.
-func (c *Cluster) observe(ctx context.Context, wg *sync.WaitGroup, p *api.Pod) {
-	if p.Spec.NodeName == "" || !strings.HasPrefix(p.Spec.NodeName, "sim-") || c.isPaused(p.Spec.NodeName) {
-		return
-	}
-	switch {
-	case p.DeletionTimestamp != nil:
-		wg.Go(func() {
-			zero := int64(0)
-			_ = client.For[api.Pod](c.Admin).Delete(ctx, p.Namespace, p.Name, client.DeleteOptions{GracePeriodSeconds: &zero})
-		})
-	case p.Status.Phase == api.PodPending && p.Status.StartTime == nil:
-		wg.Go(func() {
-			if c.opts.StartDelay > 0 {
-				select {
-				case <-time.After(c.opts.StartDelay):
-				case <-ctx.Done():
-					return
-				}
-			}
-			c.markRunning(ctx, p.Namespace, p.Name, p.UID)
-		})
-	}
-}
-
-func (c *Cluster) markRunning(ctx context.Context, ns, name, uid string) {
-	pods := client.For[api.Pod](c.Admin)
-	for ctx.Err() == nil {
-		p, err := pods.Get(ctx, ns, name)
-		if err != nil && !client.IsNotFound(err) && ctx.Err() == nil {
-			time.Sleep(50 * time.Millisecond)
-			continue
-		}
-		if err != nil || p.UID != uid || p.DeletionTimestamp != nil {
-			return
-		}
-		ready := c.opts.NotReadyPods == "" || !strings.HasPrefix(name, c.opts.NotReadyPods)
-		now := api.Now()
-		p.Status.Phase = api.PodRunning
-		p.Status.StartTime = &now
-		p.Status.ContainerStatuses = nil
-		for _, ctr := range p.Spec.Containers {
-			p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, api.ContainerStatus{Name: ctr.Name, Image: ctr.Image,
-				ImageID: "simulated", Ready: ready, State: api.ContainerState{Running: &api.ContainerStateRunning{StartedAt: now}}})
-		}
-		st := api.ConditionFalse
-		if ready {
-			st = api.ConditionTrue
-		}
-		for _, t := range []api.PodConditionType{api.PodInitialized, api.ContainersReady, api.PodReady} {
-			s := st
-			if t == api.PodInitialized {
-				s = api.ConditionTrue
-			}
-			api.SetPodCondition(&p.Status, api.PodCondition{Type: t, Status: s, Reason: "SimulatedAgent"})
-		}
-		_, err = pods.UpdateStatus(ctx, p)
-		switch {
-		case err == nil || client.IsNotFound(err):
-			return
-		case !client.IsConflict(err):
-			// Throttled (429) or a transient failure under load: a real
-			// agent retries its status report, and so does this one.
-			select {
-			case <-time.After(50 * time.Millisecond):
-			case <-ctx.Done():
-				return
-			}
-		}
-	}
 }
