@@ -85,6 +85,18 @@ func (s *Server) SchedulerToken(ctx context.Context) (string, error) {
 	return s.replaceToken(ctx, "scheduler", TokenSpec{Role: RoleScheduler, User: SchedulerUser})
 }
 
+// SimulatorUser is the user name of the simulator's watch token.
+const SimulatorUser = "system:simulator"
+
+// SimulatorToken mints a token for an in-process simulator of nodes
+// (providers/sim): one watch of pods and one of nodes serve all its
+// simulated nodes, which act with their own node credentials. It has the
+// scheduler's role (it reads pods and nodes everywhere) and replaces the
+// one the previous call minted, as SchedulerToken does.
+func (s *Server) SimulatorToken(ctx context.Context) (string, error) {
+	return s.replaceToken(ctx, "simulator", TokenSpec{Role: RoleScheduler, User: SimulatorUser})
+}
+
 // replaceToken mints a token for spec that takes the place of the one
 // held in slot, which is deleted in the same transaction.
 func (s *Server) replaceToken(ctx context.Context, slot string, spec TokenSpec) (string, error) {

@@ -68,7 +68,7 @@ larger of --replicas and 1). Every node gets the --label labels and the
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args[0]) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.provider, "provider", "libvirt", "the provider of the VMs (libvirt, openstack, sim)")
+	f.StringVar(&o.provider, "provider", "libvirt", "the provider of the VMs: libvirt, or one cloudd's config file declares (an OpenStack cloud, a simulator)")
 	f.StringSliceVar(&o.hypervisors, "hypervisor", nil, "a hypervisor the VMs may go on (repeatable; default: any)")
 	f.Int32Var(&o.replicas, "replicas", 1, "how many VMs")
 	f.Int32Var(&o.vcpus, "vcpus", 1, "virtual CPUs of each VM (unless --flavor)")

@@ -93,7 +93,7 @@ func containerReason(st api.ContainerState) string {
 func nodeColumns() columnSet {
 	return columnSet{
 		headers: []string{"NAME", "STATUS", "ROLES", "AGE", "VERSION"},
-		wide:    []string{"INTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"},
+		wide:    []string{"INTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME", "PROVIDER"},
 		row: func(obj api.Object, now time.Time) ([]string, []string) {
 			n := obj.(*api.Node)
 			info := n.Status.NodeInfo
@@ -108,6 +108,7 @@ func nodeColumns() columnSet {
 					orUnknown(info.OSImage),
 					orUnknown(info.KernelVersion),
 					orUnknown(info.ContainerRuntimeVersion),
+					nodeProvider(n),
 				}
 		},
 	}
@@ -202,4 +203,26 @@ func orUnknown(s string) string {
 		return "<unknown>"
 	}
 	return s
+}
+
+// labelSimulated marks a node of the simulator (providers/sim).
+const labelSimulated = "cloudmgr.dev/simulated"
+
+// nodeProvider names where a node's machine comes from: its Machine's
+// provider (label), else the scheme of its provider ID, else <none>; a
+// simulated node says so.
+func nodeProvider(n *api.Node) string {
+	p := n.Labels[api.LabelProvider]
+	if p == "" {
+		if scheme, _, ok := strings.Cut(n.Spec.ProviderID, "://"); ok {
+			p = scheme
+		}
+	}
+	if n.Labels[labelSimulated] == "true" {
+		if p == "" {
+			p = "sim"
+		}
+		return p + "(simulated)"
+	}
+	return orNone(p)
 }

@@ -106,13 +106,15 @@ func TestPodTableNoHeaders(t *testing.T) {
 
 func sampleNodes() []api.Object {
 	ready := &api.Node{ObjectMeta: testMeta("", "node-1", 20*24*time.Hour)}
-	ready.Labels = map[string]string{"node-role.kubernetes.io/control-plane": "", "node-role.cloudmgr.dev/worker": ""}
+	ready.Labels = map[string]string{"node-role.kubernetes.io/control-plane": "", "node-role.cloudmgr.dev/worker": "", api.LabelProvider: "libvirt"}
 	ready.Status.Conditions = []api.NodeCondition{{Type: api.NodeReady, Status: api.ConditionTrue}}
 	ready.Status.Addresses = []api.NodeAddress{{Type: api.NodeHostName, Address: "node-1"}, {Type: api.NodeInternalIP, Address: "192.168.1.10"}}
 	ready.Status.NodeInfo = api.NodeSystemInfo{KubeletVersion: "v0.3.0", OSImage: "Ubuntu 24.04", KernelVersion: "6.8.0", ContainerRuntimeVersion: "containerd://2.0"}
 
 	cordoned := &api.Node{ObjectMeta: testMeta("", "node-2", 90*time.Minute)}
 	cordoned.Spec.Unschedulable = true
+	cordoned.Labels = map[string]string{"cloudmgr.dev/simulated": "true"}
+	cordoned.Spec.ProviderID = "sim://rack-3/node-2"
 	cordoned.Status.Conditions = []api.NodeCondition{{Type: api.NodeReady, Status: api.ConditionFalse}}
 
 	unknown := &api.Node{ObjectMeta: testMeta("", "node-3", 30*time.Second)}
@@ -135,9 +137,9 @@ node-3   Unknown,HypervisorUnreachable   <none>                 30s   <none>
 func TestNodeTableWide(t *testing.T) {
 	got := printAll(t, "no", printOptions{output: outputWide, withNamespace: true}, sampleNodes()[:2]...)
 	// -A adds no NAMESPACE column to a cluster-scoped kind.
-	want := `NAME     STATUS                        ROLES                  AGE   VERSION   INTERNAL-IP    OS-IMAGE       KERNEL-VERSION   CONTAINER-RUNTIME
-node-1   Ready                         control-plane,worker   20d   v0.3.0    192.168.1.10   Ubuntu 24.04   6.8.0            containerd://2.0
-node-2   NotReady,SchedulingDisabled   <none>                 90m   <none>    <none>         <unknown>      <unknown>        <unknown>
+	want := `NAME     STATUS                        ROLES                  AGE   VERSION   INTERNAL-IP    OS-IMAGE       KERNEL-VERSION   CONTAINER-RUNTIME   PROVIDER
+node-1   Ready                         control-plane,worker   20d   v0.3.0    192.168.1.10   Ubuntu 24.04   6.8.0            containerd://2.0    libvirt
+node-2   NotReady,SchedulingDisabled   <none>                 90m   <none>    <none>         <unknown>      <unknown>        <unknown>           sim(simulated)
 `
 	if got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -128,7 +128,7 @@ func (o iaasOptions) withServerURL(scheme string, addr net.Addr) iaasOptions {
 // libvirt, always there (hypervisors are added at run time as Hypervisor
 // objects; the hypervisor controller hands their URIs over), and those of
 // the config file.
-func newProviders(ctx context.Context, o iaasOptions, reg prometheus.Registerer, log *slog.Logger) (iaas.Providers, func() error, error) {
+func newProviders(ctx context.Context, o iaasOptions, reg prometheus.Registerer, env providerEnv) (iaas.Providers, func() error, error) {
 	lv, err := libvirt.New(libvirt.Config{
 		Images: map[string]libvirt.Image{NodeImage: {
 			Kernel:  filepath.Join(o.nodeImageDir, "vmlinuz"),
@@ -143,18 +143,31 @@ func newProviders(ctx context.Context, o iaasOptions, reg prometheus.Registerer,
 		return nil, nil, fmt.Errorf("libvirt provider: %w", err)
 	}
 	ps := iaas.Providers{lv.Name(): iaas.Instrument(lv, reg)}
+	closers := []func() error{lv.Close}
+	closeAll := func() error {
+		var errs []error
+		for _, c := range closers {
+			errs = append(errs, c())
+		}
+		return errors.Join(errs...)
+	}
 	for _, e := range o.providers {
 		if e.Type == typeLibvirt {
 			continue
 		}
-		p, err := buildProvider(ctx, e, log)
+		p, err := buildProvider(ctx, e, env)
 		if err != nil {
-			_ = lv.Close()
+			_ = closeAll()
 			return nil, nil, err
+		}
+		if c, ok := p.(interface{ Close() error }); ok {
+			closers = append(closers, c.Close)
+		} else if c, ok := p.(interface{ Close() }); ok {
+			closers = append(closers, func() error { c.Close(); return nil })
 		}
 		ps[e.name] = iaas.Instrument(p, reg)
 	}
-	return ps, lv.Close, nil
+	return ps, closeAll, nil
 }
 
 // iaasSetups registers the IaaS controllers on a term's Manager, which acts

@@ -18,6 +18,7 @@ import (
 	"github.com/cloudmgr/cloud/client"
 	"github.com/cloudmgr/cloud/iaas"
 	"github.com/cloudmgr/cloud/providers/openstack"
+	"github.com/cloudmgr/cloud/providers/sim"
 )
 
 // The config file's `providers` map declares the VM sources besides the
@@ -36,6 +37,11 @@ import (
 //	    region: RegionOne
 //	    network: private
 //	    passwordFile: /etc/cloudd/os-password   # or passwordEnv: OS_PASSWORD
+//	  sim:                     # SIMULATED hypervisors whose VMs join as simulated nodes
+//	    cloud: true
+//	    hosts: [{name: rack, cpus: 64, memoryMiB: 262144, count: 10}]
+//	    createDelay: 2s
+//	    cpuUsage: 0.3
 //
 // The type defaults to the name when the name is a type. Secrets
 // (password, applicationCredentialSecret) come inline, from a file
@@ -47,9 +53,10 @@ import (
 const (
 	typeLibvirt   = "libvirt"
 	typeOpenStack = "openstack"
+	typeSim       = "sim"
 )
 
-var providerTypes = []string{typeLibvirt, typeOpenStack}
+var providerTypes = []string{typeLibvirt, typeOpenStack, typeSim}
 
 // providerEntry is one entry of the providers map, decoded: its type's
 // section is set.
@@ -57,6 +64,7 @@ type providerEntry struct {
 	Type      string
 	Libvirt   *libvirtEntry
 	OpenStack *openStackEntry
+	Sim       *sim.Config
 	name      string // the key
 }
 
@@ -116,6 +124,9 @@ func readProviderEntries(v *viper.Viper) ([]providerEntry, error) {
 		case typeOpenStack:
 			e.OpenStack = &openStackEntry{}
 			section = e.OpenStack
+		case typeSim:
+			e.Sim = &sim.Config{}
+			section = e.Sim
 		default:
 			return nil, fmt.Errorf("%s.type: unknown provider type %q (one of %s)", path, e.Type, strings.Join(providerTypes, ", "))
 		}
@@ -209,6 +220,11 @@ func (e *providerEntry) check(path string) error {
 				return fmt.Errorf("%s.serverGroupPolicy: %q is not a Nova policy (soft-anti-affinity, anti-affinity, soft-affinity, affinity)", path, o.ServerGroupPolicy)
 			}
 		}
+	case typeSim:
+		e.Sim.Name = e.name
+		if e.Sim.CPUUsage < 0 || e.Sim.CPUUsage > 1 {
+			return fmt.Errorf("%s.cpuUsage: %v is not a fraction between 0 and 1", path, e.Sim.CPUUsage)
+		}
 	}
 	return nil
 }
@@ -244,23 +260,56 @@ func resolveSecret(path, key string, dst *string, file, env string) error {
 	return nil
 }
 
+// providerEnv is what building a provider needs of the running cloudd.
+type providerEnv struct {
+	log *slog.Logger
+	// serverURL and caPEM reach this API server from this process.
+	serverURL string
+	caPEM     []byte
+	// simulatorToken mints the token of a simulator's shared watches.
+	simulatorToken func(context.Context) (string, error)
+}
+
 // buildProvider makes the provider of entry e (not libvirt, which cloudd
 // always has). A cloud that cannot be reached at start-up does not stop
 // cloudd: its provider connects on first use (lateProvider).
-func buildProvider(ctx context.Context, e providerEntry, log *slog.Logger) (iaas.Provider, error) {
+func buildProvider(ctx context.Context, e providerEntry, env providerEnv) (iaas.Provider, error) {
+	log := env.log.With("provider", e.name)
 	switch e.Type {
 	case typeOpenStack:
 		cfg := e.OpenStack.Config
-		cfg.Logger = log.With("provider", e.name)
+		cfg.Logger = log
 		connect := func(ctx context.Context) (iaas.Provider, error) { return openstack.New(ctx, cfg) }
 		p, err := connect(ctx)
 		if errors.Is(err, iaas.ErrUnreachable) {
-			log.Warn("provider unreachable at start-up: connecting on first use", "provider", e.name, "err", err)
+			log.Warn("provider unreachable at start-up: connecting on first use", "err", err)
 			return &lateProvider{name: e.name, selfPlaces: true, connect: connect}, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("providers.%s: %w", e.name, err)
 		}
+		return p, nil
+	case typeSim:
+		// The simulated nodes run in this process: they reach the API
+		// server where this process does, and share one watch of pods
+		// and one of nodes.
+		cfg := *e.Sim
+		cfg.Logger = log
+		if cfg.ServerURL == "" {
+			cfg.ServerURL = env.serverURL
+		}
+		token, err := env.simulatorToken(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("providers.%s: simulator token: %w", e.name, err)
+		}
+		if cfg.Watch, err = client.New(client.Config{Server: env.serverURL, CAData: env.caPEM, Token: token}, api.NewScheme()); err != nil {
+			return nil, fmt.Errorf("providers.%s: %w", e.name, err)
+		}
+		p, err := sim.New(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("providers.%s: %w", e.name, err)
+		}
+		log.Warn("SIMULATED provider: its machines are simulated nodes, not VMs", "cloud", cfg.Cloud, "hosts", len(cfg.Hosts))
 		return p, nil
 	}
 	return nil, fmt.Errorf("providers.%s: type %s is not built here", e.name, e.Type)

@@ -44,6 +44,12 @@ providers:
     network: private
     buildTimeout: 5m
     passwordFile: `+pwFile+`
+  what-if:
+    type: sim
+    cloud: true
+    hosts: [{name: rack, cpus: 64, memoryMiB: 262144, count: 10}]
+    createDelay: 2s
+    cpuUsage: 0.3
   burst:
     type: openstack
     authURL: https://keystone.example/v3
@@ -53,10 +59,14 @@ providers:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(es) != 3 || es[0].name != "burst" || es[1].name != "libvirt" || es[2].name != "public" {
+	if len(es) != 4 || es[0].name != "burst" || es[1].name != "libvirt" || es[2].name != "public" || es[3].name != "what-if" {
 		t.Fatalf("entries %+v", es)
 	}
-	burst, lv, public := es[0], es[1], es[2]
+	burst, lv, public, whatIf := es[0], es[1], es[2], es[3]
+	if s := whatIf.Sim; s == nil || s.Name != "what-if" || !s.Cloud || len(s.Hosts) != 1 || s.Hosts[0].Count != 10 ||
+		s.Hosts[0].MemoryMiB != 262144 || s.CreateDelay.Seconds() != 2 || s.CPUUsage != 0.3 {
+		t.Errorf("sim: %+v", whatIf.Sim)
+	}
 	if burst.OpenStack.ApplicationCredentialSecret != "s3cret-from-env" || burst.OpenStack.Name != "burst" {
 		t.Errorf("burst: %v", burst.OpenStack.Config)
 	}
@@ -90,6 +100,8 @@ func TestProviderEntriesErrors(t *testing.T) {
 		{"bad name", "providers:\n  Pub_lic:\n    type: openstack\n", "providers.pub_lic: a provider name must be a DNS label"},
 		{"second libvirt", "providers:\n  kvm2:\n    type: libvirt\n", "providers.kvm2.type: there is one libvirt provider"},
 		{"bad hypervisor", "providers:\n  libvirt:\n    hypervisors:\n      Bad_Name: qemu:///system\n", "providers.libvirt.hypervisors.bad_name"},
+		{"sim usage", "providers:\n  sim:\n    cpuUsage: 1.5\n", "providers.sim.cpuUsage: 1.5 is not a fraction"},
+		{"sim typo", "providers:\n  sim:\n    host: []\n", "providers.sim: unknown keys host"},
 		{"libvirt typo", "providers:\n  libvirt:\n    hypervisor:\n      a: qemu:///system\n", "providers.libvirt: unknown keys hypervisor"},
 	}
 	for _, tc := range cases {

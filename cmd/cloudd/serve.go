@@ -101,7 +101,8 @@ func serve(ctx context.Context, o *options, errOut io.Writer) error {
 	cp := &controlPlane{o: o, srv: srv, etcd: etcd, serverURL: serverURL, caPEM: caPEM, reg: reg, log: log,
 		iaas: o.iaas.withServerURL(scheme, ln.Addr())}
 	if cp.iaas.enabled {
-		providers, closeProviders, err := newProviders(ctx, cp.iaas, reg, log)
+		providers, closeProviders, err := newProviders(ctx, cp.iaas, reg, providerEnv{log: log, serverURL: serverURL, caPEM: caPEM,
+			simulatorToken: srv.SimulatorToken})
 		if err != nil {
 			return err
 		}

@@ -61,19 +61,7 @@ func startReady(t *testing.T, bin, dir, address string, extra ...string) *test.C
 // adminClient reads DATA-DIR/admin.yaml as cloudctl would.
 func adminClient(t *testing.T, dir string) *client.Client {
 	t.Helper()
-	f, err := client.LoadConfigFile(filepath.Join(dir, "admin.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cur, err := f.Context("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := cur.ClientConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, api.NewScheme())
+	c, err := client.NewFromConfigFile(filepath.Join(dir, "admin.yaml"), api.NewScheme())
 	if err != nil {
 		t.Fatal(err)
 	}
