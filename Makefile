@@ -6,7 +6,7 @@ BIN := bin
 RUN := .run
 DEMO_LISTEN ?= 127.0.0.1:16443
 
-.PHONY: all build setup deps deps-stop test test-short bench bench-nodepool bench-scheduler bench-scheduler-small demo demo-stop vet fmt clean
+.PHONY: all build setup deps deps-stop test test-short bench bench-nodepool bench-sim bench-scheduler bench-scheduler-small demo demo-stop vet fmt clean
 
 all: build
 
@@ -64,6 +64,18 @@ BENCH_VMS3_RUNS ?= 2
 bench-nodepool: setup deps
 	go test -run '^$$' -bench 'NodePoolScaleUp/(VMs=1|Reference)$$' -benchtime $(BENCH_VMS1_RUNS)x -timeout 60m ./test/bench/
 	go test -run '^$$' -bench 'NodePoolScaleUp/VMs=3$$' -benchtime $(BENCH_VMS3_RUNS)x -timeout 60m ./test/bench/
+
+# Simulated nodes at scale: cloudd (its own process) with the simulator its
+# config file declares grows a NodePool to SIM_NODES simulated nodes that
+# join through the API server with single-use tokens; prints the time to all
+# Ready, then over SIM_WINDOW seconds the heartbeats (lease renewals) handled
+# per second, cloudd's CPU and memory, and the control plane's share of the
+# CPU (the simulator's goroutines carry a pprof label).
+SIM_NODES ?= 5000
+SIM_WINDOW ?= 60
+bench-sim: setup
+	CLOUDMGR_BENCH_SIM_NODES=$(SIM_NODES) CLOUDMGR_BENCH_SIM_WINDOW=$(SIM_WINDOW) \
+		go test -run '^$$' -bench 'SimNodes' -benchtime 1x -timeout 60m -v ./test/bench/
 
 # The scheduler's figures: cloudd (embedded etcd, scheduler on) in its own
 # process; NODES simulated nodes, PLACED pods placed first, then PODS pods

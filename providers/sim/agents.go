@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/pprof"
 	"sync"
 
 	"github.com/cloudmgr/cloud/api"
@@ -102,11 +103,11 @@ func (a *agents) start(m *machine, boot *api.NodeBootstrap) {
 	if a.p.cfg.Watch != nil && !a.watching {
 		a.watching = true
 		a.pods = simpods.New(simpods.Options{Watch: a.p.cfg.Watch, Node: a.podClient, StartDelay: a.p.cfg.PodStartDelay, Log: a.p.log})
-		a.wg.Go(func() { _ = a.pods.Run(a.ctx) })
+		a.wg.Go(func() { pprof.Do(a.ctx, profileLabels, func(ctx context.Context) { _ = a.pods.Run(ctx) }) })
 		nodes := client.NewCache(a.p.cfg.Watch, client.For[api.Node](a.p.cfg.Watch).Kind(), "",
 			client.ListOptions{LabelSelector: LabelSimulated + "=true"}, a.p.log)
 		nodes.AddHandler(client.Handler{OnUpdate: func(_, obj api.Object) { a.nodeChanged(obj.(*api.Node)) }})
-		a.wg.Go(func() { _ = nodes.Run(a.ctx) })
+		a.wg.Go(func() { pprof.Do(a.ctx, profileLabels, func(ctx context.Context) { _ = nodes.Run(ctx) }) })
 	}
 	a.mu.Unlock()
 	n.schedule(0)

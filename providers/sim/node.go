@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -130,6 +131,7 @@ func (n *node) podClient() (*client.Client, bool) {
 
 // step does one step of the node's life and schedules the next.
 func (n *node) step() {
+	pprof.SetGoroutineLabels(profileCtx)
 	if !n.a.enter() {
 		return
 	}

@@ -46,6 +46,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -56,6 +57,16 @@ import (
 
 // ProviderName is the provider's default name.
 const ProviderName = "sim"
+
+// ProfileLabel is the pprof label (value "simulator") of the simulated
+// nodes' goroutines, so that a CPU profile of a process running them
+// tells their share from the control plane's (go tool pprof -tags).
+const ProfileLabel = "cloudmgr"
+
+var (
+	profileLabels = pprof.Labels(ProfileLabel, "simulator")
+	profileCtx    = pprof.WithLabels(context.Background(), profileLabels)
+)
 
 // LabelSimulated marks a simulated node ("true").
 const LabelSimulated = "cloudmgr.dev/simulated"
