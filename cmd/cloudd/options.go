@@ -43,7 +43,7 @@ type options struct {
 
 func (o *options) bind(cmd *cobra.Command, v *viper.Viper) {
 	f := cmd.Flags()
-	f.String("config", "", "read settings from this YAML file (keys are flag names)")
+	f.String("config", "", "read settings from this YAML file: keys are flag names, and `providers` declares OpenStack clouds, simulators and libvirt hypervisors (see the README)")
 	f.String("data-dir", "/var/lib/cloudd", "directory for the embedded etcd, certificates and admin.yaml")
 	f.String("listen", "127.0.0.1:6443", "HOST:PORT the API serves on")
 	f.StringSlice("etcd-endpoints", nil, "external etcd cluster client URLs (comma-separated); empty runs an embedded etcd")
