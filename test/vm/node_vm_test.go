@@ -21,7 +21,10 @@ import (
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/client"
+	"github.com/kdomanski/iso9660"
+
 	"github.com/cloudmgr/cloud/iaas/configdrive"
+	"github.com/cloudmgr/cloud/providers/openstack"
 	"github.com/cloudmgr/cloud/test"
 )
 
@@ -37,7 +40,18 @@ const registry = "127.0.0.1:5055"
 // pod pulled from the host's registry, and the pod's logs come back
 // through the API; the ACPI power button powers it off. The join token
 // never reaches the serial console.
+//
+// The drive is NoCloud's (cidata, bootstrap.json at its root, as the
+// libvirt provider makes it), and then OpenStack's (config-2, the
+// bootstrap in openstack/latest/user_data as the #cloud-config that
+// providers/openstack writes): the same image joins from either.
 func TestNodeVMJoinsAndRunsPod(t *testing.T) {
+	for _, drive := range []string{"cidata", "config-2"} {
+		t.Run(drive, func(t *testing.T) { nodeVMJoinsAndRunsPod(t, drive) })
+	}
+}
+
+func nodeVMJoinsAndRunsPod(t *testing.T, drive string) {
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
 		t.Fatal("qemu-system-x86_64 not found: run make setup (installs qemu-system-x86)")
@@ -91,6 +105,9 @@ func TestNodeVMJoinsAndRunsPod(t *testing.T) {
 		t.Fatal(err)
 	}
 	iso, err := configdrive.Build(map[string][]byte{api.NodeBootstrapFile: bj})
+	if drive == "config-2" {
+		iso, err = novaConfigDrive(t, node, map[string][]byte{api.NodeBootstrapFile: bj})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,4 +260,35 @@ func adminClient(t *testing.T, dir string) *client.Client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// novaConfigDrive is a config drive as Nova makes one (ISO 9660 labelled
+// config-2) for a server created by providers/openstack with the given
+// bootstrap files: openstack/latest/user_data holds the #cloud-config
+// that writes them, meta_data.json the server's host name.
+func novaConfigDrive(t *testing.T, hostname string, files map[string][]byte) ([]byte, error) {
+	t.Helper()
+	ud, err := openstack.UserData(files)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := json.Marshal(map[string]any{"uuid": "3d5c9c7e-0000-4000-8000-000000000001", "hostname": hostname, "name": hostname})
+	if err != nil {
+		return nil, err
+	}
+	w, err := iso9660.NewWriter()
+	if err != nil {
+		return nil, err
+	}
+	defer w.Cleanup()
+	for path, b := range map[string][]byte{"openstack/latest/user_data": ud, "openstack/latest/meta_data.json": meta} {
+		if err := w.AddFile(bytes.NewReader(b), path); err != nil {
+			return nil, err
+		}
+	}
+	var out bytes.Buffer
+	if err := w.WriteTo(&out, "config-2"); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
