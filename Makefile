@@ -74,7 +74,7 @@ bench-nodepool: setup deps
 SIM_NODES ?= 5000
 SIM_WINDOW ?= 60
 bench-sim: setup
-	CLOUDMGR_BENCH_SIM_NODES=$(SIM_NODES) CLOUDMGR_BENCH_SIM_WINDOW=$(SIM_WINDOW) \
+	CLOUDMGR_BENCH_SIM_NODES=$(SIM_NODES) CLOUDMGR_BENCH_SIM_WINDOW=$(SIM_WINDOW) CLOUDMGR_BENCH_SIM_CPUPROFILE=$(CPUPROFILE) \
 		go test -run '^$$' -bench 'SimNodes' -benchtime 1x -timeout 60m -v ./test/bench/
 
 # The scheduler's figures: cloudd (embedded etcd, scheduler on) in its own

@@ -152,9 +152,19 @@ func Setup(m *controllers.Manager, o Options) (*Controller, error) {
 	})
 	c.pools.AddHandler(controllers.EnqueueHandler(c.ctrl))
 	c.machines.AddHandler(handler(func(o api.Object) { c.enqueueMachinePool(o.(*api.Machine)) }))
-	c.nodes.AddHandler(handler(func(o api.Object) { c.enqueueNodePool(o.GetObjectMeta().Name) }))
+	// A pool looks at its nodes' existence, readiness and cordon, not at
+	// their heartbeats and usage: only those changes wake it (a pool of
+	// thousands is not reconciled for each node's status write).
+	enqueueNode := func(o api.Object) { c.enqueueNodePool(o.GetObjectMeta().Name) }
+	c.nodes.AddHandler(client.Handler{OnAdd: enqueueNode, OnDelete: enqueueNode, OnUpdate: func(old, o api.Object) {
+		a, b := old.(*api.Node), o.(*api.Node)
+		if kit.NodeReady(a) != kit.NodeReady(b) || a.Spec.Unschedulable != b.Spec.Unschedulable {
+			enqueueNode(o)
+		}
+	}})
+	// Pods matter to a pool only while one of its nodes drains.
 	c.pods.AddHandler(handler(func(o api.Object) {
-		if n := o.(*api.Pod).Spec.NodeName; n != "" {
+		if n := o.(*api.Pod).Spec.NodeName; n != "" && c.draining(n) {
 			c.enqueueNodePool(n)
 		}
 	}))
@@ -170,6 +180,13 @@ func (c *Controller) enqueueMachinePool(m *api.Machine) {
 	if ref := controllers.ControllerRef(m); ref != nil && ref.Kind == api.KindNodePool {
 		c.ctrl.Queue.Add(ref.Name)
 	}
+}
+
+// draining reports whether the machine behind node (same name) is marked
+// to go, its node being drained.
+func (c *Controller) draining(node string) bool {
+	o, ok := c.machines.Get(node)
+	return ok && o.GetObjectMeta().Annotations[AnnotationScaleDown] != ""
 }
 
 // enqueueNodePool enqueues the pool of the machine behind a node (same
@@ -227,8 +244,8 @@ func (c *Controller) reconcile(ctx context.Context, key string) (controllers.Res
 	}
 	machines := c.owned(pool)
 	desired := DesiredReplicas(pool)
-	want := templateOf(newMachine(pool).Spec)
-	outdated := func(m *api.Machine) bool { return templateOf(m.Spec) != want }
+	want := newMachine(pool).Spec
+	outdated := func(m *api.Machine) bool { return !sameTemplate(m.Spec, want) }
 	seen := func(name string) bool { _, ok := c.machines.Get(name); return ok }
 	active := func(name string) bool {
 		o, ok := c.machines.Get(name)

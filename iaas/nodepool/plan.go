@@ -3,8 +3,9 @@ package nodepool
 import (
 	"crypto/rand"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
@@ -164,27 +165,16 @@ func planScale(machines []*api.Machine, hasNode func(string) bool, outdated func
 	return p
 }
 
-// template is what of a Machine's spec comes from its pool's spec: a
-// machine whose template differs from the pool's is outdated.
-type template struct {
-	provider, flavor, memory, image, network string
-	vcpus                                    int32
-	labels                                   string
-	taints                                   string
-}
-
-func templateOf(s api.MachineSpec) template {
-	keys := make([]string, 0, len(s.Labels))
-	for k, v := range s.Labels {
-		keys = append(keys, k+"="+v)
-	}
-	sort.Strings(keys)
-	taints := make([]string, 0, len(s.Taints))
-	for _, t := range s.Taints {
-		taints = append(taints, t.Key+"="+t.Value+":"+string(t.Effect))
-	}
-	return template{provider: s.Provider, flavor: s.Flavor, memory: s.Memory.String(), image: s.Image, network: s.Network,
-		vcpus: s.VCPUs, labels: strings.Join(keys, ","), taints: strings.Join(taints, ",")}
+// sameTemplate reports whether two machine specs agree on what comes
+// from the pool's spec (provider, flavor, size, image, network, node
+// labels and taints); a machine that does not agree with a new machine of
+// its pool is outdated. Placement and ownership are not the template.
+func sameTemplate(a, b api.MachineSpec) bool {
+	return a.Provider == b.Provider && a.Flavor == b.Flavor && a.VCPUs == b.VCPUs && a.Memory.Cmp(b.Memory) == 0 &&
+		a.Image == b.Image && a.Network == b.Network && maps.Equal(a.Labels, b.Labels) &&
+		slices.EqualFunc(a.Taints, b.Taints, func(x, y api.Taint) bool {
+			return x.Key == y.Key && x.Value == y.Value && x.Effect == y.Effect
+		})
 }
 
 // computeStatus is a pool's status given its machines and a function

@@ -185,14 +185,14 @@ func TestPlanRollingUpdate(t *testing.T) {
 	}
 }
 
-func TestTemplateOf(t *testing.T) {
+func TestSameTemplate(t *testing.T) {
 	a := api.MachineSpec{Provider: "libvirt", VCPUs: 1, Memory: api.MustParseQuantity("512Mi"), Image: "img",
 		Labels: map[string]string{"a": "1", "b": "2"}, Taints: []api.Taint{{Key: "k", Value: "v", Effect: api.TaintEffectNoSchedule}}}
 	b := a
 	b.Labels = map[string]string{"b": "2", "a": "1"}
 	b.Hypervisor, b.Pool = "hv-9", "other" // placement and ownership are not the template
-	if templateOf(a) != templateOf(b) {
-		t.Fatalf("same template differs: %+v vs %+v", templateOf(a), templateOf(b))
+	if !sameTemplate(a, b) {
+		t.Fatalf("same template differs: %+v vs %+v", a, b)
 	}
 	for name, change := range map[string]func(*api.MachineSpec){
 		"image":  func(s *api.MachineSpec) { s.Image = "img-2" },
@@ -203,7 +203,7 @@ func TestTemplateOf(t *testing.T) {
 	} {
 		c := a
 		change(&c)
-		if templateOf(c) == templateOf(a) {
+		if sameTemplate(c, a) {
 			t.Errorf("a change of %s leaves the template equal", name)
 		}
 	}

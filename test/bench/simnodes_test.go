@@ -33,6 +33,9 @@ const (
 	envSimWindow = "CLOUDMGR_BENCH_SIM_WINDOW"
 	// envSimHeartbeat is the simulated nodes' heartbeat in seconds.
 	envSimHeartbeat = "CLOUDMGR_BENCH_SIM_HEARTBEAT"
+	// envSimProfile names a file to keep the steady state's CPU profile of
+	// cloudd in.
+	envSimProfile = "CLOUDMGR_BENCH_SIM_CPUPROFILE"
 )
 
 // BenchmarkSimNodes grows a NodePool of the simulator (providers/sim,
@@ -142,6 +145,11 @@ func BenchmarkSimNodes(b *testing.B) {
 			simShare, err := labelledShare(profile, "cloudmgr", "simulator")
 			if err != nil {
 				b.Fatal(err)
+			}
+			if keep := os.Getenv(envSimProfile); keep != "" {
+				if data, err := os.ReadFile(profile); err == nil {
+					_ = os.WriteFile(keep, data, 0o644)
+				}
 			}
 			b.Logf("steady state over %s: %.0f lease renewals/s handled (%d nodes every %s: %.0f expected); cloudd %.2f cores, RSS %.0f MiB; the simulator's share of the CPU profile %.0f%%, so the control plane's own CPU %.2f cores",
 				window, writes, nodes, heartbeat, float64(nodes)/heartbeat.Seconds(), cores, rssMiB, simShare*100, cores*(1-simShare))
