@@ -7,6 +7,7 @@ import (
 	"github.com/cloudmgr/cloud/controllers/deployment"
 	"github.com/cloudmgr/cloud/controllers/disruption"
 	"github.com/cloudmgr/cloud/controllers/gc"
+	"github.com/cloudmgr/cloud/controllers/hpa"
 	"github.com/cloudmgr/cloud/controllers/job"
 	"github.com/cloudmgr/cloud/controllers/namespace"
 	"github.com/cloudmgr/cloud/controllers/nodelifecycle"
@@ -35,4 +36,5 @@ var controllerSetups = []func(m *controllers.Manager) error{
 	func(m *controllers.Manager) error { return nodelifecycle.Setup(m, nodeLifecycleOptions) },
 	daemonset.Setup,
 	func(m *controllers.Manager) error { return disruption.Setup(m, disruption.Options{}) },
+	func(m *controllers.Manager) error { return hpa.Setup(m, hpa.Options{}) },
 }
