@@ -18,6 +18,9 @@ import (
 // (--node-grace-period, --node-eviction-timeout).
 var nodeLifecycleOptions nodelifecycle.Options
 
+// hpaOptions are the workload autoscaler's flags (--hpa-sync-period).
+var hpaOptions hpa.Options
+
 // controllerSetups are the controllers cloudd runs while it leads: each
 // registers its caches' handlers and its controllers on a fresh Manager
 // (one per term of leadership; a Manager runs once). A controller package
@@ -36,5 +39,5 @@ var controllerSetups = []func(m *controllers.Manager) error{
 	func(m *controllers.Manager) error { return nodelifecycle.Setup(m, nodeLifecycleOptions) },
 	daemonset.Setup,
 	func(m *controllers.Manager) error { return disruption.Setup(m, disruption.Options{}) },
-	func(m *controllers.Manager) error { return hpa.Setup(m, hpa.Options{}) },
+	func(m *controllers.Manager) error { return hpa.Setup(m, hpaOptions) },
 }

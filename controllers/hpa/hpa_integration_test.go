@@ -197,3 +197,77 @@ func TestAutoscalerValidation(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestAutoscalerReplicaSetBounds: a ReplicaSet below min is raised to min,
+// one set above max by hand is brought back to max, and a low load does
+// not take it under min (ScalingLimited says so).
+func TestAutoscalerReplicaSetBounds(t *testing.T) {
+	c := controllerstest.Start(t, controllerstest.Options{Nodes: 1})
+	ctx := context.Background()
+	metrics := &hpa.FakeMetrics{}
+	metrics.SetAll(100) // 50% of the 200m request, under the 80% default
+	controllerstest.RunManager(t, c.Env.ControllerManager(t), nil,
+		func(m *controllers.Manager) error { return replicaset.Setup(m) },
+		func(m *controllers.Manager) error {
+			return hpa.Setup(m, hpa.Options{Interval: 50 * time.Millisecond, Metrics: metrics})
+		},
+	)
+	one := int32(1)
+	labels := map[string]string{"app": "worker"}
+	rsAPI := client.For[api.ReplicaSet](c.Admin)
+	if _, err := rsAPI.Create(ctx, &api.ReplicaSet{ObjectMeta: api.ObjectMeta{Name: "worker", Namespace: "default"},
+		Spec: api.ReplicaSetSpec{Replicas: &one, Selector: &api.LabelSelector{MatchLabels: labels},
+			Template: api.PodTemplateSpec{ObjectMeta: api.ObjectMeta{Labels: labels},
+				Spec: api.PodSpec{Containers: []api.Container{{Name: "c", Image: "busybox",
+					Resources: api.ResourceRequirements{Requests: api.ResourceList{api.ResourceCPU: api.MustParseQuantity("200m")}}}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	three, zero := int32(3), int32(0)
+	hAPI := client.For[api.HorizontalPodAutoscaler](c.Admin)
+	if _, err := hAPI.Create(ctx, &api.HorizontalPodAutoscaler{ObjectMeta: api.ObjectMeta{Name: "worker", Namespace: "default"},
+		Spec: api.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: api.CrossVersionObjectReference{Kind: api.KindReplicaSet, Name: "worker"},
+			MinReplicas:    &three, MaxReplicas: 4,
+			Behavior: &api.HorizontalPodAutoscalerBehavior{ScaleDown: &api.HPAScalingRules{StabilizationWindowSeconds: &zero}},
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	replicas := func() int32 {
+		rs, err := rsAPI.Get(ctx, "default", "worker")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *rs.Spec.Replicas
+	}
+	controllerstest.WaitFor(t, func() bool { return replicas() == 3 }, "raised to min")
+	wantEvent(t, c.Admin, "default", "New size: 3; reason: Current number of replicas below Spec.MinReplicas")
+	controllerstest.WaitFor(t, func() bool {
+		h, err := hAPI.Get(ctx, "default", "worker")
+		if err != nil {
+			return false
+		}
+		u, ok := h.CurrentCPUUtilization()
+		lim := ""
+		for _, c := range h.Status.Conditions {
+			if c.Type == api.ScalingLimited {
+				lim = string(c.Status) + "/" + c.Reason
+			}
+		}
+		return ok && u == 50 && lim == "True/"+hpa.ReasonTooFew && h.Status.DesiredReplicas == 3
+	}, "held at min under low load")
+	if n := replicas(); n != 3 {
+		t.Fatalf("%d replicas under low load, want min 3", n)
+	}
+
+	rs, err := rsAPI.Get(ctx, "default", "worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nine := int32(9)
+	rs.Spec.Replicas = &nine
+	if _, err := rsAPI.Update(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	controllerstest.WaitFor(t, func() bool { return replicas() == 4 }, "brought back to max")
+	wantEvent(t, c.Admin, "default", "New size: 4; reason: Current number of replicas above Spec.MaxReplicas")
+}
