@@ -18,7 +18,9 @@ func TestClientMetrics(t *testing.T) {
 	var path string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path = r.URL.Path
-		usage := func(cpu string) api.ResourceList { return api.ResourceList{api.ResourceCPU: api.MustParseQuantity(cpu)} }
+		usage := func(cpu string) api.ResourceList {
+			return api.ResourceList{api.ResourceCPU: api.MustParseQuantity(cpu)}
+		}
 		_ = json.NewEncoder(w).Encode(api.PodMetricsList{Items: []api.PodMetrics{
 			{ObjectMeta: api.ObjectMeta{Namespace: "team-a", Name: "web-1", UID: "u1"},
 				Containers: []api.ContainerMetrics{{Name: "app", Usage: usage("250m")}, {Name: "log", Usage: usage("50m")}}},
