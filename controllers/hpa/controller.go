@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -173,6 +174,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) (controllers.Res
 	next := controllers.Result{RequeueAfter: r.Interval}
 	now := r.Now()
 	st := h.Status
+	// The conditions are changed in place: a shared array would hide the
+	// change from the comparison below.
+	st.Conditions = slices.Clone(h.Status.Conditions)
 	st.ObservedGeneration = h.Generation
 	scaleErr := r.evaluate(ctx, key, h, &st, now)
 	if !reflect.DeepEqual(h.Status, st) {

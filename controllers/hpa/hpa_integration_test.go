@@ -128,6 +128,12 @@ func TestAutoscalerScalesDeployment(t *testing.T) {
 		t.Errorf("the Deployment reached %d replicas, above max 6", got)
 	}
 
+	// A metrics failure stops scaling and says why, once nothing else of
+	// the status changes (only the condition does).
+	controllerstest.WaitFor(t, func() bool {
+		h, err := hAPI.Get(ctx, ns, "web")
+		return err == nil && h.Status.CurrentReplicas == 2 && h.Status.DesiredReplicas == 2
+	}, "status settled at 2 replicas")
 	// A metrics failure stops scaling and says why.
 	metrics.SetErr(errors.New("metrics unavailable"))
 	controllerstest.WaitFor(t, func() bool { return cond(api.ScalingActive) == "False/"+hpa.ReasonFailedGetMetric }, "ScalingActive False")
