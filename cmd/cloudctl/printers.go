@@ -79,6 +79,8 @@ func columnsFor(k *api.KindInfo) columnSet {
 		return podDisruptionBudgetColumns()
 	case api.KindDaemonSet:
 		return daemonSetColumns()
+	case api.KindHorizontalPodAutoscaler:
+		return hpaColumns()
 	}
 	return columnSet{
 		headers: []string{"NAME", "AGE"},
