@@ -328,5 +328,6 @@ func NewScheme() *Scheme {
 				return ValidateDaemonSetUpdate(n.(*DaemonSet), o.(*DaemonSet))
 			},
 		},
+		NewScaleDecisionKind(),
 	)
 }
