@@ -164,8 +164,10 @@ func NewScaleDecisionKind() *KindInfo {
 		NewList: func() ObjectList {
 			return &ScaleDecisionList{TypeMeta: TypeMeta{APIVersion: APIVersionIaaS, Kind: KindScaleDecision + "List"}}
 		},
-		Default:        func(o Object) {},
-		Validate:       func(o Object) ErrorList { return ValidateScaleDecision(o.(*ScaleDecision)) },
-		ValidateUpdate: func(n, o Object) ErrorList { return ValidateScaleDecisionUpdate(n.(*ScaleDecision), o.(*ScaleDecision)) },
+		Default:  func(o Object) {},
+		Validate: func(o Object) ErrorList { return ValidateScaleDecision(o.(*ScaleDecision)) },
+		ValidateUpdate: func(n, o Object) ErrorList {
+			return ValidateScaleDecisionUpdate(n.(*ScaleDecision), o.(*ScaleDecision))
+		},
 	}
 }
