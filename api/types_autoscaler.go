@@ -59,6 +59,7 @@ const (
 	ReasonPodsDoNotFit         = "PodsDoNotFitElsewhere"
 	ReasonNotEvictable         = "PodNotEvictable"
 	ReasonNoPoolFits           = "NoPoolFits"
+	ReasonAboveTarget          = "WouldExceedTarget"
 )
 
 // ScaleDecision is one decision of the node autoscaler. It is written once
