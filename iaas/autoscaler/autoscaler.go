@@ -161,6 +161,10 @@ type Autoscaler struct {
 	// grown: when each pool last grew; lastDown: the last scale-down.
 	grown    map[string]time.Time
 	lastDown time.Time
+	// lent is the CPU (millicores) other pools were grown by for a hot
+	// pool while its trigger holds: it counts as that pool's capacity, so
+	// a burst is not asked for again on every loop.
+	lent map[string]int64
 	// said is the last no-action reason recorded per trigger key, so that
 	// a decision not to act is recorded once, not on every loop.
 	said map[string]string
@@ -170,7 +174,7 @@ type Autoscaler struct {
 func New(cfg Config, capacity CapacityCheck) *Autoscaler {
 	return &Autoscaler{cfg: cfg.withDefaults(), capacity: capacity,
 		highSince: map[string]time.Time{}, lowSince: map[string]time.Time{}, backoffs: map[string]*backoff{},
-		grown: map[string]time.Time{}, said: map[string]string{}}
+		grown: map[string]time.Time{}, said: map[string]string{}, lent: map[string]int64{}}
 }
 
 // Config returns the configuration in use, defaults filled in.
@@ -243,6 +247,11 @@ func (a *Autoscaler) forget(snap *Snapshot) {
 	for k := range a.backoffs {
 		if !pools[k] {
 			delete(a.backoffs, k)
+		}
+	}
+	for k := range a.lent {
+		if !pools[k] {
+			delete(a.lent, k)
 		}
 	}
 	for k := range a.lowSince {

@@ -122,7 +122,9 @@ func (st *state) blocked(ctx context.Context, c downCandidate) (reason, message 
 		if pod.Annotations[api.AnnotationSafeToEvict] == "false" || pod.Annotations[api.AnnotationNoScaleDown] == "true" {
 			return api.ReasonNotEvictable, fmt.Sprintf("pod %s must not be disrupted", pi.Key)
 		}
-		pc := st.fit.check(ctx, pod)
+		moved := *pod // as if evicted and made anew: not bound
+		moved.Spec.NodeName = ""
+		pc := st.fit.check(ctx, &moved)
 		placed := false
 		for _, o := range others {
 			target := o

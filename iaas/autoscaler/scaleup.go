@@ -235,6 +235,7 @@ func (st *state) scaleUpForUtilization(ctx context.Context, plan *Plan) {
 		u := p.utilization()
 		if p.alloc == 0 || u < cfg.ScaleUpThreshold {
 			delete(st.a.highSince, p.name())
+			delete(st.a.lent, p.name())
 			st.a.said[key] = ""
 			continue
 		}
@@ -257,8 +258,9 @@ func (st *state) scaleUpForUtilization(ctx context.Context, plan *Plan) {
 			perNode = p.alloc / int64(len(p.ready))
 		}
 		// The CPU wanted for the pods' use at the target, less what the
-		// pool has or has asked for (booting machines count).
-		need := int64(float64(p.used)/cfg.TargetUtilization+0.5) - int64(p.replicas)*perNode
+		// pool has or has asked for (booting machines count) and what
+		// other pools were grown by for it.
+		need := int64(float64(p.used)/cfg.TargetUtilization+0.5) - int64(p.replicas)*perNode - st.a.lent[p.name()]
 		if need <= 0 {
 			st.finish(plan, rec, key, api.ReasonBooting, fmt.Sprintf("its %d machines (%d booting) hold the load at %.0f%%",
 				p.replicas, p.booting(), cfg.TargetUtilization*100))
@@ -284,6 +286,9 @@ func (st *state) scaleUpForUtilization(ctx context.Context, plan *Plan) {
 			n := int((need + per - 1) / per)
 			if got := st.grow(ctx, rec, c, n); got > 0 {
 				need -= int64(got) * per
+				if c != p {
+					st.a.lent[p.name()] += int64(got) * per
+				}
 			} else {
 				reason = rec.Pools[len(rec.Pools)-1].Reason
 			}

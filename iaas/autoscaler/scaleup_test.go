@@ -125,6 +125,8 @@ func TestBursting(t *testing.T) {
 			// backoff is over and it answers again.
 			delete(c.errs, "private")
 			w.apply(plan)
+			w.use("private", 0.5) // the trigger clears, and holds again later
+			a.Decide(ctx, w.snapshot(), t0.Add(90*time.Second))
 			w.use("private", 0.99)
 			a.Decide(ctx, w.snapshot(), t0.Add(2*time.Minute))
 			plan = a.Decide(ctx, w.snapshot(), t0.Add(2*time.Minute+time.Second))
