@@ -159,17 +159,15 @@ func TestPropertyNoFlapping(t *testing.T) {
 			if k%(high+low) < high {
 				frac = around + amp
 			}
-			if around == 0.5 && k%(high+low) >= high {
-				frac = around - amp
-			} else if around == 0.5 {
-				frac = around + amp
-			}
 			w.use("private", frac)
 			now := t0.Add(time.Duration(k) * loop)
 			plan := a.Decide(context.Background(), w.snapshot(), now)
 			checkBounds(t, w, plan)
 			if around == 0.8 && len(plan.ScaleUps) > 0 {
 				t.Fatalf("loop %d: grew on a load oscillating around 80%% every %d/%d loops: %+v", k, high, low, plan.Decisions)
+			}
+			if around == 0.5 && len(plan.ScaleDowns) > 0 {
+				t.Fatalf("loop %d: shrank on a load oscillating around 50%% every %d/%d loops: %+v", k, high, low, plan.Decisions)
 			}
 			if len(plan.ScaleUps) > 0 {
 				grewAt = now
