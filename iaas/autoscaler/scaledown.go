@@ -100,7 +100,8 @@ func (st *state) blocked(ctx context.Context, c downCandidate) (reason, message 
 	if g, ok := st.a.grown[p.name()]; ok && st.now.Sub(g) < cfg.ScaleDownDelayAfterUp {
 		return api.ReasonCooldown, fmt.Sprintf("the pool grew at %s", g.UTC().Format(time.RFC3339))
 	}
-	if rest := p.alloc - allocMilli(c.node); rest <= 0 || float64(p.used)/float64(rest) >= cfg.TargetUtilization {
+	// The pool's last node: its pods go to other pools, if they fit.
+	if rest := p.alloc - allocMilli(c.node); rest > 0 && float64(p.used)/float64(rest) >= cfg.TargetUtilization {
 		return api.ReasonAboveTarget, fmt.Sprintf("without it the pool would run at or above %.0f%%", cfg.TargetUtilization*100)
 	}
 	ni := st.byNode[c.node.Name]
