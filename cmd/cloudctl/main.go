@@ -105,6 +105,7 @@ CLOUDCTL_NAMESPACE=dev or CLOUDCTL_REQUEST_TIMEOUT=1m.`,
 		newScaleOptions(o).command(),
 		newRolloutCommand(o),
 		newNodePoolCommand(o),
+		newAutoscalerCommand(o),
 		newVMCommand(o),
 	)
 	return root
