@@ -186,7 +186,8 @@ func (a *Autoscaler) Decide(ctx context.Context, snap *Snapshot, now time.Time) 
 	var plan Plan
 	st.scaleUpForPending(ctx, &plan)
 	st.scaleUpForUtilization(ctx, &plan)
-	if len(plan.ScaleUps) == 0 && len(st.pending) == 0 {
+	// Pending pods no pool can hold do not keep idle nodes.
+	if len(plan.ScaleUps) == 0 && !st.pendingServed {
 		st.scaleDown(ctx, &plan)
 	}
 	a.forget(snap)

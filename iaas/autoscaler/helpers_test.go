@@ -133,3 +133,14 @@ func (c *capacity) check(_ context.Context, p *api.NodePool, n int) error {
 }
 
 func replicas(p *Pool) int32 { return *p.NodePool.Spec.Replicas }
+
+// fill binds a pod taking all the allocatable CPU of every Ready node, so
+// that pending pods fit none of them.
+func (w *world) fill() {
+	for _, name := range w.order {
+		for _, n := range w.pools[name].Nodes {
+			alloc := n.Status.Allocatable[api.ResourceCPU]
+			w.bind("filler-"+n.Name, n.Name, alloc.String(), nil)
+		}
+	}
+}

@@ -135,7 +135,14 @@ func (st *state) scaleUpForPending(ctx context.Context, plan *Plan) {
 		if t := unschedulableSince(p); !t.IsZero() && t.Before(oldest) {
 			oldest = t
 		}
-		left = append(left, st.fit.check(ctx, p))
+		pc := st.fit.check(ctx, p)
+		if st.fitsNow(ctx, pc) {
+			continue // the scheduler will place it at its next try
+		}
+		left = append(left, pc)
+	}
+	if len(left) == 0 {
+		return
 	}
 	rec.TriggeredTime = api.NewTime(oldest)
 	reason, booting := api.ReasonNoPoolFits, false
@@ -186,7 +193,24 @@ func (st *state) scaleUpForPending(ctx context.Context, plan *Plan) {
 	if booting && len(left) == 0 {
 		reason = api.ReasonBooting
 	}
+	st.pendingServed = booting || slices.ContainsFunc(rec.Pools, func(pc api.PoolConsideration) bool { return pc.Taken })
 	st.finish(plan, rec, key, reason, fmt.Sprintf("%d of %d pending pods have no pool to grow", len(left), len(st.pending)))
+}
+
+// fitsNow reports whether a pending pod fits a Ready node as it is.
+func (st *state) fitsNow(ctx context.Context, pc *podCheck) bool {
+	if pc.rejected != nil {
+		return false
+	}
+	for _, n := range st.nodes {
+		if !n.Ready || n.Unschedulable || st.leaving[n.Name] {
+			continue
+		}
+		if ok, _ := st.fit.fits(ctx, pc, n); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // binPack places pods first-fit on the pool's booting machines, then on

@@ -186,6 +186,7 @@ func TestPendingPods(t *testing.T) {
 			w.pool("private", 0, 1, 10, 1, 1, 4)
 			w.pool("public", 10, 0, 10, 0, 0, 8)
 			tc.setup(w)
+			w.fill()
 			a := New(Config{}, nil)
 			plan := a.Decide(context.Background(), w.snapshot(), t0.Add(time.Second))
 			var ups []ScaleUp
@@ -198,7 +199,13 @@ func TestPendingPods(t *testing.T) {
 				t.Fatalf("scale-ups %+v, want %+v (decisions %+v)", ups, tc.want, plan.Decisions)
 			}
 			d := plan.Decisions[0]
-			if d.Trigger.Type != api.TriggerPendingPods || int(d.Trigger.PendingCount) != len(w.pods) || !d.TriggeredTime.Equal(t0) {
+			pending := 0
+			for _, p := range w.pods {
+				if p.Spec.NodeName == "" {
+					pending++
+				}
+			}
+			if d.Trigger.Type != api.TriggerPendingPods || int(d.Trigger.PendingCount) != pending || !d.TriggeredTime.Equal(t0) {
 				t.Errorf("trigger %+v", d.Trigger)
 			}
 			if tc.skipped != "" && (d.Pools[0].Pool != "private" || d.Pools[0].Reason != tc.skipped) {
@@ -217,6 +224,7 @@ func TestPendingPodsWaitForBootingMachines(t *testing.T) {
 	w := newWorld()
 	w.pool("private", 0, 1, 10, 2, 1, 4)
 	w.pending("web", 3, "1")
+	w.fill()
 	a := New(Config{}, nil)
 	plan := a.Decide(context.Background(), w.snapshot(), t0)
 	if len(plan.ScaleUps) != 0 || len(plan.Decisions) != 1 || plan.Decisions[0].Outcome.Reason != api.ReasonBooting {
@@ -235,6 +243,7 @@ func TestGlobalMax(t *testing.T) {
 	w.pool("private", 0, 1, 10, 2, 2, 4)
 	w.pool("public", 10, 0, 10, 1, 1, 4)
 	w.pending("web", 12, "1")
+	w.fill()
 	a := New(Config{MaxNodes: 4}, nil)
 	plan := a.Decide(context.Background(), w.snapshot(), t0)
 	if len(plan.ScaleUps) != 1 || plan.ScaleUps[0] != (ScaleUp{Pool: "private", Replicas: 3}) {
@@ -253,9 +262,37 @@ func TestFailedMachineBacksPoolOff(t *testing.T) {
 	p.Machines[1].Status = api.MachineStatus{Phase: api.MachineFailed, Message: "create: insufficient capacity"}
 	w.pool("public", 10, 0, 10, 0, 0, 4)
 	w.pending("web", 2, "3")
+	w.fill()
 	a := New(Config{}, nil)
 	plan := a.Decide(context.Background(), w.snapshot(), t0)
 	if len(plan.ScaleUps) != 1 || plan.ScaleUps[0].Pool != "public" {
 		t.Fatalf("scale-ups %+v, decisions %+v", plan.ScaleUps, plan.Decisions)
+	}
+}
+
+// TestPendingPodsThatFitNow: a pod that fits a Ready node as it is is left
+// to the scheduler; and pending pods no pool can hold do not keep idle
+// nodes from going.
+func TestPendingPodsThatFitNow(t *testing.T) {
+	w := newWorld()
+	w.pool("private", 0, 1, 10, 2, 2, 4)
+	w.pending("web", 2, "1")
+	a := New(Config{ScaleDownWindow: time.Minute}, nil)
+	if plan := a.Decide(context.Background(), w.snapshot(), t0); len(plan.ScaleUps) != 0 || len(plan.Decisions) != 0 {
+		t.Fatalf("pods that fit now: %+v", plan)
+	}
+	w = newWorld()
+	w.pool("private", 0, 1, 10, 2, 2, 4)
+	w.use("private", 0.1)
+	w.pending("huge", 1, "64")
+	a = New(Config{ScaleDownWindow: time.Minute}, nil)
+	var downs []ScaleDown
+	for at := time.Duration(0); at <= 2*time.Minute; at += 10 * time.Second {
+		plan := a.Decide(context.Background(), w.snapshot(), t0.Add(at))
+		downs = append(downs, plan.ScaleDowns...)
+		w.apply(plan)
+	}
+	if len(downs) != 1 {
+		t.Fatalf("scale-downs %+v with a pod no pool holds pending, want one", downs)
 	}
 }

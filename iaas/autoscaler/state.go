@@ -60,6 +60,9 @@ type state struct {
 	total int
 	// leaving are the nodes whose machine is being deleted or drained.
 	leaving map[string]bool
+	// pendingServed: some pending pods wait for machines asked for (now
+	// or before), so no node is removed meanwhile.
+	pendingServed bool
 }
 
 // podUsageMilli is the CPU the pods on n use, in millicores; ok is false
