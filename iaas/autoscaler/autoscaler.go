@@ -137,6 +137,15 @@ type Plan struct {
 	// Decisions explain it, and any decision not to act while a trigger
 	// held (each reason once until it changes).
 	Decisions []api.ScaleDecisionSpec
+	// HeldAt is, for each decision, when its trigger came to hold (the
+	// window over, or the oldest pod marked unschedulable), at full
+	// precision: decision latency is measured from it.
+	HeldAt []time.Time
+}
+
+func (p *Plan) add(rec *api.ScaleDecisionSpec, held time.Time) {
+	p.Decisions = append(p.Decisions, *rec)
+	p.HeldAt = append(p.HeldAt, held)
 }
 
 // backoff is a failing pool's state.

@@ -180,8 +180,8 @@ func (c *Controller) RunOnce(ctx context.Context) {
 			written[u.Pool] = time.Now()
 		}
 	}
-	for _, d := range plan.Decisions {
-		c.record(ctx, d, calls, written)
+	for i, d := range plan.Decisions {
+		c.record(ctx, d, plan.HeldAt[i], calls, written)
 	}
 	if len(plan.Decisions) > 0 {
 		c.prune(ctx)
@@ -247,7 +247,7 @@ func (c *Controller) mark(ctx context.Context, name string) error {
 
 // record writes one decision with the calls made for its pools, its
 // event and its metrics.
-func (c *Controller) record(ctx context.Context, d api.ScaleDecisionSpec, calls map[string][]api.ScaleCall, written map[string]time.Time) {
+func (c *Controller) record(ctx context.Context, d api.ScaleDecisionSpec, held time.Time, calls map[string][]api.ScaleCall, written map[string]time.Time) {
 	var pools []string
 	if d.Outcome.Pool != "" {
 		pools = strings.Split(d.Outcome.Pool, ",")
@@ -260,7 +260,6 @@ func (c *Controller) record(ctx context.Context, d api.ScaleDecisionSpec, calls 
 	})
 	c.m.decisions.WithLabelValues(string(d.Trigger.Type), string(d.Outcome.Type)).Inc()
 	if d.Outcome.Type == api.OutcomeScaledUp {
-		held := d.TriggeredTime.Add(time.Duration(d.Trigger.WindowSeconds) * time.Second)
 		for _, p := range pools {
 			if at, ok := written[p]; ok && !held.IsZero() {
 				c.m.latency.WithLabelValues(string(d.Trigger.Type)).Observe(max(0, at.Sub(held).Seconds()))

@@ -70,7 +70,7 @@ func (st *state) scaleDown(ctx context.Context, plan *Plan) {
 			if st.a.noteNoAction("down/"+c.node.Name, reason) {
 				rec.DecidedTime = api.NewTime(st.now)
 				rec.Outcome = api.ScaleOutcome{Type: api.OutcomeNoAction, Reason: reason, Message: msg}
-				plan.Decisions = append(plan.Decisions, *rec)
+				plan.add(rec, c.since.Add(cfg.ScaleDownWindow))
 			}
 			continue
 		}
@@ -84,7 +84,7 @@ func (st *state) scaleDown(ctx context.Context, plan *Plan) {
 			Reason: api.ReasonTaken, Delta: -1, Message: fmt.Sprintf("%d -> %d machines", p.replicas+1, p.replicas)})
 		rec.DecidedTime = api.NewTime(st.now)
 		rec.Outcome = api.ScaleOutcome{Type: api.OutcomeScaledDown, Pool: p.name(), Delta: -1, Node: c.node.Name}
-		plan.Decisions = append(plan.Decisions, *rec)
+		plan.add(rec, c.since.Add(cfg.ScaleDownWindow))
 		plan.ScaleDowns = append(plan.ScaleDowns, ScaleDown{Pool: p.name(), Machine: c.node.Name, Replicas: int32(p.replicas)})
 		return
 	}

@@ -85,7 +85,7 @@ func (st *state) grow(ctx context.Context, rec *api.ScaleDecisionSpec, p *poolSt
 // finish sets a scale-up decision's outcome and adds it (and the pools'
 // new sizes) to the plan; a decision not to act is added when its reason
 // is new for key.
-func (st *state) finish(plan *Plan, rec *api.ScaleDecisionSpec, key, noActionReason, message string) {
+func (st *state) finish(plan *Plan, rec *api.ScaleDecisionSpec, held time.Time, key, noActionReason, message string) {
 	rec.DecidedTime = api.NewTime(st.now)
 	var pools []string
 	var delta int32
@@ -100,12 +100,12 @@ func (st *state) finish(plan *Plan, rec *api.ScaleDecisionSpec, key, noActionRea
 			return
 		}
 		rec.Outcome = api.ScaleOutcome{Type: api.OutcomeNoAction, Reason: noActionReason, Message: message}
-		plan.Decisions = append(plan.Decisions, *rec)
+		plan.add(rec, held)
 		return
 	}
 	st.a.said[key] = ""
 	rec.Outcome = api.ScaleOutcome{Type: api.OutcomeScaledUp, Pool: strings.Join(pools, ","), Delta: delta}
-	plan.Decisions = append(plan.Decisions, *rec)
+	plan.add(rec, held)
 	for _, name := range pools {
 		for _, p := range st.pools {
 			if p.name() == name {
@@ -194,7 +194,7 @@ func (st *state) scaleUpForPending(ctx context.Context, plan *Plan) {
 		reason = api.ReasonBooting
 	}
 	st.pendingServed = booting || slices.ContainsFunc(rec.Pools, func(pc api.PoolConsideration) bool { return pc.Taken })
-	st.finish(plan, rec, key, reason, fmt.Sprintf("%d of %d pending pods have no pool to grow", len(left), len(st.pending)))
+	st.finish(plan, rec, oldest, key, reason, fmt.Sprintf("%d of %d pending pods have no pool to grow", len(left), len(st.pending)))
 }
 
 // fitsNow reports whether a pending pod fits a Ready node as it is.
@@ -271,10 +271,11 @@ func (st *state) scaleUpForUtilization(ctx context.Context, plan *Plan) {
 		if st.now.Sub(since) < cfg.ScaleUpWindow {
 			continue
 		}
+		held := since.Add(cfg.ScaleUpWindow)
 		rec := &api.ScaleDecisionSpec{TriggeredTime: api.NewTime(since), Trigger: api.ScaleTrigger{Type: api.TriggerUtilization, Pool: p.name(),
 			UtilizationPercent: percent(u), ThresholdPercent: percent(cfg.ScaleUpThreshold), WindowSeconds: int32(cfg.ScaleUpWindow / time.Second)}}
 		if g, ok := st.a.grown[p.name()]; ok && st.now.Sub(g) < cfg.ScaleUpCooldown {
-			st.finish(plan, rec, key, api.ReasonCooldown, fmt.Sprintf("grown at %s", g.UTC().Format(time.RFC3339)))
+			st.finish(plan, rec, held, key, api.ReasonCooldown, fmt.Sprintf("grown at %s", g.UTC().Format(time.RFC3339)))
 			continue
 		}
 		perNode := p.perNode
@@ -286,7 +287,7 @@ func (st *state) scaleUpForUtilization(ctx context.Context, plan *Plan) {
 		// other pools were grown by for it.
 		need := int64(float64(p.used)/cfg.TargetUtilization+0.5) - int64(p.replicas)*perNode - st.a.lent[p.name()]
 		if need <= 0 {
-			st.finish(plan, rec, key, api.ReasonBooting, fmt.Sprintf("its %d machines (%d booting) hold the load at %.0f%%",
+			st.finish(plan, rec, held, key, api.ReasonBooting, fmt.Sprintf("its %d machines (%d booting) hold the load at %.0f%%",
 				p.replicas, p.booting(), cfg.TargetUtilization*100))
 			continue
 		}
@@ -321,7 +322,7 @@ func (st *state) scaleUpForUtilization(ctx context.Context, plan *Plan) {
 			// The window holds anew once the new machines are counted.
 			delete(st.a.highSince, p.name())
 		}
-		st.finish(plan, rec, key, reason, fmt.Sprintf("%dm of CPU wanted and no pool to grow", need))
+		st.finish(plan, rec, held, key, reason, fmt.Sprintf("%dm of CPU wanted and no pool to grow", need))
 	}
 }
 
