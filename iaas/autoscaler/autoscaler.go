@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
+	"github.com/cloudmgr/cloud/iaas"
 )
 
 // Config tunes the autoscaler. Zero fields take the defaults of
@@ -99,6 +100,9 @@ type Pool struct {
 	NodePool *api.NodePool
 	Machines []*api.Machine
 	Nodes    []*api.Node
+	// Flavor is the size of the pool's machines when its spec names a
+	// flavor (from the provider; zero: unknown, then learnt from a node).
+	Flavor iaas.Flavor
 }
 
 // Snapshot is what one loop decides from.

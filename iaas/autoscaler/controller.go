@@ -62,6 +62,39 @@ type Controller struct {
 	m         *metrics
 	seq       atomic.Int64
 	mu        sync.Mutex // one loop at a time
+	// flavors are each provider's flavors, read at most every
+	// flavorRefresh (guarded by mu).
+	flavors map[string]flavorList
+}
+
+type flavorList struct {
+	at   time.Time
+	list []iaas.Flavor
+}
+
+// flavorRefresh is how often a provider's flavors are read again.
+const flavorRefresh = 5 * time.Minute
+
+// flavor is the size of a flavor of a provider, zero if unknown.
+func (c *Controller) flavor(ctx context.Context, provider, name string) iaas.Flavor {
+	fl, ok := c.flavors[provider]
+	if p, known := c.o.Providers[provider]; known && (!ok || time.Since(fl.at) > flavorRefresh) {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		list, err := p.Flavors(ctx)
+		cancel()
+		if err != nil {
+			c.log.Warn("read flavors", "provider", provider, "err", err)
+		} else {
+			fl = flavorList{at: time.Now(), list: list}
+			c.flavors[provider] = fl
+		}
+	}
+	for _, f := range fl.list {
+		if f.Name == name {
+			return f
+		}
+	}
+	return iaas.Flavor{}
 }
 
 // Setup registers the autoscaler's loop and caches on m.
@@ -86,6 +119,7 @@ func Setup(m *controllers.Manager, o Options) (*Controller, error) {
 		rec:       m.Recorder("node-autoscaler"),
 		log:       m.Log.With("controller", "node-autoscaler"),
 		m:         newMetrics(o.Registerer),
+		flavors:   map[string]flavorList{},
 	}
 	c.a = New(o.Config, c.checkCapacity)
 	m.AddRunnable(func(ctx context.Context) {
@@ -122,8 +156,8 @@ func (c *Controller) checkCapacity(ctx context.Context, pool *api.NodePool, n in
 		MemoryMiB: kit.MemoryMiB(pool.Spec.Memory), Image: pool.Spec.Image, Network: pool.Spec.Network}, n)
 }
 
-// snapshot reads the caches.
-func (c *Controller) snapshot() *Snapshot {
+// snapshot reads the caches (and the flavors of pools that name one).
+func (c *Controller) snapshot(ctx context.Context) *Snapshot {
 	s := &Snapshot{}
 	byPool := map[string]*Pool{}
 	for _, o := range c.pools.List() {
@@ -132,6 +166,9 @@ func (c *Controller) snapshot() *Snapshot {
 			continue
 		}
 		p := &Pool{NodePool: np}
+		if np.Spec.Flavor != "" {
+			p.Flavor = c.flavor(ctx, np.Spec.Provider, np.Spec.Flavor)
+		}
 		byPool[np.Name] = p
 		s.Pools = append(s.Pools, p)
 	}
@@ -162,7 +199,7 @@ func (c *Controller) RunOnce(ctx context.Context) {
 	defer c.mu.Unlock()
 	start := time.Now()
 	defer func() { c.m.loop.Observe(time.Since(start).Seconds()) }()
-	plan := c.a.Decide(ctx, c.snapshot(), c.o.Now())
+	plan := c.a.Decide(ctx, c.snapshot(ctx), c.o.Now())
 	calls := map[string][]api.ScaleCall{}
 	written := map[string]time.Time{}
 	for _, d := range plan.ScaleDowns {

@@ -62,7 +62,8 @@ func (f *fitter) fits(ctx context.Context, pc *podCheck, n *nodeinfo.NodeInfo) (
 // templateNode is the node a new machine of pool would become: the
 // template's CPUs and memory less what the node agent reserves, the pool's
 // labels and taints, Ready. ok is false when the size is unknown (a
-// flavor, and no node of the pool yet to learn it from).
+// flavor the provider did not describe, and no node of the pool yet to
+// learn it from).
 func templateNode(pool *Pool, reserved api.ResourceList) (*nodeinfo.NodeInfo, bool) {
 	np := pool.NodePool
 	labels := maps.Clone(np.Spec.Labels)
@@ -72,10 +73,13 @@ func templateNode(pool *Pool, reserved api.ResourceList) (*nodeinfo.NodeInfo, bo
 	labels[api.LabelNodePool] = np.Name
 	labels[api.LabelProvider] = np.Spec.Provider
 	alloc := api.ResourceList{api.ResourcePods: api.NewQuantity(110, api.DecimalSI)}
+	vcpus, mem := np.Spec.VCPUs, np.Spec.Memory
+	if np.Spec.Flavor != "" && pool.Flavor.CPUs > 0 && pool.Flavor.MemoryMiB > 0 {
+		vcpus, mem = pool.Flavor.CPUs, api.NewQuantity(pool.Flavor.MemoryMiB<<20, api.BinarySI)
+	}
 	switch {
-	case np.Spec.VCPUs > 0 && np.Spec.Memory.Sign() > 0:
-		cpu := api.NewQuantity(int64(np.Spec.VCPUs), api.DecimalSI)
-		mem := np.Spec.Memory
+	case vcpus > 0 && mem.Sign() > 0:
+		cpu := api.NewQuantity(int64(vcpus), api.DecimalSI)
 		if r, ok := reserved[api.ResourceCPU]; ok {
 			cpu = cpu.Sub(r)
 		}

@@ -296,3 +296,23 @@ func TestPendingPodsThatFitNow(t *testing.T) {
 		t.Fatalf("scale-downs %+v with a pod no pool holds pending, want one", downs)
 	}
 }
+
+// TestFlavorPool: an empty pool that names a flavor is sized from the
+// flavor the provider describes; unknown, it is skipped and says why.
+func TestFlavorPool(t *testing.T) {
+	w := newWorld()
+	w.pool("private", 0, 1, 1, 1, 1, 4)
+	pub := w.pool("public", 10, 0, 5, 0, 0, 0)
+	pub.NodePool.Spec.Flavor, pub.NodePool.Spec.Memory = "m1.large", api.Quantity{}
+	w.pending("big", 1, "6")
+	w.fill()
+	plan := New(Config{}, nil).Decide(context.Background(), w.snapshot(), t0)
+	if len(plan.ScaleUps) != 0 || plan.Decisions[0].Pools[1].Reason != api.ReasonTemplateDoesNotFit {
+		t.Fatalf("unknown flavor: %+v", plan)
+	}
+	pub.Flavor = iaas.Flavor{Name: "m1.large", CPUs: 8, MemoryMiB: 16384}
+	plan = New(Config{}, nil).Decide(context.Background(), w.snapshot(), t0)
+	if len(plan.ScaleUps) != 1 || plan.ScaleUps[0] != (ScaleUp{Pool: "public", Replicas: 1}) {
+		t.Fatalf("known flavor: %+v", plan)
+	}
+}
