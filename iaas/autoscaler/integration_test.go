@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 	"github.com/cloudmgr/cloud/iaas/machine"
 	"github.com/cloudmgr/cloud/iaas/nodepool"
 	"github.com/cloudmgr/cloud/providers/sim"
+	"github.com/cloudmgr/cloud/scheduler"
+	"github.com/cloudmgr/cloud/scheduler/plugins"
 )
 
 // cluster is the real API server, the machine and node pool controllers
@@ -226,5 +229,55 @@ func TestAutoscalerBurstsAndShrinks(t *testing.T) {
 	}
 	if !counted {
 		t.Errorf("no decisions counted in cloud_autoscaler_decisions_total")
+	}
+}
+
+// TestAutoscalerPendingPodsGetNodes: with the real scheduler, pods that
+// fit no node are marked unschedulable; the pool grows by as many nodes as
+// they need (bin-packed on the template), and they run there.
+func TestAutoscalerPendingPodsGetNodes(t *testing.T) {
+	c := start(t)
+	ctx := context.Background()
+	sched, err := scheduler.New(scheduler.Config{Client: c.env.Scheduler, Profile: plugins.NewPodProfile(plugins.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sched.Run(sctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	c.createPool(t, "private", "private-sim", 0, 1, 5)
+	controllerstest.WaitFor(t, func() bool { return c.ready(t, "private") == 1 }, "the private pool's first node")
+	start := time.Now()
+	const n = 4
+	for i := range n {
+		// 1.5 of a node's 2 CPUs: one pod a node.
+		p := &api.Pod{ObjectMeta: api.ObjectMeta{Name: "burst-" + strconv.Itoa(i), Namespace: "default"},
+			Spec: api.PodSpec{Containers: []api.Container{{Name: "c", Image: "busybox",
+				Resources: api.ResourceRequirements{Requests: api.ResourceList{api.ResourceCPU: api.MustParseQuantity("1500m")}}}}}}
+		if _, err := client.For[api.Pod](c.env.Admin).Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	controllerstest.WaitFor(t, func() bool {
+		pods, _, err := client.For[api.Pod](c.env.Admin).List(ctx, "default", client.ListOptions{})
+		if err != nil {
+			return false
+		}
+		running := 0
+		for _, p := range pods {
+			if p.Status.Phase == api.PodRunning && p.Spec.NodeName != "" {
+				running++
+			}
+		}
+		return running == n
+	}, "every pod running")
+	t.Logf("%d pods, one a node: all running %v after creation (window-free trigger, 100 ms loop, simulated boot)", n, time.Since(start).Round(time.Millisecond))
+	if got := c.replicas(t, "private"); got != n {
+		t.Fatalf("the pool has %d replicas, want %d (one node a pod)", got, n)
+	}
+	d := c.find(t, func(d *api.ScaleDecision) bool { return d.Spec.Trigger.Type == api.TriggerPendingPods && d.Spec.Outcome.Type == api.OutcomeScaledUp })
+	if d == nil || d.Spec.Trigger.PendingCount < 1 {
+		t.Fatalf("no pending-pods scale-up recorded: %+v", c.decisions(t))
 	}
 }
