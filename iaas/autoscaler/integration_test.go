@@ -276,7 +276,9 @@ func TestAutoscalerPendingPodsGetNodes(t *testing.T) {
 	if got := c.replicas(t, "private"); got != n {
 		t.Fatalf("the pool has %d replicas, want %d (one node a pod)", got, n)
 	}
-	d := c.find(t, func(d *api.ScaleDecision) bool { return d.Spec.Trigger.Type == api.TriggerPendingPods && d.Spec.Outcome.Type == api.OutcomeScaledUp })
+	d := c.find(t, func(d *api.ScaleDecision) bool {
+		return d.Spec.Trigger.Type == api.TriggerPendingPods && d.Spec.Outcome.Type == api.OutcomeScaledUp
+	})
 	if d == nil || d.Spec.Trigger.PendingCount < 1 {
 		t.Fatalf("no pending-pods scale-up recorded: %+v", c.decisions(t))
 	}
