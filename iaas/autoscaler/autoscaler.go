@@ -138,6 +138,9 @@ type ScaleDown struct {
 type Plan struct {
 	ScaleUps   []ScaleUp
 	ScaleDowns []ScaleDown
+	// GiveUps lower the replicas of pools whose machines failed to be
+	// made back to those that did not fail.
+	GiveUps []ScaleUp
 	// Decisions explain it, and any decision not to act while a trigger
 	// held (each reason once until it changes).
 	Decisions []api.ScaleDecisionSpec
@@ -199,6 +202,7 @@ func (a *Autoscaler) Decide(ctx context.Context, snap *Snapshot, now time.Time) 
 	var plan Plan
 	st.scaleUpForPending(ctx, &plan)
 	st.scaleUpForUtilization(ctx, &plan)
+	plan.GiveUps = st.givenUp
 	// Pending pods no pool can hold do not keep idle nodes.
 	if len(plan.ScaleUps) == 0 && !st.pendingServed {
 		st.scaleDown(ctx, &plan)

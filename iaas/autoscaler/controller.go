@@ -210,6 +210,9 @@ func (c *Controller) RunOnce(ctx context.Context) {
 		}
 		calls[d.Pool] = append(calls[d.Pool], c.timed("UpdateReplicas", d.Pool, func() error { return c.setReplicas(ctx, d.Pool, d.Replicas) }))
 	}
+	for _, u := range plan.GiveUps {
+		calls[u.Pool] = append(calls[u.Pool], c.timed("UpdateReplicas", u.Pool, func() error { return c.setReplicas(ctx, u.Pool, u.Replicas) }))
+	}
 	for _, u := range plan.ScaleUps {
 		call := c.timed("UpdateReplicas", u.Pool, func() error { return c.setReplicas(ctx, u.Pool, u.Replicas) })
 		calls[u.Pool] = append(calls[u.Pool], call)
@@ -289,8 +292,11 @@ func (c *Controller) record(ctx context.Context, d api.ScaleDecisionSpec, held t
 	if d.Outcome.Pool != "" {
 		pools = strings.Split(d.Outcome.Pool, ",")
 	}
-	for _, p := range pools {
-		d.Calls = append(d.Calls, calls[p]...)
+	for _, pc := range d.Pools {
+		if pc.Taken || pc.Reason == api.ReasonProviderError {
+			d.Calls = append(d.Calls, calls[pc.Pool]...)
+			delete(calls, pc.Pool) // one decision tells of a call
+		}
 	}
 	failed := slices.ContainsFunc(d.Calls, func(call api.ScaleCall) bool {
 		return call.Error != "" && call.Operation != "CheckCapacity"

@@ -21,8 +21,11 @@ func skip(rec *api.ScaleDecisionSpec, p *poolState, reason, message string) {
 	rec.Pools = append(rec.Pools, api.PoolConsideration{Pool: p.name(), Priority: p.pool.NodePool.Spec.Priority, Reason: reason, Message: message})
 }
 
-// usable says why pool p cannot grow now ("" if it can): backed off, a
-// machine of it failed (its provider refused), or at its max.
+// usable reports whether pool p may grow now, recording why not: backed
+// off, a machine of it failed (its provider refused it), or at its max. A
+// pool with failed machines is backed off and its replicas drop back to
+// the machines that did not fail (not below its min): the growth goes
+// elsewhere, and the failed request is not made again later on top of it.
 func (st *state) usable(rec *api.ScaleDecisionSpec, p *poolState) bool {
 	a := st.a
 	if off, why := a.BackedOff(p.name(), st.now); off {
@@ -31,7 +34,14 @@ func (st *state) usable(rec *api.ScaleDecisionSpec, p *poolState) bool {
 	}
 	if p.failed != "" {
 		a.fail(p.name(), st.now, api.ReasonProviderError, p.failed)
-		skip(rec, p, api.ReasonProviderError, p.failed)
+		msg := p.failed
+		if keep := max(p.min(), p.healthy); keep < p.replicas {
+			msg += fmt.Sprintf("; %d failed machines given up (%d -> %d)", p.replicas-keep, p.replicas, keep)
+			st.total -= p.replicas - keep
+			p.replicas = keep
+			st.givenUp = append(st.givenUp, ScaleUp{Pool: p.name(), Replicas: int32(keep)})
+		}
+		skip(rec, p, api.ReasonProviderError, msg)
 		return false
 	}
 	if st.room(p) == 0 {

@@ -268,6 +268,16 @@ func TestFailedMachineBacksPoolOff(t *testing.T) {
 	if len(plan.ScaleUps) != 1 || plan.ScaleUps[0].Pool != "public" {
 		t.Fatalf("scale-ups %+v, decisions %+v", plan.ScaleUps, plan.Decisions)
 	}
+	// Its failed request is given up, not made again later on top.
+	if len(plan.GiveUps) != 1 || plan.GiveUps[0] != (ScaleUp{Pool: "private", Replicas: 1}) {
+		t.Fatalf("give-ups %+v, want private back to 1", plan.GiveUps)
+	}
+	w.apply(Plan{ScaleUps: plan.GiveUps})
+	w.pending("more", 2, "3")
+	plan = a.Decide(context.Background(), w.snapshot(), t0.Add(2*time.Minute))
+	if len(plan.GiveUps) != 0 {
+		t.Fatalf("given up again: %+v", plan.GiveUps)
+	}
 }
 
 // TestPendingPodsThatFitNow: a pod that fits a Ready node as it is is left

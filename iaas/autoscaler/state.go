@@ -26,6 +26,8 @@ type poolState struct {
 	// nFailed counts them.
 	failed  string
 	nFailed int
+	// healthy counts its machines neither failed nor on their way out.
+	healthy int
 }
 
 func (p *poolState) name() string { return p.pool.NodePool.Name }
@@ -63,6 +65,8 @@ type state struct {
 	// pendingServed: some pending pods wait for machines asked for (now
 	// or before), so no node is removed meanwhile.
 	pendingServed bool
+	// givenUp are the pools whose failed machines were given up.
+	givenUp []ScaleUp
 }
 
 // podUsageMilli is the CPU the pods on n use, in millicores; ok is false
@@ -149,6 +153,9 @@ func (st *state) poolState(p *Pool) *poolState {
 		machines[m.Name] = m
 		if leaving(m) {
 			st.leaving[m.Name] = true
+		}
+		if !leaving(m) && m.Status.Phase != api.MachineFailed {
+			ps.healthy++
 		}
 		if m.Status.Phase == api.MachineFailed && m.DeletionTimestamp == nil {
 			ps.nFailed++
