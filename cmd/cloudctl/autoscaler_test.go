@@ -84,6 +84,7 @@ func TestAutoscalerStatusAndWhy(t *testing.T) {
 	} else {
 		mustContain(t, "why nothing", errOut, `no node pool "nothing" and no pod default/nothing`)
 	}
-	out = cli("get", "scaledecisions")
-	mustContain(t, "get scaledecisions", out, "sd-a", "sd-b")
+	out = cli("get", "scaledecisions", "-o", "wide")
+	mustContain(t, "get scaledecisions", out, "TRIGGER", "OUTCOME", "sd-a", "Utilization", "public +1", "85% vs 80% for 30s",
+		"private:AtMax,public:Taken", "sd-b", "PendingPods", "NoAction", "Quota", "1 pending")
 }

@@ -79,6 +79,8 @@ func columnsFor(k *api.KindInfo) columnSet {
 		return podDisruptionBudgetColumns()
 	case api.KindDaemonSet:
 		return daemonSetColumns()
+	case api.KindScaleDecision:
+		return scaleDecisionColumns()
 	}
 	return columnSet{
 		headers: []string{"NAME", "AGE"},
