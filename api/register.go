@@ -313,6 +313,23 @@ func NewScheme() *Scheme {
 			},
 		},
 		&KindInfo{
+			Group: GroupAutoscaling, Version: VersionAutoscaling, Kind: KindHorizontalPodAutoscaler,
+			Resource: "horizontalpodautoscalers", Singular: "horizontalpodautoscaler", ShortNames: []string{"hpa"},
+			Namespaced: true, HasStatus: true,
+			New: func() Object {
+				return &HorizontalPodAutoscaler{TypeMeta: TypeMeta{APIVersion: APIVersionAutoscaling, Kind: KindHorizontalPodAutoscaler}}
+			},
+			NewList: func() ObjectList {
+				return &HorizontalPodAutoscalerList{TypeMeta: TypeMeta{APIVersion: APIVersionAutoscaling, Kind: KindHorizontalPodAutoscaler + "List"}}
+			},
+			Default:  func(o Object) { DefaultHorizontalPodAutoscaler(o.(*HorizontalPodAutoscaler)) },
+			Validate: func(o Object) ErrorList { return ValidateHorizontalPodAutoscaler(o.(*HorizontalPodAutoscaler)) },
+			ValidateUpdate: func(n, o Object) ErrorList {
+				return ValidateObjectMetaUpdate(n.GetObjectMeta(), o.GetObjectMeta())
+			},
+			PrepareForCreate: func(o Object) { o.(*HorizontalPodAutoscaler).Status = HorizontalPodAutoscalerStatus{} },
+		},
+		&KindInfo{
 			Group: groupDaemonSet, Version: versionDaemonSet, Kind: KindDaemonSet,
 			Resource: "daemonsets", Singular: "daemonset", ShortNames: []string{"ds"},
 			Namespaced: true, HasStatus: true,

@@ -52,3 +52,29 @@ func TestControllerWritesBudgetStatus(t *testing.T) {
 		t.Error("the scheduler may write budget status")
 	}
 }
+
+// TestControllerScalesWithAutoscalers: the workload autoscaler, running
+// with the controller-manager role, may read autoscalers, write their
+// status and update the replicas of Deployments and ReplicaSets.
+func TestControllerScalesWithAutoscalers(t *testing.T) {
+	id := &Identity{Name: ControllerUser, Role: RoleController}
+	s := api.NewScheme()
+	hpa, ok := s.ByKind(api.APIVersionAutoscaling, api.KindHorizontalPodAutoscaler)
+	if !ok || !hpa.HasStatus || !hpa.Namespaced {
+		t.Fatal("HorizontalPodAutoscaler is not a namespaced kind with status")
+	}
+	dep, _ := s.ByKind(api.APIVersionApps, api.KindDeployment)
+	rs, _ := s.ByKind(api.APIVersionApps, api.KindReplicaSet)
+	for _, q := range []request{
+		{verb: "list", kind: hpa},
+		{verb: "watch", kind: hpa},
+		{verb: "get", kind: hpa, ns: "a", name: "web"},
+		{verb: "update", kind: hpa, ns: "a", name: "web", sub: "status"},
+		{verb: "update", kind: dep, ns: "a", name: "web"},
+		{verb: "update", kind: rs, ns: "a", name: "web"},
+	} {
+		if err := authorizeController(id, &q); err != nil {
+			t.Errorf("%s %s/%s: %v", q.verb, q.kind.Resource, q.sub, err)
+		}
+	}
+}

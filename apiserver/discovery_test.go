@@ -50,7 +50,7 @@ func TestDiscovery(t *testing.T) {
 	for _, g := range groups.Groups {
 		names = append(names, g.Name)
 	}
-	if want := "apps batch coordination.cloudmgr.dev iaas.cloudmgr.dev images.cloudmgr.dev policy scheduling.cloudmgr.dev"; strings.Join(names, " ") != want {
+	if want := "apps autoscaling batch coordination.cloudmgr.dev iaas.cloudmgr.dev images.cloudmgr.dev policy scheduling.cloudmgr.dev"; strings.Join(names, " ") != want {
 		t.Fatalf("groups %v, want %s", names, want)
 	}
 	var sched api.APIResourceList

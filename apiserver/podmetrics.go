@@ -32,13 +32,20 @@ func (s *Server) metricsRoutes(mux *http.ServeMux) {
 }
 
 // podMetrics lists the usage of the pods the caller may list in the
-// namespace (every namespace it may read when none is named): the pods
-// come from the store, their figures from their nodes. A pod whose node
+// namespace (every namespace it may read when none is named; the
+// controller manager may read all): the pods come from the store, their figures from their nodes. A pod whose node
 // has no tunnel or has not sampled it yet is left out.
 func (s *Server) podMetrics(w http.ResponseWriter, r *http.Request, id *Identity) {
 	ns := r.PathValue("ns")
 	k, _ := s.scheme.ByKind("v1", "Pod")
-	acc, err := s.authorize(r.Context(), id, "list", k, ns)
+	var acc access
+	var err error
+	if id.Role == RoleController {
+		// The workload autoscaler reads its targets' usage.
+		err = authorizeController(id, &request{verb: "list", kind: k, ns: ns})
+	} else {
+		acc, err = s.authorize(r.Context(), id, "list", k, ns)
+	}
 	if err != nil {
 		writeError(w, s.log, err, "pods", "")
 		return

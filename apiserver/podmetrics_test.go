@@ -48,6 +48,7 @@ func TestPodMetricsFromNodes(t *testing.T) {
 		{"other tenant", te.tenantB, "team-a", nil, http.StatusForbidden},
 		{"admin, every namespace", env.Admin, "", []string{"team-a/two", "team-a/web", "team-b/other"}, 0},
 		{"node", te.node, "team-a", nil, http.StatusForbidden},
+		{"controller manager (workload autoscaler)", env.ControllerManager(t), "team-a", []string{"team-a/two", "team-a/web"}, 0},
 	} {
 		t.Run(c.who, func(t *testing.T) {
 			got, err := names(c.c, c.ns)

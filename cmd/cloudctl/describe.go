@@ -112,6 +112,8 @@ func (o *describeOptions) describe(ctx context.Context, c *client.Client, k *api
 		d.replicaSet(k, v)
 	case *api.PodDisruptionBudget:
 		d.podDisruptionBudget(k, v)
+	case *api.HorizontalPodAutoscaler:
+		d.horizontalPodAutoscaler(k, v)
 	case *api.Hypervisor:
 		vms, err := vmsOnHypervisor(ctx, c, v.Name)
 		if err != nil {

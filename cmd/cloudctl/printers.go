@@ -79,6 +79,8 @@ func columnsFor(k *api.KindInfo) columnSet {
 		return podDisruptionBudgetColumns()
 	case api.KindDaemonSet:
 		return daemonSetColumns()
+	case api.KindHorizontalPodAutoscaler:
+		return hpaColumns()
 	case api.KindScaleDecision:
 		return scaleDecisionColumns()
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/cloudmgr/cloud/controllers/deployment"
 	"github.com/cloudmgr/cloud/controllers/disruption"
 	"github.com/cloudmgr/cloud/controllers/gc"
+	"github.com/cloudmgr/cloud/controllers/hpa"
 	"github.com/cloudmgr/cloud/controllers/job"
 	"github.com/cloudmgr/cloud/controllers/namespace"
 	"github.com/cloudmgr/cloud/controllers/nodelifecycle"
@@ -16,6 +17,9 @@ import (
 // nodeLifecycleOptions are the node lifecycle controller's flags
 // (--node-grace-period, --node-eviction-timeout).
 var nodeLifecycleOptions nodelifecycle.Options
+
+// hpaOptions are the workload autoscaler's flags (--hpa-sync-period).
+var hpaOptions hpa.Options
 
 // controllerSetups are the controllers cloudd runs while it leads: each
 // registers its caches' handlers and its controllers on a fresh Manager
@@ -35,4 +39,5 @@ var controllerSetups = []func(m *controllers.Manager) error{
 	func(m *controllers.Manager) error { return nodelifecycle.Setup(m, nodeLifecycleOptions) },
 	daemonset.Setup,
 	func(m *controllers.Manager) error { return disruption.Setup(m, disruption.Options{}) },
+	func(m *controllers.Manager) error { return hpa.Setup(m, hpaOptions) },
 }

@@ -123,6 +123,7 @@ func (o *options) load(v *viper.Viper) error {
 	o.leaderTTL = v.GetDuration("leader-elect-ttl")
 	nodeLifecycleOptions.GracePeriod = v.GetDuration("node-grace-period")
 	nodeLifecycleOptions.EvictionTimeout = v.GetDuration("node-eviction-timeout")
+	hpaOptions.Interval = v.GetDuration("hpa-sync-period")
 	if o.dataDir == "" {
 		return errors.New("--data-dir is required")
 	}

@@ -66,7 +66,9 @@ type Options struct {
 	CreateTimeout time.Duration
 	// CallTimeout bounds the other provider calls (default 2 minutes).
 	CallTimeout time.Duration
-	// Workers reconcile different machines in parallel (default 4).
+	// Workers reconcile different machines in parallel (default 32): a
+	// create waits on its provider (a cloud's build takes a minute), so a
+	// pool of many grows only as fast as creates run side by side.
 	Workers int
 }
 
@@ -103,7 +105,7 @@ func Setup(m *controllers.Manager, o Options) (*Controller, error) {
 		o.CallTimeout = 2 * time.Minute
 	}
 	if o.Workers <= 0 {
-		o.Workers = 4
+		o.Workers = 32
 	}
 	c := &Controller{
 		o:        o,
