@@ -14,6 +14,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
@@ -275,6 +276,13 @@ func (a *Autoscaler) forget(snap *Snapshot) {
 	for k := range a.lowSince {
 		if !nodes[k] {
 			delete(a.lowSince, k)
+		}
+	}
+	for k := range a.said {
+		if pool, ok := strings.CutPrefix(k, "utilization/"); ok && !pools[pool] {
+			delete(a.said, k)
+		} else if node, ok := strings.CutPrefix(k, "down/"); ok && !nodes[node] {
+			delete(a.said, k)
 		}
 	}
 }

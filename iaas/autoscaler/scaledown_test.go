@@ -2,6 +2,7 @@ package autoscaler
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +125,29 @@ func TestNoScaleDownSoonAfterGrowth(t *testing.T) {
 	}
 	if downs, _ := downAfter(t, a, w, 7*time.Minute); len(downs) == 0 {
 		t.Fatalf("nothing removed after the delay")
+	}
+}
+
+// TestForgetsGoneNodesAndPools: what is remembered of a node or pool goes
+// with it.
+func TestForgetsGoneNodesAndPools(t *testing.T) {
+	w := idleWorld()
+	w.pools["public"].NodePool.Spec.MinSize = 2
+	w.pools["private"].NodePool.Spec.MinSize = 2
+	a := New(Config{}, nil)
+	downAfter(t, a, w, 11*time.Minute)
+	if len(a.lowSince) != 4 || a.said["down/public-0"] == "" {
+		t.Fatalf("remembered %v and %v", a.lowSince, a.said)
+	}
+	w.order = w.order[:1] // the public pool and its nodes are gone
+	delete(w.pools, "public")
+	a.Decide(context.Background(), w.snapshot(), t0.Add(12*time.Minute))
+	if _, ok := a.lowSince["public-0"]; ok {
+		t.Fatalf("still remembered: %v", a.lowSince)
+	}
+	for k := range a.said {
+		if strings.Contains(k, "public") {
+			t.Fatalf("still remembered: %v", a.said)
+		}
 	}
 }
