@@ -345,5 +345,6 @@ func NewScheme() *Scheme {
 				return ValidateDaemonSetUpdate(n.(*DaemonSet), o.(*DaemonSet))
 			},
 		},
+		NewScaleDecisionKind(),
 	)
 }

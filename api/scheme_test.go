@@ -32,6 +32,7 @@ func TestSchemeKinds(t *testing.T) {
 		"PodDisruptionBudget":     {"policy/v1", "poddisruptionbudgets", true},
 		"DaemonSet":               {"apps/v1", "daemonsets", true},
 		"HorizontalPodAutoscaler": {"autoscaling/v2", "horizontalpodautoscalers", true},
+		"ScaleDecision":           {"iaas.cloudmgr.dev/v1alpha1", "scaledecisions", false},
 	}
 	if len(s.Kinds()) != len(want) {
 		t.Errorf("%d kinds registered, want %d", len(s.Kinds()), len(want))

@@ -24,8 +24,10 @@ const RoleIaaSController Role = "system:iaas-controller"
 // authorizeIaaSController applies the IaaS controllers' rules. They may
 // get, list and watch every kind but Secrets; create, update and delete
 // Machines and their status; update the status of NodePools, Hypervisors
-// and VirtualMachines, and a VirtualMachine's finalizers (nothing else of
-// it, see admitIaaSControllerUpdate); update Nodes (cordon) and their
+// and VirtualMachines, the finalizers of a VirtualMachine or NodePool and
+// a NodePool's spec.replicas (the node autoscaler; nothing else of them,
+// see admitIaaSControllerUpdate); create and delete ScaleDecisions (the
+// node autoscaler's records, never changed); update Nodes (cordon) and their
 // HypervisorReachable condition (see mergeNodeCondition), delete the
 // Node of one of their Machines (same name); evict pods (drain); and
 // create and update events. Anything else is forbidden: they create no
@@ -37,6 +39,10 @@ func (s *Server) authorizeIaaSController(ctx context.Context, id *Identity, q *r
 		// The IaaS layer needs no secret; its join tokens are minted for it.
 	case api.KindMachine:
 		if q.sub == "" || q.sub == "status" {
+			return nil
+		}
+	case api.KindScaleDecision:
+		if read && q.sub == "" || q.verb == "create" || q.verb == "delete" && q.sub == "" {
 			return nil
 		}
 	case api.KindHypervisor:
@@ -90,9 +96,11 @@ func (s *Server) machineExists(ctx context.Context, id *Identity, q *request) er
 }
 
 // admitIaaSControllerUpdate lets the IaaS controllers change only the
-// finalizers of a NodePool or VirtualMachine (their cleanup finalizers) and
-// a VM's restart request (which they clear once done): the spec and the
-// rest of the metadata belong to the operator or the tenant.
+// finalizers of a NodePool or VirtualMachine (their cleanup finalizers), a
+// VM's restart request (which they clear once done) and a NodePool's
+// spec.replicas (the node autoscaler resizes pools; the pool controller clamps
+// it to minSize..maxSize): the rest of the spec and of the metadata
+// belong to the operator or the tenant.
 func admitIaaSControllerUpdate(k *api.KindInfo, id *Identity, next, cur api.Object) error {
 	if id.Role != RoleIaaSController || (k.Kind != api.KindVirtualMachine && k.Kind != api.KindNodePool) {
 		return nil
@@ -102,6 +110,11 @@ func admitIaaSControllerUpdate(k *api.KindInfo, id *Identity, next, cur api.Obje
 		saved := *m
 		defer func() { *m = saved }()
 		m.Finalizers, m.ResourceVersion = nil, ""
+		if p, ok := o.(*api.NodePool); ok {
+			saved := p.Spec.Replicas
+			defer func() { p.Spec.Replicas = saved }()
+			p.Spec.Replicas = nil
+		}
 		if _, ok := m.Annotations[api.AnnotationVMRestart]; ok && k.Kind == api.KindVirtualMachine {
 			m.Annotations = maps.Clone(m.Annotations)
 			delete(m.Annotations, api.AnnotationVMRestart)
@@ -117,7 +130,7 @@ func admitIaaSControllerUpdate(k *api.KindInfo, id *Identity, next, cur api.Obje
 		return err
 	}
 	if !bytes.Equal(nb, cb) {
-		return errForbidden("%s %q is forbidden: User %q may only change metadata.finalizers (and a VM's %s annotation) and the status",
+		return errForbidden("%s %q is forbidden: User %q may only change metadata.finalizers (and a VM's %s annotation, a pool's spec.replicas) and the status",
 			k.Resource, next.GetObjectMeta().Name, id.Name, api.AnnotationVMRestart)
 	}
 	return nil

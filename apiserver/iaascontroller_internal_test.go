@@ -30,6 +30,7 @@ func TestIaaSControllerRole(t *testing.T) {
 	secret := kind("v1", api.KindSecret)
 	tenant := kind("v1", api.KindTenant)
 	deploy := kind(api.APIVersionApps, api.KindDeployment)
+	decision := kind(api.APIVersionIaaS, api.KindScaleDecision)
 	for _, tc := range []struct {
 		q     request
 		allow bool
@@ -43,6 +44,12 @@ func TestIaaSControllerRole(t *testing.T) {
 		{request{verb: "update", kind: pool, name: "p", sub: "status"}, true},
 		{request{verb: "update", kind: pool, name: "p"}, true}, // finalizers only: admitIaaSControllerUpdate
 		{request{verb: "create", kind: pool}, false},
+		{request{verb: "list", kind: decision}, true},
+		{request{verb: "watch", kind: decision}, true},
+		{request{verb: "create", kind: decision}, true},
+		{request{verb: "delete", kind: decision, name: "d"}, true},
+		{request{verb: "update", kind: decision, name: "d"}, false},
+		{request{verb: "update", kind: decision, name: "d", sub: "status"}, false},
 		{request{verb: "delete", kind: pool, name: "p"}, false},
 		{request{verb: "get", kind: hv, name: "h"}, true},
 		{request{verb: "update", kind: hv, name: "h", sub: "status"}, true},

@@ -133,7 +133,7 @@ func TestIaaSControllerRoleAgainstServer(t *testing.T) {
 			t.Fatalf("change the spec: %v, want 403", err)
 		}
 	})
-	t.Run("node pools: finalizers only", func(t *testing.T) {
+	t.Run("node pools: finalizers and replicas only", func(t *testing.T) {
 		one := int32(1)
 		if _, err := client.For[api.NodePool](env.Admin).Create(ctx, &api.NodePool{ObjectMeta: api.ObjectMeta{Name: "pool"},
 			Spec: api.NodePoolSpec{Provider: "libvirt", VCPUs: 1, Memory: api.MustParseQuantity("512Mi"), MaxSize: 3, Replicas: &one}}); err != nil {
@@ -150,8 +150,48 @@ func TestIaaSControllerRoleAgainstServer(t *testing.T) {
 		}
 		two := int32(2)
 		p.Spec.Replicas = &two
-		if _, err := pools.Update(ctx, p); client.Code(err) != http.StatusForbidden {
-			t.Fatalf("change the replicas: %v, want 403", err)
+		if p, err = pools.Update(ctx, p); err != nil || *p.Spec.Replicas != 2 {
+			t.Fatalf("change the replicas (the node autoscaler): %v", err)
+		}
+		for name, change := range map[string]func(*api.NodePool){
+			"max size": func(p *api.NodePool) { p.Spec.MaxSize = 10 },
+			"priority": func(p *api.NodePool) { p.Spec.Priority = 5 },
+			"labels":   func(p *api.NodePool) { p.Labels = map[string]string{"a": "b"} },
+			"replicas and image": func(p *api.NodePool) {
+				three := int32(3)
+				p.Spec.Replicas, p.Spec.Image = &three, "other"
+			},
+		} {
+			next := *p
+			change(&next)
+			if _, err := pools.Update(ctx, &next); client.Code(err) != http.StatusForbidden {
+				t.Fatalf("change the %s: %v, want 403", name, err)
+			}
+		}
+		if got, err := pools.Get(ctx, "", "pool"); err != nil || *got.Spec.Replicas != 2 {
+			t.Fatalf("after the refusals: %v, replicas %v, want 2", err, got.Spec.Replicas)
+		}
+	})
+	t.Run("scale decisions: create and delete, never change", func(t *testing.T) {
+		ds := client.For[api.ScaleDecision](c)
+		d := &api.ScaleDecision{ObjectMeta: api.ObjectMeta{Name: "d-1"}, Spec: api.ScaleDecisionSpec{
+			Trigger:     api.ScaleTrigger{Type: api.TriggerPendingPods, PendingCount: 1},
+			Outcome:     api.ScaleOutcome{Type: api.OutcomeNoAction, Reason: api.ReasonNoPoolFits},
+			DecidedTime: api.Now()}}
+		d, err := ds.Create(ctx, d)
+		if err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		d.Spec.Outcome.Reason = "other"
+		if _, err := ds.Update(ctx, d); client.Code(err) != http.StatusForbidden {
+			t.Fatalf("change: %v, want 403", err)
+		}
+		bad := &api.ScaleDecision{ObjectMeta: api.ObjectMeta{Name: "d-2"}, Spec: api.ScaleDecisionSpec{DecidedTime: api.Now()}}
+		if _, err := ds.Create(ctx, bad); client.Code(err) != http.StatusUnprocessableEntity {
+			t.Fatalf("create without a trigger: %v, want 422", err)
+		}
+		if err := ds.Delete(ctx, "", "d-1", client.DeleteOptions{}); err != nil {
+			t.Fatalf("delete: %v", err)
 		}
 	})
 	t.Run("refused", func(t *testing.T) {

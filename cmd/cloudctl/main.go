@@ -106,6 +106,7 @@ CLOUDCTL_NAMESPACE=dev or CLOUDCTL_REQUEST_TIMEOUT=1m.`,
 		newAutoscaleOptions(o).command(),
 		newRolloutCommand(o),
 		newNodePoolCommand(o),
+		newAutoscalerCommand(o),
 		newVMCommand(o),
 	)
 	return root

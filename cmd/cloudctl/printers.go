@@ -81,6 +81,8 @@ func columnsFor(k *api.KindInfo) columnSet {
 		return daemonSetColumns()
 	case api.KindHorizontalPodAutoscaler:
 		return hpaColumns()
+	case api.KindScaleDecision:
+		return scaleDecisionColumns()
 	}
 	return columnSet{
 		headers: []string{"NAME", "AGE"},

@@ -18,6 +18,7 @@ import (
 	"github.com/cloudmgr/cloud/client"
 	"github.com/cloudmgr/cloud/controllers"
 	"github.com/cloudmgr/cloud/iaas"
+	"github.com/cloudmgr/cloud/iaas/autoscaler"
 	"github.com/cloudmgr/cloud/iaas/hypervisor"
 	"github.com/cloudmgr/cloud/iaas/machine"
 	"github.com/cloudmgr/cloud/iaas/nodepool"
@@ -186,6 +187,9 @@ func (cp *controlPlane) iaasSetups(m *controllers.Manager, c *client.Client) err
 		return err
 	}
 	if _, err := nodepool.Setup(m, nodepool.Options{}); err != nil {
+		return err
+	}
+	if _, err := autoscaler.Setup(m, autoscaler.Options{Providers: cp.providers, Registerer: cp.reg}); err != nil {
 		return err
 	}
 	_, err := vm.Setup(m, vm.Options{Providers: cp.providers, Placer: placer})

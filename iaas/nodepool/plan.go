@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/cloudmgr/cloud/api"
@@ -15,6 +16,12 @@ import (
 // AnnotationScaleDown marks a Machine chosen to go on scale-down: its node
 // is cordoned and drained, then the Machine is deleted.
 const AnnotationScaleDown = "iaas.cloudmgr.dev/scale-down"
+
+// ScaleDownByAutoscaler starts the AnnotationScaleDown value of a machine
+// the node autoscaler chose: it marks the machine, then lowers the pool's
+// replicas, so until the machine is gone it holds its place and is not
+// replaced in between.
+const ScaleDownByAutoscaler = "autoscaler/"
 
 // DesiredReplicas is how many machines a pool wants: spec.replicas
 // (default minSize) clamped to minSize..maxSize, and 0 once it is being
@@ -118,7 +125,12 @@ func planScale(machines []*api.Machine, hasNode func(string) bool, outdated func
 			active = append(active, m)
 		}
 	}
-	old, joined := 0, 0
+	old, joined, held := 0, 0, 0
+	for _, m := range p.drain {
+		if strings.HasPrefix(m.Annotations[AnnotationScaleDown], ScaleDownByAutoscaler) {
+			held++
+		}
+	}
 	for _, m := range active {
 		if outdated(m) {
 			old++
@@ -133,8 +145,10 @@ func planScale(machines []*api.Machine, hasNode func(string) bool, outdated func
 	if old > 0 && desired > 0 {
 		total += len(p.drain) + going
 		limit++
+	} else {
+		total += held
 	}
-	if current := len(active) - old; total < limit && current < desired && !youngFailed {
+	if current := len(active) - old + held; total < limit && current < desired && !youngFailed {
 		p.create = min(limit-total, desired-current)
 	}
 	if excess := len(active) - desired; excess > 0 {

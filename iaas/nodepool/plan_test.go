@@ -55,6 +55,10 @@ func TestPlanScale(t *testing.T) {
 		m.Annotations = map[string]string{AnnotationScaleDown: "x"}
 		return m
 	}
+	autoscaled := func(m *api.Machine) *api.Machine {
+		m.Annotations = map[string]string{AnnotationScaleDown: ScaleDownByAutoscaler + "2026-01-01T12:00:00Z"}
+		return m
+	}
 	deleting := func(m *api.Machine) *api.Machine { now := api.NewTime(t0); m.DeletionTimestamp = &now; return m }
 	names := func(ms []*api.Machine) string {
 		var out []string
@@ -88,6 +92,12 @@ func TestPlanScale(t *testing.T) {
 		{"marked machines keep draining and do not count", []*api.Machine{
 			marked(mk("joined-old", api.MachineJoined, 2*time.Hour)), mk("joined-new", api.MachineJoined, time.Hour)},
 			2, 1, "", "joined-old", 0},
+		{"a machine the autoscaler marked holds its place until its pool's replicas drop", []*api.Machine{
+			autoscaled(mk("joined-old", api.MachineJoined, 2*time.Hour)), mk("joined-new", api.MachineJoined, time.Hour)},
+			2, 0, "", "joined-old", 0},
+		{"then it drains and no other goes", []*api.Machine{
+			autoscaled(mk("joined-old", api.MachineJoined, 2*time.Hour)), mk("joined-new", api.MachineJoined, time.Hour)},
+			1, 0, "", "joined-old", 0},
 		{"a marked machine whose node is gone is removed", []*api.Machine{marked(mk("nonode", api.MachineJoined, 2*time.Hour))}, 0, 0, "nonode", "", 0},
 	}
 	for _, tc := range cases {
