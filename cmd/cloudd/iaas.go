@@ -48,6 +48,8 @@ type iaasOptions struct {
 	machineJoinTimeout time.Duration
 	// providers are the config file's providers (see providers.go).
 	providers []providerEntry
+	// autoscaler is the node autoscaler's (see autoscaler.go).
+	autoscaler autoscalerOptions
 }
 
 func addIaaSFlags(f *pflag.FlagSet) {
@@ -96,6 +98,9 @@ func readIaaSOptions(v *viper.Viper, dataDir string) (iaasOptions, error) {
 		return o, fmt.Errorf("--machine-join-token-ttl %s: must be at least 1m", o.machineTokenTTL)
 	}
 	var err error
+	if o.autoscaler, err = readAutoscalerOptions(v); err != nil {
+		return o, err
+	}
 	if o.providers, err = readProviderEntries(v); err != nil {
 		return o, fmt.Errorf("config file: %w", err)
 	}
@@ -189,8 +194,11 @@ func (cp *controlPlane) iaasSetups(m *controllers.Manager, c *client.Client) err
 	if _, err := nodepool.Setup(m, nodepool.Options{}); err != nil {
 		return err
 	}
-	if _, err := autoscaler.Setup(m, autoscaler.Options{Providers: cp.providers, Registerer: cp.reg}); err != nil {
-		return err
+	if o.autoscaler.enabled {
+		if _, err := autoscaler.Setup(m, autoscaler.Options{Providers: cp.providers, Registerer: cp.reg,
+			Config: o.autoscaler.config, Interval: o.autoscaler.interval}); err != nil {
+			return err
+		}
 	}
 	_, err := vm.Setup(m, vm.Options{Providers: cp.providers, Placer: placer})
 	return err

@@ -72,6 +72,7 @@ func (o *options) bind(cmd *cobra.Command, v *viper.Viper) {
 	f.Duration("leader-elect-ttl", 5*time.Second, "lease of the leader in etcd: how long a dead leader blocks the others at most (whole seconds, at least 1s)")
 	f.Duration("node-grace-period", nodelifecycle.DefaultGracePeriod, "how long a node may go without renewing its lease before it is marked Unknown and tainted unreachable")
 	addIaaSFlags(f)
+	addAutoscalerFlags(f)
 	f.Duration("hpa-sync-period", hpa.DefaultInterval, "how often the workload autoscaler evaluates each HorizontalPodAutoscaler")
 	f.Duration("node-eviction-timeout", nodelifecycle.DefaultEvictionTimeout, "how long pods stay on an unreachable or not-ready node before they are deleted (unless their tolerationSeconds say otherwise)")
 	_ = v.BindPFlags(f)
