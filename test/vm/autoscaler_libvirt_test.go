@@ -96,7 +96,7 @@ func TestAutoscalerOnLibvirt(t *testing.T) {
 		return &api.Pod{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default"}, Spec: api.PodSpec{
 			TerminationGracePeriodSeconds: &grace,
 			Containers: []api.Container{{Name: "burn", Image: hostFromGuest + ":5055/cloudmgr/busybox:test",
-				Command: []string{"sh", "-c", "while :; do :; done"},
+				Command:   []string{"sh", "-c", "while :; do :; done"},
 				Resources: api.ResourceRequirements{Requests: api.ResourceList{"cpu": api.MustParseQuantity("400m"), "memory": api.MustParseQuantity("16Mi")}}}},
 		}}
 	}
