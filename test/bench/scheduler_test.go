@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
@@ -216,21 +217,7 @@ func BenchmarkScheduler(b *testing.B) {
 // binding write, each as its mean and the upper bounds of the buckets
 // holding p50 and p99.
 func schedulerMetrics(ctx context.Context, cfg client.Config) (string, error) {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(cfg.CAData)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	req, _ := http.NewRequestWithContext(ctx, "GET", cfg.Server+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+cfg.Token)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return "", fmt.Errorf("/metrics: %s", resp.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
+	fams, err := fetchMetrics(ctx, cfg)
 	if err != nil {
 		return "", err
 	}
@@ -463,6 +450,25 @@ func (w *podWatch) stats() schedStats {
 	st.perSecondP50 = buckets[min(len(buckets)-1, len(buckets)/2)]
 	st.perSecondP99 = buckets[min(len(buckets)-1, int(float64(len(buckets))*0.99))]
 	return st
+}
+
+// fetchMetrics reads cloudd's /metrics as the admin.
+func fetchMetrics(ctx context.Context, cfg client.Config) (map[string]*dto.MetricFamily, error) {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(cfg.CAData)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := http.NewRequestWithContext(ctx, "GET", cfg.Server+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+cfg.Token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("/metrics: %s", resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(resp.Body)
 }
 
 // fetchProfile saves a CPU profile of cloudd over seconds.

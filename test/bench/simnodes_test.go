@@ -2,10 +2,7 @@ package bench
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,9 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/cloudmgr/cloud/api"
 	"github.com/cloudmgr/cloud/client"
@@ -166,21 +160,7 @@ func BenchmarkSimNodes(b *testing.B) {
 // leaseUpdates is cloudd's count of successful lease updates so far
 // (apiserver_request_total{verb="update",resource="leases",code="200"}).
 func leaseUpdates(ctx context.Context, cfg client.Config) (float64, error) {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(cfg.CAData)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	req, _ := http.NewRequestWithContext(ctx, "GET", cfg.Server+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+cfg.Token)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return 0, fmt.Errorf("/metrics: %s", resp.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
+	fams, err := fetchMetrics(ctx, cfg)
 	if err != nil {
 		return 0, err
 	}
