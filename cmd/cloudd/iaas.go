@@ -195,7 +195,7 @@ func (cp *controlPlane) iaasSetups(m *controllers.Manager, c *client.Client) err
 		return err
 	}
 	if o.autoscaler.enabled {
-		if _, err := autoscaler.Setup(m, autoscaler.Options{Providers: cp.providers, Registerer: cp.reg,
+		if _, err := autoscaler.Setup(m, autoscaler.Options{Providers: cp.providers, Placer: placer, Registerer: cp.reg,
 			Config: o.autoscaler.config, Interval: o.autoscaler.interval}); err != nil {
 			return err
 		}

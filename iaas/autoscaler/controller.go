@@ -38,6 +38,10 @@ type Options struct {
 	// Providers answer capacity checks, for those that can
 	// (iaas.CapacityChecker); nil: no checks.
 	Providers iaas.Providers
+	// Placer answers capacity checks for pools whose provider has none
+	// and does not place machines itself (libvirt: room on the pool's
+	// hypervisors); nil: none.
+	Placer CapacityPlacer
 	// KeepDecisions is how many ScaleDecisions are kept (default 200).
 	KeepDecisions int
 	// Now is the clock (default time.Now).
@@ -137,6 +141,12 @@ func Setup(m *controllers.Manager, o Options) (*Controller, error) {
 	return c, nil
 }
 
+// CapacityPlacer says whether n machines could be placed on the
+// hypervisors now (iaas/placement.Placer).
+type CapacityPlacer interface {
+	CheckCapacity(ctx context.Context, req iaas.PlacementRequest, n int) error
+}
+
 // Autoscaler is the decision logic the controller runs.
 func (c *Controller) Autoscaler() *Autoscaler { return c.a }
 
@@ -146,12 +156,17 @@ func (c *Controller) checkCapacity(ctx context.Context, pool *api.NodePool, n in
 	if !ok {
 		return nil
 	}
-	cc, ok := iaas.Ability[iaas.CapacityChecker](p)
-	if !ok {
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	cc, ok := iaas.Ability[iaas.CapacityChecker](p)
+	if !ok {
+		if c.o.Placer == nil || iaas.PlacesItself(p) || pool.Spec.VCPUs == 0 {
+			return nil
+		}
+		return c.o.Placer.CheckCapacity(ctx, iaas.PlacementRequest{Provider: pool.Spec.Provider, Group: pool.Name,
+			CPUs: pool.Spec.VCPUs, MemoryMiB: kit.MemoryMiB(pool.Spec.Memory),
+			Hypervisors: pool.Spec.Hypervisors, Selector: pool.Spec.HypervisorSelector}, n)
+	}
 	return cc.CheckCapacity(ctx, iaas.MachineSpec{Group: pool.Name, Flavor: pool.Spec.Flavor, CPUs: pool.Spec.VCPUs,
 		MemoryMiB: kit.MemoryMiB(pool.Spec.Memory), Image: pool.Spec.Image, Network: pool.Spec.Network}, n)
 }

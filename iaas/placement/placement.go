@@ -213,3 +213,43 @@ func newCandidate(h *api.Hypervisor, u *Usage) (*candidate, error) {
 	}
 	return c, nil
 }
+
+// CheckCapacity reports whether n machines of req could be placed now,
+// one after another on the hypervisors as they are (with the placements
+// assumed so far): nil, or an error wrapping iaas.ErrInsufficientCapacity
+// that says how many fit. Nothing is assumed: it only looks. The node
+// autoscaler asks it for pools of providers that do not place machines
+// themselves (libvirt), so that a full private cloud sends the growth to
+// the next pool in the same loop.
+func (p *Placer) CheckCapacity(ctx context.Context, req iaas.PlacementRequest, n int) error {
+	cands, err := p.candidates("")
+	if err != nil {
+		return err
+	}
+	byName := make(map[string]*candidate, len(cands))
+	for _, c := range cands {
+		byName[c.h.Name] = c
+	}
+	it := newItem(req)
+	for i := range n {
+		res, err := p.fw.Schedule(ctx, framework.NewCycleState(), it, cands)
+		if fe, ok := err.(*framework.FitError); ok {
+			fe.Noun = "hypervisors"
+			return fmt.Errorf("%d of %d more machines of %d CPUs and %d MiB fit: %w: %w", i, n, req.CPUs, req.MemoryMiB, iaas.ErrInsufficientCapacity, fe)
+		}
+		if err != nil {
+			return err
+		}
+		c := byName[res.Selected]
+		c.used.MilliCPU += it.milliCPU
+		c.used.MemoryBytes += it.memory
+		c.used.Machines++
+		if req.Group != "" {
+			if c.used.Groups == nil {
+				c.used.Groups = map[string]int32{}
+			}
+			c.used.Groups[req.Group]++
+		}
+	}
+	return nil
+}

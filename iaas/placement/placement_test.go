@@ -165,3 +165,30 @@ func TestAssumptionsExpire(t *testing.T) {
 		t.Fatalf("after the assumption expired: %v", err)
 	}
 }
+
+// TestCheckCapacity: n more machines fit when they can be placed one after
+// another (each taking its room); the answer names how many fit, and
+// nothing is assumed by asking.
+func TestCheckCapacity(t *testing.T) {
+	hvs := objects{hv("a", 4, 4096), hv("b", 2, 4096, unreachable)}
+	machines := objects{machine("m1", "web", "a", 1, "1Gi")}
+	p := New(hvs, machines, nil)
+	req := iaas.PlacementRequest{Provider: "libvirt", Group: "web", CPUs: 1, MemoryMiB: 1024}
+	ctx := context.Background()
+	if err := p.CheckCapacity(ctx, req, 3); err != nil {
+		t.Fatalf("3 more on a 4-CPU hypervisor holding 1: %v", err)
+	}
+	err := p.CheckCapacity(ctx, req, 4)
+	if !errors.Is(err, iaas.ErrInsufficientCapacity) || !strings.Contains(err.Error(), "3 of 4 more machines") {
+		t.Fatalf("4 more: %v, want ErrInsufficientCapacity saying 3 of 4 fit", err)
+	}
+	// Asking assumed nothing: the room is still there.
+	if err := p.CheckCapacity(ctx, req, 3); err != nil {
+		t.Fatalf("asked again: %v", err)
+	}
+	// A pool restricted to the unreachable hypervisor has no room.
+	req.Hypervisors = []string{"b"}
+	if err := p.CheckCapacity(ctx, req, 1); !errors.Is(err, iaas.ErrInsufficientCapacity) {
+		t.Fatalf("on the unreachable hypervisor: %v", err)
+	}
+}

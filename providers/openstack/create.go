@@ -69,7 +69,7 @@ func (p *Provider) Create(ctx context.Context, spec iaas.MachineSpec) (_ iaas.Ma
 	if err != nil {
 		return iaas.Machine{}, err
 	}
-	if err := p.checkLimits(ctx, flavor); err != nil {
+	if err := p.checkLimits(ctx, flavor, 1); err != nil {
 		return iaas.Machine{}, err
 	}
 	var hints servers.SchedulerHintOptsBuilder
@@ -305,9 +305,21 @@ func (p *Provider) networks(ctx context.Context, spec string) (any, error) {
 	return []servers.Network{{UUID: ns[0].ID}}, nil
 }
 
+// CheckCapacity reports whether the project's limits leave room for n
+// more servers of spec's flavor (iaas.CapacityChecker): nil, or an error
+// wrapping iaas.ErrQuota. Nova's own room (no valid host) cannot be asked
+// ahead; a create finds it out.
+func (p *Provider) CheckCapacity(ctx context.Context, spec iaas.MachineSpec, n int) error {
+	flavor, err := p.chooseFlavor(ctx, spec)
+	if err != nil {
+		return err
+	}
+	return p.checkLimits(ctx, flavor, n)
+}
+
 // checkLimits fails with ErrQuota when the project's absolute limits
-// leave no room for one more server of flavor f (-1 is unlimited).
-func (p *Provider) checkLimits(ctx context.Context, f flavors.Flavor) error {
+// leave no room for n more servers of flavor f (-1 is unlimited).
+func (p *Provider) checkLimits(ctx context.Context, f flavors.Flavor, n int) error {
 	l, err := limits.Get(ctx, p.compute, nil).Extract()
 	if err != nil {
 		return classify("get limits", err)
@@ -320,9 +332,9 @@ func (p *Provider) checkLimits(ctx context.Context, f flavors.Flavor) error {
 		return nil
 	}
 	return errors.Join(
-		check("instances", a.MaxTotalInstances, a.TotalInstancesUsed, 1),
-		check("cores", a.MaxTotalCores, a.TotalCoresUsed, f.VCPUs),
-		check("RAM (MiB)", a.MaxTotalRAMSize, a.TotalRAMUsed, f.RAM))
+		check("instances", a.MaxTotalInstances, a.TotalInstancesUsed, n),
+		check("cores", a.MaxTotalCores, a.TotalCoresUsed, n*f.VCPUs),
+		check("RAM (MiB)", a.MaxTotalRAMSize, a.TotalRAMUsed, n*f.RAM))
 }
 
 // serverGroupName is the Nova server group of a group of machines.

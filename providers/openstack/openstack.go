@@ -170,10 +170,11 @@ type Provider struct {
 }
 
 var (
-	_ iaas.Provider      = (*Provider)(nil)
-	_ iaas.SelfPlacer    = (*Provider)(nil)
-	_ iaas.PowerManager  = (*Provider)(nil)
-	_ iaas.ConsoleReader = (*Provider)(nil)
+	_ iaas.Provider        = (*Provider)(nil)
+	_ iaas.SelfPlacer      = (*Provider)(nil)
+	_ iaas.PowerManager    = (*Provider)(nil)
+	_ iaas.ConsoleReader   = (*Provider)(nil)
+	_ iaas.CapacityChecker = (*Provider)(nil)
 )
 
 // New authenticates to the cloud and returns a provider. The token is

@@ -285,6 +285,30 @@ func TestQuota(t *testing.T) {
 	}
 }
 
+// TestCheckCapacity: the project's limits answer whether n more servers
+// of a flavor could be made, without making any (iaas.CapacityChecker,
+// asked by the node autoscaler).
+func TestCheckCapacity(t *testing.T) {
+	e := start(t, openstacktest.Options{MaxInstances: 3, MaxCores: 4}, nil)
+	ctx := context.Background()
+	var cc iaas.CapacityChecker = e.p
+	e.create(t, spec("first", ""))
+	posts := e.cloud.Requests("POST " + servers)
+	tiny := iaas.MachineSpec{Flavor: "m1.tiny"}
+	if err := cc.CheckCapacity(ctx, tiny, 2); err != nil {
+		t.Fatalf("2 more under a limit of 3 instances: %v", err)
+	}
+	if err := cc.CheckCapacity(ctx, tiny, 3); !errors.Is(err, iaas.ErrQuota) || !strings.Contains(err.Error(), "instances") {
+		t.Fatalf("3 more: %v, want ErrQuota on instances", err)
+	}
+	if err := cc.CheckCapacity(ctx, iaas.MachineSpec{Flavor: "m1.medium"}, 2); !errors.Is(err, iaas.ErrQuota) || !strings.Contains(err.Error(), "cores") {
+		t.Fatalf("2 of 2 cores more: %v, want ErrQuota on cores", err)
+	}
+	if n := e.cloud.Requests("POST " + servers); n != posts {
+		t.Fatalf("asking made %d creates", n-posts)
+	}
+}
+
 func TestNoValidHostIsInsufficientCapacityAndCleanedUp(t *testing.T) {
 	e := start(t, openstacktest.Options{}, nil)
 	e.cloud.InjectNoValidHost(1)
