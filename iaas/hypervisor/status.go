@@ -91,53 +91,39 @@ func setCondition(conds []api.Condition, c api.Condition, now api.Time) []api.Co
 // re-read from the provider.
 func markMachine(m *api.Machine, obs observation, now api.Time) (api.MachineStatus, bool) {
 	st := m.Status
-	prev := placement.Condition(st.Conditions, api.ConditionReachable)
-	switch {
-	case obs.reason == ReasonUnreachable:
-		switch st.Phase {
-		case api.MachineProvisioning, api.MachineRunning, api.MachineJoined, api.MachineUnknown:
-		default:
-			return st, false // not on the host yet, failed, or going away
-		}
-		if st.Phase == api.MachineUnknown && prev != nil && prev.Status == api.ConditionFalse && prev.Message == obs.message {
-			return st, false
-		}
-		st.Phase = api.MachineUnknown
-		st.Conditions = setCondition(st.Conditions, api.Condition{Type: api.ConditionReachable, Status: api.ConditionFalse,
-			Reason: ReasonHypervisorUnreachable, Message: obs.message}, now)
-		return st, true
-	case obs.reachable() && prev != nil && prev.Status != api.ConditionTrue:
-		st.Conditions = setCondition(st.Conditions, api.Condition{Type: api.ConditionReachable, Status: api.ConditionTrue,
-			Reason: ReasonHypervisorReachable}, now)
-		return st, true
-	}
-	return st, false
+	// Not on the host yet, failed, or going away: not onHost.
+	onHost := st.Phase == api.MachineProvisioning || st.Phase == api.MachineRunning || st.Phase == api.MachineJoined || st.Phase == api.MachineUnknown
+	return st, markPlacedObject(&st.Phase, &st.Conditions, onHost, api.MachineUnknown, obs, now)
 }
 
 // markVM is markMachine for a tenant VM.
 func markVM(vm *api.VirtualMachine, obs observation, now api.Time) (api.VirtualMachineStatus, bool) {
 	st := vm.Status
-	prev := placement.Condition(st.Conditions, api.ConditionReachable)
+	onHost := st.Phase == api.VMCreating || st.Phase == api.VMRunning || st.Phase == api.VMStopped || st.Phase == api.VMUnknown
+	return st, markPlacedObject(&st.Phase, &st.Conditions, onHost, api.VMUnknown, obs, now)
+}
+
+// markPlacedObject applies obs to the phase and Reachable condition of
+// a Machine's or VM's status, and reports whether they changed: while the
+// host cannot be reached, an object on it (onHost) turns unknown with
+// Reachable False; once it answers, Reachable turns True again.
+func markPlacedObject[P comparable](phase *P, conds *[]api.Condition, onHost bool, unknown P, obs observation, now api.Time) bool {
+	prev := placement.Condition(*conds, api.ConditionReachable)
 	switch {
 	case obs.reason == ReasonUnreachable:
-		switch st.Phase {
-		case api.VMCreating, api.VMRunning, api.VMStopped, api.VMUnknown:
-		default:
-			return st, false
+		if !onHost || *phase == unknown && prev != nil && prev.Status == api.ConditionFalse && prev.Message == obs.message {
+			return false
 		}
-		if st.Phase == api.VMUnknown && prev != nil && prev.Status == api.ConditionFalse && prev.Message == obs.message {
-			return st, false
-		}
-		st.Phase = api.VMUnknown
-		st.Conditions = setCondition(st.Conditions, api.Condition{Type: api.ConditionReachable, Status: api.ConditionFalse,
+		*phase = unknown
+		*conds = setCondition(*conds, api.Condition{Type: api.ConditionReachable, Status: api.ConditionFalse,
 			Reason: ReasonHypervisorUnreachable, Message: obs.message}, now)
-		return st, true
+		return true
 	case obs.reachable() && prev != nil && prev.Status != api.ConditionTrue:
-		st.Conditions = setCondition(st.Conditions, api.Condition{Type: api.ConditionReachable, Status: api.ConditionTrue,
+		*conds = setCondition(*conds, api.Condition{Type: api.ConditionReachable, Status: api.ConditionTrue,
 			Reason: ReasonHypervisorReachable}, now)
-		return st, true
+		return true
 	}
-	return st, false
+	return false
 }
 
 // markNode is the status of node n of a Machine on hypervisor hv after

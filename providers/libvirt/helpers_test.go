@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -46,29 +45,11 @@ func libvirtURI(t *testing.T, driver string) string {
 	return uri
 }
 
-// syncBuffer collects the provider's log, to check it holds no secret.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newProvider makes a provider with the hypervisor "hv1" at uri; its log
 // goes to the returned buffer (and to the test log).
-func newProvider(t *testing.T, uri string, cfg Config) (*Provider, *syncBuffer) {
+func newProvider(t *testing.T, uri string, cfg Config) (*Provider, *test.SyncBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &test.SyncBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if cfg.Hypervisors == nil {
 		cfg.Hypervisors = map[string]string{"hv1": uri}

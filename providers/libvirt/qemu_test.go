@@ -42,7 +42,7 @@ while true; do sleep 3600; done
 
 // qemuProvider returns a provider on the project's qemu:///system with
 // the image "test" (the cloud kernel and the test initramfs).
-func qemuProvider(t *testing.T) (*Provider, *syncBuffer, string) {
+func qemuProvider(t *testing.T) (*Provider, *test.SyncBuffer, string) {
 	t.Helper()
 	uri := libvirtURI(t, "qemu")
 	kernel, modules := cloudKernel(t)

@@ -16,6 +16,7 @@ import (
 	golibvirt "github.com/digitalocean/go-libvirt"
 
 	"github.com/cloudmgr/cloud/iaas"
+	"github.com/cloudmgr/cloud/test"
 )
 
 // Fast cases against libvirt's test driver (test:///default) through the
@@ -24,7 +25,7 @@ import (
 // testDriverProvider returns a provider on test:///default (pool
 // "default-pool", image "fake" made of random files) and a raw connection
 // of the test's own to the same driver state.
-func testDriverProvider(t *testing.T) (*Provider, *golibvirt.Libvirt, *syncBuffer) {
+func testDriverProvider(t *testing.T) (*Provider, *golibvirt.Libvirt, *test.SyncBuffer) {
 	t.Helper()
 	uri := libvirtURI(t, "test")
 	// The test driver keeps its state while a connection is open: open

@@ -1,13 +1,11 @@
 package sim_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,25 +15,8 @@ import (
 	"github.com/cloudmgr/cloud/controllers/controllerstest"
 	"github.com/cloudmgr/cloud/iaas"
 	"github.com/cloudmgr/cloud/providers/sim"
+	"github.com/cloudmgr/cloud/test"
 )
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // bootstrap mints a join token for node and returns the config drive a
 // machine of that name gets, and the token (to check it is never logged).
@@ -116,7 +97,7 @@ func leaseTimes(t testing.TB, c *client.Client) map[string]time.Time {
 func TestManyNodesJoinAndRunPods(t *testing.T) {
 	const n = 200
 	env := apiservertest.Start(t, apiservertest.Options{})
-	logs := &syncBuffer{}
+	logs := &test.SyncBuffer{}
 	p, err := sim.New(sim.Config{Cloud: true, Hosts: []sim.Host{{Name: "rack", CPUs: 256, MemoryMiB: 1 << 20, Count: 4}},
 		HeartbeatInterval: time.Second, StatusInterval: 2 * time.Second, CPUUsage: 0.25, PodStartDelay: 100 * time.Millisecond,
 		Watch: env.Scheduler, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
