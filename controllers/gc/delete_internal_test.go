@@ -101,3 +101,42 @@ func TestEventsUntracked(t *testing.T) {
 		t.Fatalf("the secret owned by an Event: %v %v, want kept", got, err)
 	}
 }
+
+// TestBlockedLiveReadsTheAPI: a blocking dependent the graph has never seen
+// (no manager runs here, so the graph is empty) still holds its owner's
+// foreground deletion, and is itself deleted; a non-blocking one does not
+// hold it.
+func TestBlockedLiveReadsTheAPI(t *testing.T) {
+	env := apiservertest.Start(t, apiservertest.Options{})
+	ctx := context.Background()
+	c, err := New(controllers.NewManager(env.Admin, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := client.For[api.Secret](env.Admin)
+	owner, err := secrets.Create(ctx, &api.Secret{ObjectMeta: api.ObjectMeta{Namespace: "default", Name: "owner"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := Node{Ref: Ref{APIVersion: "v1", Kind: api.KindSecret, Namespace: "default", Name: "owner", UID: owner.UID}}
+	dependent := func(name string, block bool) {
+		t.Helper()
+		ref := api.OwnerReference{APIVersion: "v1", Kind: api.KindSecret, Name: "owner", UID: owner.UID, BlockOwnerDeletion: &block}
+		if _, err := secrets.Create(ctx, &api.Secret{ObjectMeta: api.ObjectMeta{Namespace: "default", Name: name,
+			Finalizers: []string{"example.com/hold"}, OwnerReferences: []api.OwnerReference{ref}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dependent("follower", false)
+	if blocked, err := c.blockedLive(ctx, node); err != nil || blocked {
+		t.Fatalf("with only a non-blocking dependent: blocked %v, %v; want false", blocked, err)
+	}
+	dependent("blocker", true)
+	if blocked, err := c.blockedLive(ctx, node); err != nil || !blocked {
+		t.Fatalf("with a blocking dependent the graph has not seen: blocked %v, %v; want true", blocked, err)
+	}
+	got, err := secrets.Get(ctx, "default", "blocker")
+	if err != nil || got.DeletionTimestamp == nil {
+		t.Fatalf("the blocking dependent after blockedLive: %v %v; want it being deleted", got, err)
+	}
+}

@@ -134,6 +134,17 @@ func (c *Collector) Reconcile(ctx context.Context, uid string) (controllers.Resu
 			return controllers.Result{}, err
 		}
 	}
+	if p.RemoveFinalizer == api.FinalizerDeleteDependents {
+		// Likewise a blocking dependent the graph has not seen yet must
+		// go before the owner does.
+		blocked, err := c.blockedLive(ctx, n)
+		if err != nil {
+			return controllers.Result{}, err
+		}
+		if blocked {
+			return controllers.Result{RequeueAfter: time.Second}, nil
+		}
+	}
 	if p.RemoveFinalizer != "" {
 		err := c.mutate(ctx, n.Ref, func(m *api.ObjectMeta) bool {
 			if !slices.Contains(m.Finalizers, p.RemoveFinalizer) {
@@ -150,10 +161,43 @@ func (c *Collector) Reconcile(ctx context.Context, uid string) (controllers.Resu
 }
 
 // orphanLive removes the owner's uid from the references of every object
-// that still names it, found by listing the tracked kinds through the API:
-// those of the owner's namespace for a namespaced owner, all for a
-// cluster-scoped one.
+// that still names it (see eachLiveDependent).
 func (c *Collector) orphanLive(ctx context.Context, owner Node) error {
+	var errs []error
+	err := c.eachLiveDependent(ctx, owner, func(d Ref, _ api.OwnerReference, _ *api.ObjectMeta) {
+		errs = append(errs, c.mutate(ctx, d, func(m *api.ObjectMeta) bool {
+			before := len(m.OwnerReferences)
+			m.OwnerReferences = slices.DeleteFunc(m.OwnerReferences, func(r api.OwnerReference) bool { return r.UID == owner.UID })
+			return len(m.OwnerReferences) != before
+		}))
+	})
+	return errors.Join(append(errs, err)...)
+}
+
+// blockedLive reports whether a live object still blocks the owner's
+// foreground deletion (names it with blockOwnerDeletion), deleting in the
+// foreground those not yet being deleted: the graph may not have seen a
+// dependent created just before the owner's deletion.
+func (c *Collector) blockedLive(ctx context.Context, owner Node) (bool, error) {
+	var errs []error
+	blocked := false
+	err := c.eachLiveDependent(ctx, owner, func(d Ref, ref api.OwnerReference, m *api.ObjectMeta) {
+		if ref.BlockOwnerDeletion == nil || !*ref.BlockOwnerDeletion {
+			return // deleted once the graph sees it, without holding the owner
+		}
+		blocked = true
+		if m.DeletionTimestamp == nil {
+			errs = append(errs, c.delete(ctx, d, api.DeletePropagationForeground))
+		}
+	})
+	return blocked, errors.Join(append(errs, err)...)
+}
+
+// eachLiveDependent calls fn for every object that names the owner's uid
+// among its owner references, found by listing the tracked kinds through
+// the API (not the caches): those of the owner's namespace for a
+// namespaced owner, all for a cluster-scoped one.
+func (c *Collector) eachLiveDependent(ctx context.Context, owner Node, fn func(d Ref, ref api.OwnerReference, m *api.ObjectMeta)) error {
 	var errs []error
 	for _, k := range c.scheme.Kinds() {
 		if !Tracked(k) || (owner.Namespace != "" && !k.Namespaced) {
@@ -162,22 +206,18 @@ func (c *Collector) orphanLive(ctx context.Context, owner Node) error {
 		objs, _, err := c.client.List(ctx, k, owner.Namespace, client.ListOptions{})
 		if err != nil {
 			if client.IsForbidden(err) {
-				continue // a kind the collector may not read holds no dependent it could orphan
+				continue // a kind the collector may not read holds no dependent it could act on
 			}
 			errs = append(errs, fmt.Errorf("list %s: %w", k.Resource, err))
 			continue
 		}
 		for _, o := range objs {
 			m := o.GetObjectMeta()
-			if !slices.ContainsFunc(m.OwnerReferences, func(r api.OwnerReference) bool { return r.UID == owner.UID }) {
+			i := slices.IndexFunc(m.OwnerReferences, func(r api.OwnerReference) bool { return r.UID == owner.UID })
+			if i < 0 {
 				continue
 			}
-			ref := c.nodeOf(k, o).Ref
-			errs = append(errs, c.mutate(ctx, ref, func(m *api.ObjectMeta) bool {
-				before := len(m.OwnerReferences)
-				m.OwnerReferences = slices.DeleteFunc(m.OwnerReferences, func(r api.OwnerReference) bool { return r.UID == owner.UID })
-				return len(m.OwnerReferences) != before
-			}))
+			fn(c.nodeOf(k, o).Ref, m.OwnerReferences[i], m)
 		}
 	}
 	return errors.Join(errs...)
