@@ -83,6 +83,10 @@ type ScaleDecisionSpec struct {
 	// when the loop decided.
 	TriggeredTime Time `json:"triggeredTime,omitzero"`
 	DecidedTime   Time `json:"decidedTime"`
+	// HeldTime is when the trigger came to hold (the window over, or the
+	// oldest pending pod marked unschedulable), to the microsecond: the
+	// decision latency is measured from it.
+	HeldTime MicroTime `json:"heldTime,omitzero"`
 }
 
 // ScaleTrigger is a trigger and its figures.

@@ -114,6 +114,9 @@ type Snapshot struct {
 	// Pods are every pod; bound ones fill the nodes, unschedulable ones
 	// (PodScheduled False, reason Unschedulable) trigger scale-ups.
 	Pods []*api.Pod
+	// MarkedAt is, by pod UID, when the controller saw a pod marked
+	// unschedulable, finer than the condition's second (optional).
+	MarkedAt map[string]time.Time
 }
 
 // CapacityCheck asks a pool's provider whether it could make n more
@@ -149,6 +152,11 @@ type Plan struct {
 	// window over, or the oldest pod marked unschedulable), at full
 	// precision: decision latency is measured from it.
 	HeldAt []time.Time
+	// Wake is the next moment a decision comes due with nothing else
+	// changing (a pool's utilization window ending, or its cooldown while
+	// it is still hot); zero if none. The loop runs then instead of at its
+	// next tick, so a held trigger is acted on at once.
+	Wake time.Time
 }
 
 func (p *Plan) add(rec *api.ScaleDecisionSpec, held time.Time) {
@@ -209,7 +217,26 @@ func (a *Autoscaler) Decide(ctx context.Context, snap *Snapshot, now time.Time) 
 		st.scaleDown(ctx, &plan)
 	}
 	a.forget(snap)
+	plan.Wake = a.nextDue(now)
 	return plan
+}
+
+// nextDue is the earliest moment after now at which a hot pool's window
+// ends or its cooldown does; zero if none.
+func (a *Autoscaler) nextDue(now time.Time) time.Time {
+	var due time.Time
+	consider := func(t time.Time) {
+		if t.After(now) && (due.IsZero() || t.Before(due)) {
+			due = t
+		}
+	}
+	for pool, since := range a.highSince {
+		consider(since.Add(a.cfg.ScaleUpWindow))
+		if g, ok := a.grown[pool]; ok {
+			consider(g.Add(a.cfg.ScaleUpCooldown))
+		}
+	}
+	return due
 }
 
 // BackedOff reports whether pool is backed off at now, and why.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -66,6 +67,10 @@ type Controller struct {
 	m         *metrics
 	seq       atomic.Int64
 	mu        sync.Mutex // one loop at a time
+	wake      chan struct{}
+	// markedAt: when each pending pod was seen marked unschedulable.
+	markedMu sync.Mutex
+	markedAt map[string]time.Time
 	// flavors are each provider's flavors, read at most every
 	// flavorRefresh (guarded by mu).
 	flavors map[string]flavorList
@@ -126,19 +131,93 @@ func Setup(m *controllers.Manager, o Options) (*Controller, error) {
 		flavors:   map[string]flavorList{},
 	}
 	c.a = New(o.Config, c.checkCapacity)
-	m.AddRunnable(func(ctx context.Context) {
-		t := time.NewTicker(o.Interval)
-		defer t.Stop()
-		for {
-			c.RunOnce(ctx)
+	c.wake = make(chan struct{}, 1)
+	c.markedAt = map[string]time.Time{}
+	c.pods.AddHandler(client.Handler{
+		OnAdd: func(obj api.Object) { c.podChanged(nil, obj.(*api.Pod)) },
+		OnUpdate: func(old, obj api.Object) {
+			c.podChanged(old.(*api.Pod), obj.(*api.Pod))
+		},
+		OnDelete: func(obj api.Object) {
+			if p, ok := obj.(*api.Pod); ok {
+				c.podChanged(p, nil)
+			}
+		},
+	})
+	c.pools.AddHandler(client.Handler{
+		OnAdd: func(api.Object) { c.Wake() },
+		OnUpdate: func(old, obj api.Object) {
+			if old.GetObjectMeta().Generation != obj.GetObjectMeta().Generation {
+				c.Wake() // a spec change, not the status
+			}
+		},
+	})
+	m.AddRunnable(c.run)
+	return c, nil
+}
+
+// minGap is the least time between two loops started by events, as a
+// multiple of the last loop's duration: a burst of newly unschedulable
+// pods costs at most a third of a core, however large the cluster.
+const minGap = 2
+
+// run runs the loop every Interval, and sooner: when a pod is newly marked
+// unschedulable or a pool changes (Wake), and when a utilization window or
+// cooldown ends (Plan.Wake), so that a held trigger is acted on at once
+// rather than at the next tick.
+func (c *Controller) run(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-c.wake:
+		}
+		start := time.Now()
+		due := c.RunOnce(ctx)
+		took := time.Since(start)
+		if gap := minGap * took; gap > 0 {
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case <-time.After(gap):
 			}
 		}
-	})
-	return c, nil
+		next := c.o.Interval - time.Since(start)
+		if !due.IsZero() {
+			next = min(next, due.Sub(c.o.Now())) // due is on the Options clock
+		}
+		timer.Reset(max(next, 0))
+	}
+}
+
+// podChanged notes when a pod comes to be marked unschedulable, and
+// wakes the loop for it.
+func (c *Controller) podChanged(old, cur *api.Pod) {
+	was, is := old != nil && unschedulable(old), cur != nil && unschedulable(cur)
+	if was == is {
+		return
+	}
+	c.markedMu.Lock()
+	if is {
+		c.markedAt[cur.UID] = time.Now()
+	} else {
+		delete(c.markedAt, old.UID)
+	}
+	c.markedMu.Unlock()
+	if is {
+		c.Wake()
+	}
+}
+
+// Wake asks for a loop now (at most one is queued).
+func (c *Controller) Wake() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
 // CapacityPlacer says whether n machines could be placed on the
@@ -204,12 +283,16 @@ func (c *Controller) snapshot(ctx context.Context) *Snapshot {
 	for _, o := range c.pods.List() {
 		s.Pods = append(s.Pods, o.(*api.Pod))
 	}
+	c.markedMu.Lock()
+	s.MarkedAt = maps.Clone(c.markedAt)
+	c.markedMu.Unlock()
 	return s
 }
 
 // RunOnce runs one loop: decide, write the pools' replicas and scale-down
-// marks, record the decisions, prune old ones.
-func (c *Controller) RunOnce(ctx context.Context) {
+// marks, record the decisions, prune old ones. It returns when the next
+// decision comes due with nothing changing (Plan.Wake).
+func (c *Controller) RunOnce(ctx context.Context) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	start := time.Now()
@@ -241,6 +324,7 @@ func (c *Controller) RunOnce(ctx context.Context) {
 	if len(plan.Decisions) > 0 {
 		c.prune(ctx)
 	}
+	return plan.Wake
 }
 
 // timed runs one write and describes it as a decision's call.
@@ -323,6 +407,9 @@ func (c *Controller) record(ctx context.Context, d api.ScaleDecisionSpec, held t
 				c.m.latency.WithLabelValues(string(d.Trigger.Type)).Observe(max(0, at.Sub(held).Seconds()))
 			}
 		}
+	}
+	if !held.IsZero() {
+		d.HeldTime = api.NewMicroTime(held)
 	}
 	c.event(d, pools, failed)
 	seq := c.seq.Add(1)

@@ -35,7 +35,7 @@ type cluster struct {
 	reg             *prometheus.Registry
 }
 
-func newSim(t *testing.T, env *apiservertest.Env, name string) *sim.Provider {
+func newSim(t testing.TB, env *apiservertest.Env, name string) *sim.Provider {
 	t.Helper()
 	p, err := sim.New(sim.Config{Name: name, Cloud: true, Hosts: []sim.Host{{Name: name, CPUs: 64, MemoryMiB: 65536}},
 		HeartbeatInterval: 300 * time.Millisecond, StatusInterval: 200 * time.Millisecond, CPUUsage: 0.1,
@@ -47,13 +47,22 @@ func newSim(t *testing.T, env *apiservertest.Env, name string) *sim.Provider {
 	return p
 }
 
-func start(t *testing.T) *cluster {
+// start runs the cluster; tune may change the autoscaler's and the
+// providers' options (the defaults are a 100 ms loop and short windows).
+func start(t testing.TB, tune ...func(*autoscaler.Options, iaas.Providers)) *cluster {
 	t.Helper()
 	env := apiservertest.Start(t, apiservertest.Options{})
 	c := &cluster{env: env, private: newSim(t, env, "private-sim"), public: newSim(t, env, "public-sim"), reg: prometheus.NewRegistry()}
 	providers := iaas.Providers{}
 	for _, p := range []*sim.Provider{c.private, c.public} {
 		providers[p.Name()] = iaas.Instrument(p, c.reg)
+	}
+	o := autoscaler.Options{Providers: providers, Interval: 100 * time.Millisecond, Registerer: c.reg,
+		Config: autoscaler.Config{ScaleUpWindow: time.Second, ScaleDownWindow: 2 * time.Second, ScaleUpCooldown: time.Second,
+			ScaleDownDelayAfterUp: 2 * time.Second, ScaleDownCooldown: time.Second, BackoffInitial: 5 * time.Second,
+			Reserved: api.ResourceList{}}}
+	for _, f := range tune {
+		f(&o, providers)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	controllerstest.RunManager(t, env.IaaSController(t), log, func(m *controllers.Manager) error {
@@ -71,16 +80,13 @@ func start(t *testing.T) *cluster {
 		if _, err := nodepool.Setup(m, nodepool.Options{FailedBackoff: 300 * time.Millisecond, DrainPoll: 200 * time.Millisecond}); err != nil {
 			return err
 		}
-		_, err := autoscaler.Setup(m, autoscaler.Options{Providers: providers, Interval: 100 * time.Millisecond, Registerer: c.reg,
-			Config: autoscaler.Config{ScaleUpWindow: time.Second, ScaleDownWindow: 2 * time.Second, ScaleUpCooldown: time.Second,
-				ScaleDownDelayAfterUp: 2 * time.Second, ScaleDownCooldown: time.Second, BackoffInitial: 5 * time.Second,
-				Reserved: api.ResourceList{}}})
+		_, err := autoscaler.Setup(m, o)
 		return err
 	})
 	return c
 }
 
-func (c *cluster) createPool(t *testing.T, name, provider string, prio, minSize, maxSize int32) {
+func (c *cluster) createPool(t testing.TB, name, provider string, prio, minSize, maxSize int32) {
 	t.Helper()
 	p := &api.NodePool{ObjectMeta: api.ObjectMeta{Name: name}, Spec: api.NodePoolSpec{Provider: provider, VCPUs: 2,
 		Memory: api.MustParseQuantity("2Gi"), MinSize: minSize, MaxSize: maxSize, Priority: prio}}
@@ -89,7 +95,7 @@ func (c *cluster) createPool(t *testing.T, name, provider string, prio, minSize,
 	}
 }
 
-func (c *cluster) replicas(t *testing.T, pool string) int32 {
+func (c *cluster) replicas(t testing.TB, pool string) int32 {
 	t.Helper()
 	p, err := client.For[api.NodePool](c.env.Admin).Get(context.Background(), "", pool)
 	if err != nil {
@@ -101,7 +107,7 @@ func (c *cluster) replicas(t *testing.T, pool string) int32 {
 	return *p.Spec.Replicas
 }
 
-func (c *cluster) ready(t *testing.T, pool string) int32 {
+func (c *cluster) ready(t testing.TB, pool string) int32 {
 	t.Helper()
 	p, err := client.For[api.NodePool](c.env.Admin).Get(context.Background(), "", pool)
 	if err != nil {
@@ -110,7 +116,7 @@ func (c *cluster) ready(t *testing.T, pool string) int32 {
 	return p.Status.ReadyNodes
 }
 
-func (c *cluster) decisions(t *testing.T) []*api.ScaleDecision {
+func (c *cluster) decisions(t testing.TB) []*api.ScaleDecision {
 	t.Helper()
 	ds, _, err := client.For[api.ScaleDecision](c.env.Admin).List(context.Background(), "", client.ListOptions{})
 	if err != nil {
@@ -121,7 +127,7 @@ func (c *cluster) decisions(t *testing.T) []*api.ScaleDecision {
 }
 
 // find returns the first decision that matches.
-func (c *cluster) find(t *testing.T, match func(*api.ScaleDecision) bool) *api.ScaleDecision {
+func (c *cluster) find(t testing.TB, match func(*api.ScaleDecision) bool) *api.ScaleDecision {
 	t.Helper()
 	for _, d := range c.decisions(t) {
 		if match(d) {

@@ -142,7 +142,7 @@ func (st *state) scaleUpForPending(ctx context.Context, plan *Plan) {
 		if len(rec.Trigger.PendingPods) < maxPendingNames {
 			rec.Trigger.PendingPods = append(rec.Trigger.PendingPods, p.Namespace+"/"+p.Name)
 		}
-		if t := unschedulableSince(p); !t.IsZero() && t.Before(oldest) {
+		if t := unschedulableSince(p, st.markedAt); !t.IsZero() && t.Before(oldest) {
 			oldest = t
 		}
 		pc := st.fit.check(ctx, p)

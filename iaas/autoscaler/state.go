@@ -57,7 +57,9 @@ type state struct {
 	byNode  map[string]*nodeinfo.NodeInfo
 	nodes   []*nodeinfo.NodeInfo
 	pending []*api.Pod
-	fit     *fitter
+	// markedAt: see Snapshot.MarkedAt.
+	markedAt map[string]time.Time
+	fit      *fitter
 	// total is the machines of all pools, this loop's growth included.
 	total int
 	// leaving are the nodes whose machine is being deleted or drained.
@@ -104,11 +106,17 @@ func unschedulable(p *api.Pod) bool {
 	return false
 }
 
-// unschedulableSince is when the scheduler marked the pod unschedulable.
-func unschedulableSince(p *api.Pod) time.Time {
+// unschedulableSince is when the scheduler marked the pod unschedulable:
+// when it was seen marked (markedAt) if that is known and within the
+// condition's second, else the condition's time.
+func unschedulableSince(p *api.Pod, markedAt map[string]time.Time) time.Time {
 	for _, c := range p.Status.Conditions {
 		if c.Type == api.PodScheduled {
-			return c.LastTransitionTime.Time
+			at := c.LastTransitionTime.Time
+			if seen, ok := markedAt[p.UID]; ok && !seen.Before(at) && seen.Sub(at) < time.Second {
+				return seen
+			}
+			return at
 		}
 	}
 	return time.Time{}
@@ -120,7 +128,7 @@ func leaving(m *api.Machine) bool {
 }
 
 func newState(a *Autoscaler, snap *Snapshot, now time.Time) *state {
-	st := &state{a: a, now: now, byNode: map[string]*nodeinfo.NodeInfo{}, leaving: map[string]bool{}}
+	st := &state{a: a, now: now, byNode: map[string]*nodeinfo.NodeInfo{}, leaving: map[string]bool{}, markedAt: snap.MarkedAt}
 	for _, n := range snap.Nodes {
 		ni := nodeinfo.New(n)
 		st.byNode[n.Name] = ni
