@@ -106,6 +106,19 @@ func (a *Agent) Kick(node string) {
 	}
 }
 
+// Pods returns the cached pods bound to node (shared: not to be changed).
+func (a *Agent) Pods(node string) []*api.Pod {
+	objs, err := a.cache.ByIndex(indexNode, node)
+	if err != nil {
+		return nil
+	}
+	out := make([]*api.Pod, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.(*api.Pod))
+	}
+	return out
+}
+
 // claim marks an action on a pod under way, false if it already is (or
 // the agent is not running).
 func (a *Agent) claim(key string) (context.Context, bool) {

@@ -86,6 +86,20 @@ func start(t testing.TB, tune ...func(*autoscaler.Options, iaas.Providers)) *clu
 	return c
 }
 
+// runScheduler runs the real pod scheduler until the test ends: it binds
+// pods to the pools' nodes and marks those that fit none unschedulable.
+func (c *cluster) runScheduler(t testing.TB) {
+	t.Helper()
+	sched, err := scheduler.New(scheduler.Config{Client: c.env.Scheduler, Profile: plugins.NewPodProfile(plugins.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sched.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
 func (c *cluster) createPool(t testing.TB, name, provider string, prio, minSize, maxSize int32) {
 	t.Helper()
 	p := &api.NodePool{ObjectMeta: api.ObjectMeta{Name: name}, Spec: api.NodePoolSpec{Provider: provider, VCPUs: 2,
@@ -244,14 +258,7 @@ func TestAutoscalerBurstsAndShrinks(t *testing.T) {
 func TestAutoscalerPendingPodsGetNodes(t *testing.T) {
 	c := start(t)
 	ctx := context.Background()
-	sched, err := scheduler.New(scheduler.Config{Client: c.env.Scheduler, Profile: plugins.NewPodProfile(plugins.Options{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- sched.Run(sctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	c.runScheduler(t)
 	c.createPool(t, "private", "private-sim", 0, 1, 5)
 	controllerstest.WaitFor(t, func() bool { return c.ready(t, "private") == 1 }, "the private pool's first node")
 	start := time.Now()

@@ -14,8 +14,6 @@ import (
 	"github.com/cloudmgr/cloud/controllers/controllerstest"
 	"github.com/cloudmgr/cloud/iaas"
 	"github.com/cloudmgr/cloud/iaas/autoscaler"
-	"github.com/cloudmgr/cloud/scheduler"
-	"github.com/cloudmgr/cloud/scheduler/plugins"
 )
 
 // createClock is a provider decorator that notes when Create is called,
@@ -104,15 +102,10 @@ func BenchmarkDecisionLatency(b *testing.B) {
 	b.Run("pending", func(b *testing.B) {
 		c, clock := clocked(b, autoscaler.Config{Reserved: api.ResourceList{}})
 		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		sched, err := scheduler.New(scheduler.Config{Client: c.env.Scheduler, Profile: plugins.NewPodProfile(plugins.Options{})})
-		if err != nil {
-			b.Fatal(err)
-		}
 		var wg sync.WaitGroup
 		defer wg.Wait()
 		defer cancel()
-		wg.Go(func() { _ = sched.Run(ctx) })
+		c.runScheduler(b)
 		var mu sync.Mutex
 		marked := map[string]time.Time{}
 		pods := client.NewCache(c.env.Admin, client.For[api.Pod](c.env.Admin).Kind(), "default", client.ListOptions{}, slog.New(slog.DiscardHandler))

@@ -58,8 +58,8 @@ type node struct {
 	statusAt time.Time
 	// renewedAt is when the lease was last renewed.
 	renewedAt time.Time
-	// usageWritten is the CPU fraction of the last status written.
-	usageWritten float64
+	// usageWritten is the CPU (millicores) of the last status written.
+	usageWritten int64
 	ownPods      *simpods.Agent // without Config.Watch
 	heartbeats   int
 }
@@ -319,9 +319,10 @@ func (n *node) heartbeat() time.Duration {
 	if err := n.renewLease(); err != nil {
 		return n.retryAfter(err)
 	}
+	used := n.usedMilli()
 	n.mu.Lock()
 	n.heartbeats++
-	due := late || time.Since(n.statusAt) >= n.a.p.cfg.StatusInterval || n.a.p.cpuUsage(n.name, n.pool) != n.usageWritten
+	due := late || time.Since(n.statusAt) >= n.a.p.cfg.StatusInterval || used != n.usageWritten
 	n.backoff = 0
 	n.mu.Unlock()
 	if due {
@@ -399,13 +400,13 @@ func (n *node) writeStatus() error {
 	cur := n.obj
 	n.mu.Unlock()
 	for attempt := 0; ; attempt++ {
-		frac := n.a.p.cpuUsage(n.name, n.pool)
+		used := n.usedMilli()
 		next := *cur
-		next.Status = n.status(cur, frac)
+		next.Status = n.status(cur, used)
 		got, err := nodes.UpdateStatus(n.ctx, &next)
 		if err == nil {
 			n.mu.Lock()
-			n.obj, n.statusAt, n.usageWritten = got, time.Now(), frac
+			n.obj, n.statusAt, n.usageWritten = got, time.Now(), used
 			n.mu.Unlock()
 			return nil
 		}
@@ -418,8 +419,10 @@ func (n *node) writeStatus() error {
 	}
 }
 
-// status is the status the simulated node reports over cur's.
-func (n *node) status(cur *api.Node, cpuFrac float64) api.NodeStatus {
+// status is the status the simulated node reports over cur's, its pods
+// using usedMilli of its CPU (and the same fraction of its memory).
+func (n *node) status(cur *api.Node, usedMilli int64) api.NodeStatus {
+	cpuFrac := float64(usedMilli) / float64(int64(n.cpus)*1000)
 	now := api.Now()
 	capacity := api.ResourceList{
 		api.ResourceCPU:    api.NewQuantity(int64(n.cpus), api.DecimalSI),
@@ -446,7 +449,7 @@ func (n *node) status(cur *api.Node, cpuFrac float64) api.NodeStatus {
 		}
 	}
 	used := api.ResourceList{
-		api.ResourceCPU:    api.NewMilliQuantity(int64(cpuFrac*float64(n.cpus)*1000), api.DecimalSI),
+		api.ResourceCPU:    api.NewMilliQuantity(usedMilli, api.DecimalSI),
 		api.ResourceMemory: api.NewQuantity(int64(cpuFrac*float64(n.memMiB))<<20, api.BinarySI),
 	}
 	window := n.a.p.cfg.StatusInterval.Seconds()

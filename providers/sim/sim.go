@@ -144,7 +144,8 @@ type Config struct {
 	NodeCPUs      int32 `yaml:"nodeCPUs" mapstructure:"nodeCPUs"`
 	NodeMemoryMiB int64 `yaml:"nodeMemoryMiB" mapstructure:"nodeMemoryMiB"`
 	// CPUUsage is the fraction (0..1) of its CPUs a simulated node reports
-	// busy in status.usage (SetNodeCPUUsage, SetPoolCPUUsage change it).
+	// busy in status.usage (SetNodeCPUUsage, SetPoolCPUUsage change it;
+	// with SetPodCPUUsage a node reports its pods' use instead).
 	CPUUsage float64 `yaml:"cpuUsage" mapstructure:"cpuUsage"`
 	// PodStartDelay is how long a pod bound to a simulated node takes to
 	// run.
