@@ -20,7 +20,7 @@ type autoscalerOptions struct {
 func addAutoscalerFlags(f *pflag.FlagSet) {
 	d := autoscaler.DefaultConfig()
 	f.Bool("autoscaler", true, "run the node autoscaler with the IaaS controllers: it grows NodePools when their CPU utilization holds at or above the threshold or pods cannot be placed (pools in priority order), and shrinks idle ones")
-	f.Duration("autoscaler-interval", 5*time.Second, "how often the node autoscaler looks at the pools")
+	f.Duration("autoscaler-interval", 5*time.Second, "how often the node autoscaler looks at the pools at least; it also looks at once when a pod is marked unschedulable or a utilization window ends")
 	f.Float64("autoscaler-scale-up-threshold", d.ScaleUpThreshold, "pool CPU utilization (pods' use over the Ready nodes' allocatable CPU) at or above which the pool grows")
 	f.Duration("autoscaler-scale-up-window", d.ScaleUpWindow, "how long the utilization must hold at or above the threshold before the pool grows")
 	f.Float64("autoscaler-target-utilization", d.TargetUtilization, "the utilization a scale-up sizes the pool for (between the two thresholds)")

@@ -296,3 +296,35 @@ func TestAutoscalerPendingPodsGetNodes(t *testing.T) {
 		t.Fatalf("no pending-pods scale-up recorded: %+v", c.decisions(t))
 	}
 }
+
+// TestPendingPodWakesTheLoop: with a loop interval of an hour, a pod the
+// scheduler marks unschedulable still gets its node: the mark wakes the
+// loop.
+func TestPendingPodWakesTheLoop(t *testing.T) {
+	c := start(t, func(o *autoscaler.Options, _ iaas.Providers) { o.Interval = time.Hour })
+	ctx := context.Background()
+	c.runScheduler(t)
+	c.createPool(t, "private", "private-sim", 0, 1, 3)
+	controllerstest.WaitFor(t, func() bool { return c.ready(t, "private") == 1 }, "the private pool's first node")
+	for _, name := range []string{"first", "second"} {
+		// 1.5 of a node's 2 CPUs: one pod a node.
+		p := &api.Pod{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: api.PodSpec{Containers: []api.Container{{Name: "c", Image: "busybox",
+				Resources: api.ResourceRequirements{Requests: api.ResourceList{api.ResourceCPU: api.MustParseQuantity("1500m")}}}}}}
+		if _, err := client.For[api.Pod](c.env.Admin).Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		controllerstest.WaitFor(t, func() bool {
+			got, err := client.For[api.Pod](c.env.Admin).Get(ctx, "default", name)
+			return err == nil && got.Status.Phase == api.PodRunning
+		}, "pod "+name+" running")
+	}
+	if got := c.replicas(t, "private"); got != 2 {
+		t.Fatalf("the pool has %d replicas, want 2", got)
+	}
+	d := c.find(t, func(d *api.ScaleDecision) bool { return d.Spec.Trigger.Type == api.TriggerPendingPods })
+	if d == nil || d.Spec.HeldTime.IsZero() || d.Spec.HeldTime.Before(d.Spec.TriggeredTime.Time) {
+		t.Fatalf("the pending-pods decision: %+v", d)
+	}
+	t.Logf("pod marked at %s, decided %s", d.Spec.HeldTime.Format(time.StampMicro), d.Spec.DecidedTime.Format(time.Stamp))
+}

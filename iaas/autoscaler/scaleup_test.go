@@ -41,6 +41,39 @@ func TestUtilizationWindow(t *testing.T) {
 	}
 }
 
+// TestPlanWakesAtTheWindowEnd: the plan asks the loop to run again when a
+// hot pool's window ends, and, once it grew, when its cooldown ends; a
+// cool pool asks for nothing.
+func TestPlanWakesAtTheWindowEnd(t *testing.T) {
+	w := newWorld()
+	w.pool("private", 0, 1, 9, 2, 2, 4)
+	a := New(Config{}, nil)
+	ctx := context.Background()
+	w.use("private", 0.3)
+	if plan := a.Decide(ctx, w.snapshot(), t0); !plan.Wake.IsZero() {
+		t.Fatalf("a cool pool: wake at %v, want none", plan.Wake)
+	}
+	w.use("private", 0.9)
+	start := t0.Add(7 * time.Second)
+	if plan := a.Decide(ctx, w.snapshot(), start); !plan.Wake.Equal(start.Add(30 * time.Second)) {
+		t.Fatalf("hot from %v: wake at %v, want the window's end", start, plan.Wake)
+	}
+	if plan := a.Decide(ctx, w.snapshot(), start.Add(12*time.Second)); !plan.Wake.Equal(start.Add(30 * time.Second)) {
+		t.Fatalf("within the window: wake at %v, want its end", plan.Wake)
+	}
+	grew := start.Add(30 * time.Second)
+	plan := a.Decide(ctx, w.snapshot(), grew)
+	if len(plan.ScaleUps) != 1 || !plan.Wake.IsZero() {
+		t.Fatalf("at the window's end: %+v, wake at %v, want growth and no wake (the window starts anew at the next loop)", plan.ScaleUps, plan.Wake)
+	}
+	// Still hot at the next loop: a new window, and the cooldown ends
+	// before it.
+	next := grew.Add(5 * time.Second)
+	if plan := a.Decide(ctx, w.snapshot(), next); !plan.Wake.Equal(grew.Add(30 * time.Second)) {
+		t.Fatalf("hot again after growing: wake at %v, want the cooldown's end %v", plan.Wake, grew.Add(30*time.Second))
+	}
+}
+
 // TestUtilizationDipRestartsWindow: a dip under the threshold restarts
 // the window.
 func TestUtilizationDipRestartsWindow(t *testing.T) {

@@ -47,43 +47,11 @@ func BenchmarkSimNodes(b *testing.B) {
 	nodes := envInt(b, envSimNodes, 50)
 	window := time.Duration(envInt(b, envSimWindow, 5)) * time.Second
 	heartbeat := time.Duration(envInt(b, envSimHeartbeat, 10)) * time.Second
-	bin, err := test.Binaries("cloudd")
-	if err != nil {
-		b.Fatal(err)
-	}
 	for range b.N {
-		dir := b.TempDir()
-		cfgPath := filepath.Join(dir, "cloudd.yaml")
-		hosts := max(1, nodes/50)
-		if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(`providers:
-  sim:
-    cloud: true
-    hosts: [{name: rack, cpus: 64, memoryMiB: 262144, count: %d}]
-    heartbeatInterval: %s
-    cpuUsage: 0.3
-`, hosts, heartbeat)), 0o600); err != nil {
-			b.Fatal(err)
-		}
-		port, err := test.FreePort()
-		if err != nil {
-			b.Fatal(err)
-		}
-		cd, err := test.StartCloudd(bin, dir, fmt.Sprintf("127.0.0.1:%d", port), "--config", cfgPath, "--log-level", "warn",
-			"--max-requests-inflight=2000")
-		if err != nil {
-			b.Fatal(err)
-		}
 		func() {
-			defer func() { _ = cd.Stop(syscall.SIGTERM) }()
+			cd, cfg, c, stop := simCloudd(b, nodes, heartbeat)
+			defer stop()
 			ctx := context.Background()
-			if err := cd.WaitReady(ctx, 2*time.Minute); err != nil {
-				b.Fatal(err)
-			}
-			cfg := adminConfig(b, dir)
-			c, err := client.New(cfg, api.NewScheme())
-			if err != nil {
-				b.Fatal(err)
-			}
 			pools := client.For[api.NodePool](c)
 			n := int32(nodes)
 			start := time.Now()
@@ -120,7 +88,7 @@ func BenchmarkSimNodes(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			profile := filepath.Join(dir, "cpu.pprof")
+			profile := filepath.Join(b.TempDir(), "cpu.pprof")
 			profErr := make(chan error, 1)
 			go func() { profErr <- fetchProfile(ctx, cfg, profile, int(window.Seconds())) }()
 			t0 := time.Now()
@@ -155,6 +123,51 @@ func BenchmarkSimNodes(b *testing.B) {
 			b.ReportMetric(rssMiB, "cloudd-MiB")
 		}()
 	}
+}
+
+// simCloudd starts cloudd (its own process) with a simulated cloud named
+// "sim" big enough for nodes 1-vCPU nodes whose agents beat every
+// heartbeat, waits until it is ready and returns its admin config and
+// client, and stop.
+func simCloudd(b *testing.B, nodes int, heartbeat time.Duration, flags ...string) (*test.Cloudd, client.Config, *client.Client, func()) {
+	b.Helper()
+	bin, err := test.Binaries("cloudd")
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	cfgPath := filepath.Join(dir, "cloudd.yaml")
+	hosts := max(1, nodes/50)
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(`providers:
+  sim:
+    cloud: true
+    hosts: [{name: rack, cpus: 64, memoryMiB: 262144, count: %d}]
+    heartbeatInterval: %s
+    cpuUsage: 0.3
+`, hosts, heartbeat)), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	port, err := test.FreePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	args := append([]string{"--config", cfgPath, "--log-level", "warn", "--max-requests-inflight=2000"}, flags...)
+	cd, err := test.StartCloudd(bin, dir, fmt.Sprintf("127.0.0.1:%d", port), args...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	stop := func() { _ = cd.Stop(syscall.SIGTERM) }
+	if err := cd.WaitReady(context.Background(), 2*time.Minute); err != nil {
+		stop()
+		b.Fatal(err)
+	}
+	cfg := adminConfig(b, dir)
+	c, err := client.New(cfg, api.NewScheme())
+	if err != nil {
+		stop()
+		b.Fatal(err)
+	}
+	return cd, cfg, c, stop
 }
 
 // leaseUpdates is cloudd's count of successful lease updates so far
