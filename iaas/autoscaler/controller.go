@@ -152,6 +152,11 @@ func Setup(m *controllers.Manager, o Options) (*Controller, error) {
 			}
 		},
 	})
+	c.machines.AddHandler(client.Handler{OnUpdate: func(old, obj api.Object) {
+		if obj.(*api.Machine).Status.Phase == api.MachineFailed && old.(*api.Machine).Status.Phase != api.MachineFailed {
+			c.Wake() // its pool backs off and the growth goes to the next one now
+		}
+	}})
 	m.AddRunnable(c.run)
 	return c, nil
 }
@@ -162,7 +167,8 @@ func Setup(m *controllers.Manager, o Options) (*Controller, error) {
 const minGap = 2
 
 // run runs the loop every Interval, and sooner: when a pod is newly marked
-// unschedulable or a pool changes (Wake), and when a utilization window or
+// unschedulable, a pool's spec changes or a machine fails to be made
+// (Wake), and when a utilization window or
 // cooldown ends (Plan.Wake), so that a held trigger is acted on at once
 // rather than at the next tick.
 func (c *Controller) run(ctx context.Context) {
