@@ -27,12 +27,25 @@ import (
 )
 
 // cluster is the real API server, the machine and node pool controllers
-// and the autoscaler over two simulated clouds: a private one and a
-// public one.
+// and the autoscaler over two clouds: a private simulated one and a
+// public one (simulated too unless options say otherwise).
 type cluster struct {
-	env             *apiservertest.Env
-	private, public *sim.Provider
-	reg             *prometheus.Registry
+	env     *apiservertest.Env
+	private *sim.Provider
+	// public is the public simulated cloud (nil when options.public made
+	// another provider).
+	public *sim.Provider
+	reg    *prometheus.Registry
+}
+
+// options vary the cluster startWith makes; the zero value is start's.
+type options struct {
+	// public makes the public cloud's provider once the API server runs
+	// (default: the simulated cloud "public-sim").
+	public func(t *testing.T, env *apiservertest.Env) iaas.Provider
+	// backoffInitial and backoffMax are the autoscaler's (default 5s and
+	// its default).
+	backoffInitial, backoffMax time.Duration
 }
 
 func newSim(t *testing.T, env *apiservertest.Env, name string) *sim.Provider {
@@ -47,12 +60,25 @@ func newSim(t *testing.T, env *apiservertest.Env, name string) *sim.Provider {
 	return p
 }
 
-func start(t *testing.T) *cluster {
+// start runs a cluster over two simulated clouds.
+func start(t *testing.T) *cluster { return startWith(t, options{}) }
+
+func startWith(t *testing.T, o options) *cluster {
 	t.Helper()
 	env := apiservertest.Start(t, apiservertest.Options{})
-	c := &cluster{env: env, private: newSim(t, env, "private-sim"), public: newSim(t, env, "public-sim"), reg: prometheus.NewRegistry()}
+	c := &cluster{env: env, private: newSim(t, env, "private-sim"), reg: prometheus.NewRegistry()}
+	public := iaas.Provider(nil)
+	if o.public != nil {
+		public = o.public(t, env)
+	} else {
+		c.public = newSim(t, env, "public-sim")
+		public = c.public
+	}
+	if o.backoffInitial == 0 {
+		o.backoffInitial = 5 * time.Second
+	}
 	providers := iaas.Providers{}
-	for _, p := range []*sim.Provider{c.private, c.public} {
+	for _, p := range []iaas.Provider{c.private, public} {
 		providers[p.Name()] = iaas.Instrument(p, c.reg)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -73,8 +99,8 @@ func start(t *testing.T) *cluster {
 		}
 		_, err := autoscaler.Setup(m, autoscaler.Options{Providers: providers, Interval: 100 * time.Millisecond, Registerer: c.reg,
 			Config: autoscaler.Config{ScaleUpWindow: time.Second, ScaleDownWindow: 2 * time.Second, ScaleUpCooldown: time.Second,
-				ScaleDownDelayAfterUp: 2 * time.Second, ScaleDownCooldown: time.Second, BackoffInitial: 5 * time.Second,
-				Reserved: api.ResourceList{}}})
+				ScaleDownDelayAfterUp: 2 * time.Second, ScaleDownCooldown: time.Second, BackoffInitial: o.backoffInitial,
+				BackoffMax: o.backoffMax, Reserved: api.ResourceList{}}})
 		return err
 	})
 	return c
