@@ -157,6 +157,15 @@ func (c *cluster) find(t *testing.T, match func(*api.ScaleDecision) bool) *api.S
 	return nil
 }
 
+// await waits for a decision that matches (the controller writes a
+// pool's replicas before the decision) and returns it.
+func (c *cluster) await(t *testing.T, what string, match func(*api.ScaleDecision) bool) *api.ScaleDecision {
+	t.Helper()
+	var d *api.ScaleDecision
+	controllerstest.WaitFor(t, func() bool { d = c.find(t, match); return d != nil }, what)
+	return d
+}
+
 // TestAutoscalerBurstsAndShrinks: a private pool at 85% CPU grows; with
 // the private cloud answering no capacity, the public pool grows in the
 // same loop; once idle, the public node goes first, and the private pool
@@ -176,10 +185,10 @@ func TestAutoscalerBurstsAndShrinks(t *testing.T) {
 	if err := c.private.SetPoolCPUUsage("private", 0.6); err != nil {
 		t.Fatal(err)
 	}
-	up := c.find(t, func(d *api.ScaleDecision) bool {
+	up := c.await(t, "the scale-up decision", func(d *api.ScaleDecision) bool {
 		return d.Spec.Outcome.Type == api.OutcomeScaledUp && d.Spec.Outcome.Pool == "private"
 	})
-	if up == nil || up.Spec.Trigger.Type != api.TriggerUtilization || up.Spec.Trigger.UtilizationPercent < 80 {
+	if up.Spec.Trigger.Type != api.TriggerUtilization || up.Spec.Trigger.UtilizationPercent < 80 {
 		t.Fatalf("the scale-up decision: %+v", up)
 	}
 	t.Logf("85%% set to replicas written: %v (window 1s, trigger held at %s, decided %s)", time.Since(hot).Round(time.Millisecond),
@@ -193,10 +202,10 @@ func TestAutoscalerBurstsAndShrinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	controllerstest.WaitFor(t, func() bool { return c.replicas(t, "public") >= 1 }, "the public pool to grow")
-	burst := c.find(t, func(d *api.ScaleDecision) bool {
+	burst := c.await(t, "the burst decision", func(d *api.ScaleDecision) bool {
 		return d.Spec.Outcome.Type == api.OutcomeScaledUp && d.Spec.Outcome.Pool == "public"
 	})
-	if burst == nil || len(burst.Spec.Pools) != 2 || burst.Spec.Pools[0].Pool != "private" || burst.Spec.Pools[0].Reason != api.ReasonInsufficientCapacity ||
+	if len(burst.Spec.Pools) != 2 || burst.Spec.Pools[0].Pool != "private" || burst.Spec.Pools[0].Reason != api.ReasonInsufficientCapacity ||
 		burst.Spec.Pools[1].Pool != "public" || !burst.Spec.Pools[1].Taken || burst.Spec.Trigger.Pool != "private" {
 		t.Fatalf("the burst decision: %+v", burst)
 	}

@@ -119,15 +119,6 @@ func (c *cluster) nodes(t *testing.T, pool string) []*api.Node {
 	return ns
 }
 
-// await waits for a decision that matches (the controller writes a
-// pool's replicas before the decision) and returns it.
-func (c *cluster) await(t *testing.T, what string, match func(*api.ScaleDecision) bool) *api.ScaleDecision {
-	t.Helper()
-	var d *api.ScaleDecision
-	controllerstest.WaitFor(t, func() bool { d = c.find(t, match); return d != nil }, what)
-	return d
-}
-
 // usedBelow reports whether every node of a pool reports its pods using
 // at most frac of its CPU.
 func (c *cluster) usedBelow(t *testing.T, pool string, frac float64) bool {
