@@ -60,6 +60,9 @@ const (
 	ReasonNotEvictable         = "PodNotEvictable"
 	ReasonNoPoolFits           = "NoPoolFits"
 	ReasonAboveTarget          = "WouldExceedTarget"
+	// ReasonPublicFirst: a node of a lower-priority (public) pool is
+	// idle too and goes first once its own window ends.
+	ReasonPublicFirst = "PublicFirst"
 )
 
 // ScaleDecision is one decision of the node autoscaler. It is written once

@@ -27,12 +27,27 @@ import (
 )
 
 // cluster is the real API server, the machine and node pool controllers
-// and the autoscaler over two simulated clouds: a private one and a
-// public one.
+// and the autoscaler over two clouds: a private simulated one and a
+// public one (simulated too unless options say otherwise).
 type cluster struct {
-	env             *apiservertest.Env
-	private, public *sim.Provider
-	reg             *prometheus.Registry
+	env     *apiservertest.Env
+	private *sim.Provider
+	// public is the public simulated cloud (nil when options.public made
+	// another provider).
+	public *sim.Provider
+	reg    *prometheus.Registry
+}
+
+// options vary the cluster startWith makes; the zero value is start's.
+type options struct {
+	// public makes the public cloud's provider once the API server runs
+	// (default: the simulated cloud "public-sim").
+	public func(t testing.TB, env *apiservertest.Env) iaas.Provider
+	// backoffInitial and backoffMax are the autoscaler's (default 5s and
+	// its default).
+	backoffInitial, backoffMax time.Duration
+	// tune changes the autoscaler's options and the providers last.
+	tune []func(*autoscaler.Options, iaas.Providers)
 }
 
 func newSim(t testing.TB, env *apiservertest.Env, name string) *sim.Provider {
@@ -47,22 +62,37 @@ func newSim(t testing.TB, env *apiservertest.Env, name string) *sim.Provider {
 	return p
 }
 
-// start runs the cluster; tune may change the autoscaler's and the
-// providers' options (the defaults are a 100 ms loop and short windows).
+// start runs a cluster over two simulated clouds; tune may change the
+// autoscaler's options and the providers (the defaults are a 100 ms loop
+// and short windows).
 func start(t testing.TB, tune ...func(*autoscaler.Options, iaas.Providers)) *cluster {
+	return startWith(t, options{tune: tune})
+}
+
+func startWith(t testing.TB, o options) *cluster {
 	t.Helper()
 	env := apiservertest.Start(t, apiservertest.Options{})
-	c := &cluster{env: env, private: newSim(t, env, "private-sim"), public: newSim(t, env, "public-sim"), reg: prometheus.NewRegistry()}
+	c := &cluster{env: env, private: newSim(t, env, "private-sim"), reg: prometheus.NewRegistry()}
+	public := iaas.Provider(nil)
+	if o.public != nil {
+		public = o.public(t, env)
+	} else {
+		c.public = newSim(t, env, "public-sim")
+		public = c.public
+	}
+	if o.backoffInitial == 0 {
+		o.backoffInitial = 5 * time.Second
+	}
 	providers := iaas.Providers{}
-	for _, p := range []*sim.Provider{c.private, c.public} {
+	for _, p := range []iaas.Provider{c.private, public} {
 		providers[p.Name()] = iaas.Instrument(p, c.reg)
 	}
-	o := autoscaler.Options{Providers: providers, Interval: 100 * time.Millisecond, Registerer: c.reg,
+	ao := autoscaler.Options{Providers: providers, Interval: 100 * time.Millisecond, Registerer: c.reg,
 		Config: autoscaler.Config{ScaleUpWindow: time.Second, ScaleDownWindow: 2 * time.Second, ScaleUpCooldown: time.Second,
-			ScaleDownDelayAfterUp: 2 * time.Second, ScaleDownCooldown: time.Second, BackoffInitial: 5 * time.Second,
-			Reserved: api.ResourceList{}}}
-	for _, f := range tune {
-		f(&o, providers)
+			ScaleDownDelayAfterUp: 2 * time.Second, ScaleDownCooldown: time.Second, BackoffInitial: o.backoffInitial,
+			BackoffMax: o.backoffMax, Reserved: api.ResourceList{}}}
+	for _, f := range o.tune {
+		f(&ao, providers)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	controllerstest.RunManager(t, env.IaaSController(t), log, func(m *controllers.Manager) error {
@@ -80,7 +110,7 @@ func start(t testing.TB, tune ...func(*autoscaler.Options, iaas.Providers)) *clu
 		if _, err := nodepool.Setup(m, nodepool.Options{FailedBackoff: 300 * time.Millisecond, DrainPoll: 200 * time.Millisecond}); err != nil {
 			return err
 		}
-		_, err := autoscaler.Setup(m, o)
+		_, err := autoscaler.Setup(m, ao)
 		return err
 	})
 	return c
@@ -151,6 +181,15 @@ func (c *cluster) find(t testing.TB, match func(*api.ScaleDecision) bool) *api.S
 	return nil
 }
 
+// await waits for a decision that matches (the controller writes a
+// pool's replicas before the decision) and returns it.
+func (c *cluster) await(t *testing.T, what string, match func(*api.ScaleDecision) bool) *api.ScaleDecision {
+	t.Helper()
+	var d *api.ScaleDecision
+	controllerstest.WaitFor(t, func() bool { d = c.find(t, match); return d != nil }, what)
+	return d
+}
+
 // TestAutoscalerBurstsAndShrinks: a private pool at 85% CPU grows; with
 // the private cloud answering no capacity, the public pool grows in the
 // same loop; once idle, the public node goes first, and the private pool
@@ -170,10 +209,10 @@ func TestAutoscalerBurstsAndShrinks(t *testing.T) {
 	if err := c.private.SetPoolCPUUsage("private", 0.6); err != nil {
 		t.Fatal(err)
 	}
-	up := c.find(t, func(d *api.ScaleDecision) bool {
+	up := c.await(t, "the scale-up decision", func(d *api.ScaleDecision) bool {
 		return d.Spec.Outcome.Type == api.OutcomeScaledUp && d.Spec.Outcome.Pool == "private"
 	})
-	if up == nil || up.Spec.Trigger.Type != api.TriggerUtilization || up.Spec.Trigger.UtilizationPercent < 80 {
+	if up.Spec.Trigger.Type != api.TriggerUtilization || up.Spec.Trigger.UtilizationPercent < 80 {
 		t.Fatalf("the scale-up decision: %+v", up)
 	}
 	t.Logf("85%% set to replicas written: %v (window 1s, trigger held at %s, decided %s)", time.Since(hot).Round(time.Millisecond),
@@ -187,10 +226,10 @@ func TestAutoscalerBurstsAndShrinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	controllerstest.WaitFor(t, func() bool { return c.replicas(t, "public") >= 1 }, "the public pool to grow")
-	burst := c.find(t, func(d *api.ScaleDecision) bool {
+	burst := c.await(t, "the burst decision", func(d *api.ScaleDecision) bool {
 		return d.Spec.Outcome.Type == api.OutcomeScaledUp && d.Spec.Outcome.Pool == "public"
 	})
-	if burst == nil || len(burst.Spec.Pools) != 2 || burst.Spec.Pools[0].Pool != "private" || burst.Spec.Pools[0].Reason != api.ReasonInsufficientCapacity ||
+	if len(burst.Spec.Pools) != 2 || burst.Spec.Pools[0].Pool != "private" || burst.Spec.Pools[0].Reason != api.ReasonInsufficientCapacity ||
 		burst.Spec.Pools[1].Pool != "public" || !burst.Spec.Pools[1].Taken || burst.Spec.Trigger.Pool != "private" {
 		t.Fatalf("the burst decision: %+v", burst)
 	}

@@ -28,6 +28,13 @@ type downCandidate struct {
 func (st *state) scaleDown(ctx context.Context, plan *Plan) {
 	cfg := st.a.cfg
 	var cands []downCandidate
+	// idleAbove is the highest priority number of a pool above its min
+	// with a node under the threshold whose window is not over yet: the
+	// nodes of pools before it wait (at most a window) for it, so public
+	// nodes go first even when a private one's window ended a moment
+	// earlier. One whose window is over is a candidate itself, sorted
+	// first; if it is blocked, the others go on.
+	idleAbove := int32(-1 << 31)
 	for _, p := range st.pools {
 		for _, n := range p.ready {
 			key := "down/" + n.Name
@@ -45,6 +52,8 @@ func (st *state) scaleDown(ctx context.Context, plan *Plan) {
 			}
 			if st.now.Sub(since) >= cfg.ScaleDownWindow {
 				cands = append(cands, downCandidate{pool: p, node: n, util: float64(used) / float64(alloc), since: since})
+			} else if p.replicas > p.min() {
+				idleAbove = max(idleAbove, p.pool.NodePool.Spec.Priority)
 			}
 		}
 	}
@@ -65,6 +74,9 @@ func (st *state) scaleDown(ctx context.Context, plan *Plan) {
 			Pool: c.pool.name(), Node: c.node.Name, UtilizationPercent: percent(c.util),
 			ThresholdPercent: percent(cfg.ScaleDownThreshold), WindowSeconds: int32(cfg.ScaleDownWindow / time.Second)}}
 		reason, msg := st.blocked(ctx, c)
+		if reason == "" && c.pool.pool.NodePool.Spec.Priority < idleAbove {
+			reason, msg = api.ReasonPublicFirst, fmt.Sprintf("an idle node of a pool of priority %d goes first", idleAbove)
+		}
 		if reason != "" {
 			skip(rec, c.pool, reason, msg)
 			if st.a.noteNoAction("down/"+c.node.Name, reason) {

@@ -60,6 +60,41 @@ func TestScaleDownPublicFirst(t *testing.T) {
 	}
 }
 
+// TestScaleDownWaitsForPublic: a private node idle a minute longer than
+// the public ones waits for them (PublicFirst); a public node that is
+// idle but may not go does not hold the private ones.
+func TestScaleDownWaitsForPublic(t *testing.T) {
+	ctx := context.Background()
+	w := idleWorld()
+	w.use("public", 0.9)
+	a := New(Config{}, nil)
+	a.Decide(ctx, w.snapshot(), t0) // the private nodes idle from t0
+	w.use("public", 0.2)
+	a.Decide(ctx, w.snapshot(), t0.Add(time.Minute)) // the public ones from t0+1m
+	plan := a.Decide(ctx, w.snapshot(), t0.Add(10*time.Minute))
+	if len(plan.ScaleDowns) != 0 {
+		t.Fatalf("at t0+10m: %+v, want the private node to wait for the public ones", plan.ScaleDowns)
+	}
+	if len(plan.Decisions) == 0 || plan.Decisions[0].Outcome.Reason != api.ReasonPublicFirst {
+		t.Fatalf("at t0+10m: decisions %+v, want NoAction %s", plan.Decisions, api.ReasonPublicFirst)
+	}
+	plan = a.Decide(ctx, w.snapshot(), t0.Add(11*time.Minute))
+	if len(plan.ScaleDowns) != 1 || plan.ScaleDowns[0].Pool != "public" {
+		t.Fatalf("at t0+11m: %+v, want a public node", plan.ScaleDowns)
+	}
+
+	// The public nodes may not go: the private ones do not wait.
+	w = idleWorld()
+	for _, n := range []string{"public-0", "public-1"} {
+		w.bind("keep-"+n, n, "100m", map[string]string{api.AnnotationSafeToEvict: "false"})
+	}
+	a = New(Config{}, nil)
+	downs, _ := downAfter(t, a, w, 10*time.Minute)
+	if len(downs) != 1 || downs[0].Pool != "private" {
+		t.Fatalf("with the public nodes not evictable: %+v, want a private node", downs)
+	}
+}
+
 func TestScaleDownBlocked(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

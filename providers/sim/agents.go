@@ -85,9 +85,9 @@ func (a *agents) start(m *machine, boot *api.NodeBootstrap) {
 	}
 	n := newNode(a, m, boot, base)
 	a.p.mu.Lock()
-	if a.p.machines[m.m.ID] != m {
+	if !a.p.live(m) {
 		a.p.mu.Unlock()
-		return // deleted meanwhile
+		return // deleted or detached meanwhile
 	}
 	m.node = n
 	a.p.mu.Unlock()

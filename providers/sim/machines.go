@@ -51,6 +51,9 @@ type machine struct {
 	pool  string
 	// node is its simulated node (nil while it runs none).
 	node *node
+	// guest: another provider's machine (Attach), not one of this
+	// provider's.
+	guest bool
 }
 
 // InspectHost answers for a Hypervisor object whose URI is sim://HOST

@@ -185,6 +185,7 @@ type Provider struct {
 	hosts    map[string]*host
 	hvs      map[string]string // Hypervisor object name -> host (InspectHost)
 	machines map[string]*machine
+	guests   map[string]*machine // by name (Attach)
 	seq      int
 	faults   faults
 	usage    usageSettings
@@ -234,7 +235,7 @@ func New(cfg Config) (*Provider, error) {
 		log = slog.Default()
 	}
 	p := &Provider{cfg: cfg, log: log.With("provider", cfg.Name), hosts: map[string]*host{}, hvs: map[string]string{},
-		machines: map[string]*machine{}, rand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		machines: map[string]*machine{}, guests: map[string]*machine{}, rand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		usage: usageSettings{nodes: map[string]float64{}, pools: map[string]float64{}}}
 	p.faults.fromConfig(cfg.Faults)
 	for i, h := range cfg.Hosts {

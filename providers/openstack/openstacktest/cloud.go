@@ -12,6 +12,8 @@
 // tests inject: quota refusals (403 with Nova's message), "No valid host
 // was found" (the server goes ERROR with that fault), slow builds, expired
 // tokens and server errors (5xx). It counts requests and tokens issued.
+// Hooks (Options.OnActive, OnDeleted) let a test run what would boot in a
+// server, such as a simulated node agent.
 package openstacktest
 
 import (
@@ -57,6 +59,19 @@ type Options struct {
 	// Quota: instances, cores and RAM in MiB (defaults 10, 20, 51200;
 	// -1 is unlimited).
 	MaxInstances, MaxCores, MaxRAM int
+	// OnActive, when set, is called once for each server created through
+	// the API whose build ends ACTIVE (not after a power action, nor for
+	// AddServer's): a test runs what would boot inside it, such as a
+	// simulated node agent reading the server's user data.
+	OnActive func(ServerInfo)
+	// OnDeleted, when set, is called for each server as it is removed
+	// (its delete done, DeleteDelay after the request).
+	OnDeleted func(ServerInfo)
+	// Both are called without the double's lock held (they may call the
+	// double), one at a time and in the order the transitions happened,
+	// by the goroutine of a request or an inspection (Server, Servers)
+	// that made them happen: the double moves servers along as it is
+	// asked about them.
 }
 
 // Cloud is a running double.
@@ -81,6 +96,46 @@ type Cloud struct {
 	nextIP   int
 
 	quotaNext, noHostNext, faultNext, faultStatus int
+
+	// events are the OnActive and OnDeleted calls due; delivering: a
+	// goroutine is making them.
+	events     []event
+	delivering bool
+}
+
+// event is a call of OnActive or OnDeleted due.
+type event struct {
+	f func(ServerInfo)
+	s ServerInfo
+}
+
+// notify queues a call of f (when set) with s. Called with c.mu held.
+func (c *Cloud) notify(f func(ServerInfo), s *server) {
+	if f != nil {
+		c.events = append(c.events, event{f, c.info(s)})
+	}
+}
+
+// deliver makes the calls due, in order, without c.mu held, unless another
+// goroutine is making them (it will make these too).
+func (c *Cloud) deliver() {
+	c.mu.Lock()
+	if c.delivering {
+		c.mu.Unlock()
+		return
+	}
+	c.delivering = true
+	defer func() {
+		c.delivering = false
+		c.mu.Unlock()
+	}()
+	for len(c.events) > 0 {
+		e := c.events[0]
+		c.events = c.events[1:]
+		c.mu.Unlock()
+		e.f(e.s)
+		c.mu.Lock()
+	}
 }
 
 type flavor struct {

@@ -102,16 +102,15 @@ func (c *Cloud) novaRoutes(mux *http.ServeMux) {
 			w.Header().Set("OpenStack-API-Version", "compute "+v)
 			w.Header().Set("X-OpenStack-Nova-API-Version", v)
 			w.Header().Set("Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version")
+			defer c.deliver() // after the unlock
 			c.mu.Lock()
+			defer c.mu.Unlock()
 			if c.faultNext > 0 {
 				c.faultNext--
-				st := c.faultStatus
-				c.mu.Unlock()
-				writeError(w, st, "computeFault", "The server has either erred or is incapable of performing the requested operation.")
+				writeError(w, c.faultStatus, "computeFault", "The server has either erred or is incapable of performing the requested operation.")
 				return
 			}
 			c.advance(time.Now())
-			defer c.mu.Unlock()
 			f(w, r, mv)
 		}))
 	}
@@ -187,6 +186,7 @@ func (c *Cloud) advance(now time.Time) {
 	for _, id := range slices.Clone(c.order) {
 		s := c.servers[id]
 		if !s.goneAt.IsZero() && !now.Before(s.goneAt) {
+			c.notify(c.o.OnDeleted, s)
 			delete(c.servers, id)
 			c.order = slices.DeleteFunc(c.order, func(o string) bool { return o == id })
 			if g := c.groups[s.Group]; g != nil {
@@ -216,6 +216,7 @@ func (c *Cloud) advance(now time.Time) {
 			}
 			s.Console = append(s.Console, "[    0.000000] Linux version 6.8.0 (buildd@lcy02-amd64-001)",
 				"cloud-init: Cloud-init v. 24.1 running 'modules:config'", "cloud-init: write_files done", s.Name+" login:")
+			c.notify(c.o.OnActive, s)
 		default:
 			s.Status, s.TaskState = next, ""
 			s.VMState, s.PowerState = strings.ToLower(next), 1
@@ -632,6 +633,7 @@ func (c *Cloud) groupJSON(g *group, mv int) map[string]any {
 
 // Server returns a server as the double holds it.
 func (c *Cloud) Server(id string) (ServerInfo, bool) {
+	defer c.deliver()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.advance(time.Now())
@@ -644,6 +646,7 @@ func (c *Cloud) Server(id string) (ServerInfo, bool) {
 
 // Servers returns every server, oldest first.
 func (c *Cloud) Servers() []ServerInfo {
+	defer c.deliver()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.advance(time.Now())
@@ -666,6 +669,7 @@ func (c *Cloud) info(s *server) ServerInfo {
 
 // ServerGroups returns the server groups.
 func (c *Cloud) ServerGroups() []GroupInfo {
+	defer c.deliver()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.advance(time.Now())
