@@ -206,4 +206,72 @@ func TestAutoscalerOnLibvirt(t *testing.T) {
 		return gone != "", "no second machine seen"
 	})
 	t.Logf("load deleted -> the idle VM %s drained and deleted %s (scale-down window 20s)", gone, time.Since(idleAt).Round(100*time.Millisecond))
+
+	// A pod that fits no VM: the pending-pods trigger boots a VM for it.
+	sleeper := func(name string) *api.Pod {
+		p := burner(name)
+		p.Spec.Containers[0].Command = []string{"sleep", "3600"}
+		return p
+	}
+	for _, name := range []string{"wait-1", "wait-2"} {
+		if _, err := pods.Create(ctx, sleeper(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 3*time.Minute, "two sleepers Running on the one VM", func() (bool, string) {
+		running := 0
+		for _, name := range []string{"wait-1", "wait-2"} {
+			if p, err := pods.Get(ctx, "default", name); err == nil && p.Status.Phase == api.PodRunning {
+				running++
+			}
+		}
+		return running == 2, fmt.Sprintf("%d running", running)
+	})
+	if _, err := pods.Create(ctx, sleeper("wait-3")); err != nil {
+		t.Fatal(err)
+	}
+	pendingAt := time.Now()
+	var markedAt time.Time
+	waitFor(t, 5*time.Minute, "the pending sleeper Running on a new VM", func() (bool, string) {
+		p, err := pods.Get(ctx, "default", "wait-3")
+		if err != nil {
+			return false, err.Error()
+		}
+		if markedAt.IsZero() {
+			for _, cond := range p.Status.Conditions {
+				if cond.Type == api.PodScheduled && cond.Reason == api.PodReasonUnschedulable {
+					markedAt = time.Now()
+				}
+			}
+		}
+		ms, _ := poolMachines(ctx, c, pool)
+		for _, m := range ms {
+			seen[m.Name] = true
+		}
+		return p.Status.Phase == api.PodRunning, fmt.Sprintf("phase %s on %q; %d machines", p.Status.Phase, p.Spec.NodeName, len(ms))
+	})
+	running := time.Now()
+	p, err := pods.Get(ctx, "default", "wait-3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w1, err := pods.Get(ctx, "default", "wait-1"); err != nil || p.Spec.NodeName == "" || p.Spec.NodeName == w1.Spec.NodeName {
+		t.Errorf("wait-3 runs on %q beside wait-1 (%v); want a VM made for it", p.Spec.NodeName, err)
+	}
+	decisions, _, err = client.For[api.ScaleDecision](c).List(ctx, "", client.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pend *api.ScaleDecision
+	for _, d := range decisions {
+		if d.Spec.Trigger.Type == api.TriggerPendingPods && d.Spec.Outcome.Type == api.OutcomeScaledUp {
+			pend = d
+		}
+	}
+	if pend == nil {
+		t.Fatalf("no scale-up decision of trigger PendingPods among %d decisions", len(decisions))
+	}
+	t.Logf("pending pod created -> Running on a new VM %s (marked unschedulable after %s; decision held at %s, decided at %s)",
+		running.Sub(pendingAt).Round(100*time.Millisecond), markedAt.Sub(pendingAt).Round(100*time.Millisecond),
+		pend.Spec.HeldTime.Format("15:04:05.000"), pend.Spec.DecidedTime.Format("15:04:05"))
 }
