@@ -324,8 +324,12 @@ func (c *Controller) RunOnce(ctx context.Context) time.Time {
 			written[u.Pool] = time.Now()
 		}
 	}
+	gaveUp := map[string]bool{}
+	for _, u := range plan.GiveUps {
+		gaveUp[u.Pool] = true
+	}
 	for i, d := range plan.Decisions {
-		c.record(ctx, d, plan.HeldAt[i], calls, written)
+		c.record(ctx, d, plan.HeldAt[i], calls, written, gaveUp)
 	}
 	if len(plan.Decisions) > 0 {
 		c.prune(ctx)
@@ -392,13 +396,13 @@ func (c *Controller) mark(ctx context.Context, name string) error {
 
 // record writes one decision with the calls made for its pools, its
 // event and its metrics.
-func (c *Controller) record(ctx context.Context, d api.ScaleDecisionSpec, held time.Time, calls map[string][]api.ScaleCall, written map[string]time.Time) {
+func (c *Controller) record(ctx context.Context, d api.ScaleDecisionSpec, held time.Time, calls map[string][]api.ScaleCall, written map[string]time.Time, gaveUp map[string]bool) {
 	var pools []string
 	if d.Outcome.Pool != "" {
 		pools = strings.Split(d.Outcome.Pool, ",")
 	}
 	for _, pc := range d.Pools {
-		if pc.Taken || pc.Reason == api.ReasonProviderError {
+		if pc.Taken || gaveUp[pc.Pool] {
 			d.Calls = append(d.Calls, calls[pc.Pool]...)
 			delete(calls, pc.Pool) // one decision tells of a call
 		}

@@ -33,7 +33,7 @@ func (st *state) usable(rec *api.ScaleDecisionSpec, p *poolState) bool {
 		return false
 	}
 	if p.failed != "" {
-		a.fail(p.name(), st.now, api.ReasonProviderError, p.failed)
+		a.fail(p.name(), st.now, p.failedReason, p.failed)
 		msg := p.failed
 		if keep := max(p.min(), p.healthy); keep < p.replicas {
 			msg += fmt.Sprintf("; %d failed machines given up (%d -> %d)", p.replicas-keep, p.replicas, keep)
@@ -41,7 +41,7 @@ func (st *state) usable(rec *api.ScaleDecisionSpec, p *poolState) bool {
 			p.replicas = keep
 			st.givenUp = append(st.givenUp, ScaleUp{Pool: p.name(), Replicas: int32(keep)})
 		}
-		skip(rec, p, api.ReasonProviderError, msg)
+		skip(rec, p, p.failedReason, msg)
 		return false
 	}
 	if st.room(p) == 0 {

@@ -26,6 +26,9 @@ type poolState struct {
 	// nFailed counts them.
 	failed  string
 	nFailed int
+	// failedReason is the autoscaler's reason for it: the provider's
+	// answer when it was no capacity or quota, else ProviderError.
+	failedReason string
 	// healthy counts its machines neither failed nor on their way out.
 	healthy int
 }
@@ -171,6 +174,7 @@ func (st *state) poolState(p *Pool) *poolState {
 			if ps.failed == "" {
 				ps.failed = "machine " + m.Name + " failed"
 			}
+			ps.failedReason = failedReason(m)
 		}
 	}
 	for _, n := range p.Nodes {
@@ -204,3 +208,17 @@ func (st *state) room(p *poolState) int {
 }
 
 func percent(f float64) float64 { return float64(int64(f*10000+0.5)) / 100 }
+
+// failedReason is why a failed machine's provider refused it, as a
+// decision's reason: InsufficientCapacity or Quota when its Provisioned
+// condition says so (a Nova "no valid host" is only learnt so), else
+// ProviderError.
+func failedReason(m *api.Machine) string {
+	for _, c := range m.Status.Conditions {
+		if c.Type == api.ConditionProvisioned && c.Status == api.ConditionFalse &&
+			(c.Reason == api.ReasonInsufficientCapacity || c.Reason == api.ReasonQuota) {
+			return c.Reason
+		}
+	}
+	return api.ReasonProviderError
+}
