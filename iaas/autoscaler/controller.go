@@ -152,6 +152,11 @@ func Setup(m *controllers.Manager, o Options) (*Controller, error) {
 			}
 		},
 	})
+	c.nodes.AddHandler(client.Handler{OnUpdate: func(old, obj api.Object) {
+		if c.hot(old.(*api.Node)) != c.hot(obj.(*api.Node)) {
+			c.Wake() // a pool's window may start (or stop) now
+		}
+	}})
 	c.machines.AddHandler(client.Handler{OnUpdate: func(old, obj api.Object) {
 		if obj.(*api.Machine).Status.Phase == api.MachineFailed && old.(*api.Machine).Status.Phase != api.MachineFailed {
 			c.Wake() // its pool backs off and the growth goes to the next one now
@@ -167,8 +172,8 @@ func Setup(m *controllers.Manager, o Options) (*Controller, error) {
 const minGap = 2
 
 // run runs the loop every Interval, and sooner: when a pod is newly marked
-// unschedulable, a pool's spec changes or a machine fails to be made
-// (Wake), and when a utilization window or
+// unschedulable, a node's use crosses the scale-up threshold, a pool's
+// spec changes or a machine fails to be made (Wake), and when a utilization window or
 // cooldown ends (Plan.Wake), so that a held trigger is acted on at once
 // rather than at the next tick.
 func (c *Controller) run(ctx context.Context) {
@@ -197,6 +202,15 @@ func (c *Controller) run(ctx context.Context) {
 		}
 		timer.Reset(max(next, 0))
 	}
+}
+
+// hot reports whether a node's pods use at least the scale-up threshold of
+// its CPU: a node crossing it wakes the loop, so a pool's window starts
+// when the node agents report the load, not at the next tick.
+func (c *Controller) hot(n *api.Node) bool {
+	used, ok := podUsageMilli(n)
+	alloc := allocMilli(n)
+	return ok && alloc > 0 && float64(used) >= c.a.cfg.ScaleUpThreshold*float64(alloc)
 }
 
 // podChanged notes when a pod comes to be marked unschedulable, and

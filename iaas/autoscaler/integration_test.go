@@ -367,3 +367,20 @@ func TestPendingPodWakesTheLoop(t *testing.T) {
 	}
 	t.Logf("pod marked at %s, decided %s", d.Spec.HeldTime.Format(time.StampMicro), d.Spec.DecidedTime.Format(time.Stamp))
 }
+
+// TestHotNodeWakesTheLoop: with a loop interval of an hour, a pool whose
+// nodes report 90% still grows: a node crossing the threshold wakes the
+// loop (the window starts), and the loop runs again when the window ends.
+func TestHotNodeWakesTheLoop(t *testing.T) {
+	c := start(t, func(o *autoscaler.Options, _ iaas.Providers) { o.Interval = time.Hour })
+	c.createPool(t, "private", "private-sim", 0, 1, 2)
+	controllerstest.WaitFor(t, func() bool { return c.ready(t, "private") == 1 }, "the private pool's first node")
+	if err := c.private.SetPoolCPUUsage("private", 0.9); err != nil {
+		t.Fatal(err)
+	}
+	controllerstest.WaitFor(t, func() bool { return c.replicas(t, "private") == 2 }, "the pool to grow")
+	d := c.await(t, "the utilization decision", func(d *api.ScaleDecision) bool {
+		return d.Spec.Trigger.Type == api.TriggerUtilization && d.Spec.Outcome.Type == api.OutcomeScaledUp
+	})
+	t.Logf("window held at %s, decided %s", d.Spec.HeldTime.Format(time.StampMicro), d.Spec.DecidedTime.Format(time.Stamp))
+}
