@@ -356,13 +356,27 @@ func (p *Provider) downloadTail(f found, pool golibvirt.StoragePool, maxBytes in
 		off = size - uint64(maxBytes)
 	}
 	var buf bytes.Buffer
-	if size > off {
+	// go-libvirt ends a stream at the first data packet without payload,
+	// and libvirtd now and then sends one before the data: a short
+	// download is tried again, and is an error if it stays short.
+	for try := 0; size > off && uint64(buf.Len()) < size-off; try++ {
+		if try == maxDownloadTries {
+			return nil, fmt.Errorf("libvirt: download console log: %d of %d bytes after %d tries", buf.Len(), size-off, try)
+		}
+		if try > 0 {
+			p.log.Warn("console log download came back short; downloading it again", "machine", f.meta.Name, "got", buf.Len(), "want", size-off)
+		}
+		buf.Reset()
 		if err := f.l.StorageVolDownload(vol, &buf, off, size-off, 0); err != nil {
 			return nil, f.h.fail(f.l, fmt.Errorf("libvirt: download console log: %w", err))
 		}
 	}
 	return buf.Bytes(), nil
 }
+
+// maxDownloadTries bounds the downloads of a console log that come back
+// short.
+const maxDownloadTries = 3
 
 // tailFile reads the last maxBytes of path (all when maxBytes <= 0).
 func tailFile(path string, maxBytes int) ([]byte, error) {
