@@ -1,6 +1,7 @@
 package libvirt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -158,9 +159,24 @@ func (h *hypervisor) connect() (*golibvirt.Libvirt, target, error) {
 		h.cutLocked(h.conn)
 	}
 	h.host = ""
-	tgt, err := parseURI(h.uri, h.timeout)
+	l, tgt, conn, err := h.dial()
 	if err != nil {
 		return nil, target{}, err
+	}
+	if h.nets == nil {
+		h.nets = map[*golibvirt.Libvirt]net.Conn{}
+	}
+	h.conn, h.tgt, h.nets[l] = l, tgt, conn
+	return l, tgt, nil
+}
+
+// dial opens a new connection to the daemon: the handshake must answer
+// within twice the dial timeout. It returns the socket too, so that the
+// caller can cut it.
+func (h *hypervisor) dial() (*golibvirt.Libvirt, target, net.Conn, error) {
+	tgt, err := parseURI(h.uri, h.timeout)
+	if err != nil {
+		return nil, target{}, nil, err
 	}
 	rd := &recDialer{Dialer: tgt.dialer}
 	l := golibvirt.NewWithDialer(rd)
@@ -179,13 +195,39 @@ func (h *hypervisor) connect() (*golibvirt.Libvirt, target, error) {
 	}
 	if err != nil {
 		cut()
-		return nil, target{}, fmt.Errorf("hypervisor %s (%s): %w: %w", h.name, h.uri, iaas.ErrUnreachable, err)
+		return nil, target{}, nil, fmt.Errorf("hypervisor %s (%s): %w: %w", h.name, h.uri, iaas.ErrUnreachable, err)
 	}
-	if h.nets == nil {
-		h.nets = map[*golibvirt.Libvirt]net.Conn{}
+	return l, tgt, rd.get(), nil
+}
+
+// download reads n bytes of vol from off through a connection of its own,
+// cut when done or when ctx ends. go-libvirt takes a stream packet without
+// payload for the stream's end and returns; when libvirtd sends more after
+// it, the connection's reader blocks for ever holding the connection's
+// lock, wedging every call on it. So a download never shares the
+// hypervisor's connection: at worst it leaks its own reader.
+func (h *hypervisor) download(ctx context.Context, vol golibvirt.StorageVol, off, n uint64) ([]byte, error) {
+	l, _, conn, err := h.dial()
+	if err != nil {
+		return nil, err
 	}
-	h.conn, h.tgt, h.nets[l] = l, tgt, rd.get()
-	return l, tgt, nil
+	defer func() { _ = conn.Close() }()
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var buf bytes.Buffer
+		err := l.StorageVolDownload(vol, &buf, off, n, 0)
+		done <- result{buf.Bytes(), err}
+	}()
+	select {
+	case r := <-done:
+		return r.data, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("hypervisor %s (%s): download: %w", h.name, h.uri, ctx.Err())
+	}
 }
 
 // cut closes the socket under l: its calls in flight return an error,

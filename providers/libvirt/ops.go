@@ -1,7 +1,6 @@
 package libvirt
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -332,12 +331,12 @@ func (p *Provider) ConsoleLog(ctx context.Context, id string, maxBytes int) ([]b
 		}
 		return tailFile(path, maxBytes)
 	}
-	return p.downloadTail(f, pool, maxBytes)
+	return p.downloadTail(ctx, f, pool, maxBytes)
 }
 
 // downloadTail downloads the last maxBytes of the console volume through
 // libvirt (for remote hypervisors).
-func (p *Provider) downloadTail(f found, pool golibvirt.StoragePool, maxBytes int) ([]byte, error) {
+func (p *Provider) downloadTail(ctx context.Context, f found, pool golibvirt.StoragePool, maxBytes int) ([]byte, error) {
 	// The volume's size is known after a pool refresh.
 	if err := f.l.StoragePoolRefresh(pool, 0); err != nil {
 		return nil, f.h.fail(f.l, err)
@@ -355,24 +354,28 @@ func (p *Provider) downloadTail(f found, pool golibvirt.StoragePool, maxBytes in
 	if maxBytes > 0 && size > uint64(maxBytes) {
 		off = size - uint64(maxBytes)
 	}
-	var buf bytes.Buffer
-	// go-libvirt ends a stream at the first data packet without payload,
-	// and libvirtd now and then sends one before the data: a short
-	// download is tried again, and is an error if it stays short.
-	for try := 0; size > off && uint64(buf.Len()) < size-off; try++ {
+	// A download that comes back short (see hypervisor.download) is
+	// tried again, and is an error if it stays short.
+	var data []byte
+	for try := 0; size > off && uint64(len(data)) < size-off; try++ {
 		if try == maxDownloadTries {
-			return nil, fmt.Errorf("libvirt: download console log: %d of %d bytes after %d tries", buf.Len(), size-off, try)
+			return nil, fmt.Errorf("libvirt: download console log: %d of %d bytes after %d tries", len(data), size-off, try)
 		}
 		if try > 0 {
-			p.log.Warn("console log download came back short; downloading it again", "machine", f.meta.Name, "got", buf.Len(), "want", size-off)
+			p.log.Warn("console log download came back short; downloading it again", "machine", f.meta.Name, "got", len(data), "want", size-off)
 		}
-		buf.Reset()
-		if err := f.l.StorageVolDownload(vol, &buf, off, size-off, 0); err != nil {
-			return nil, f.h.fail(f.l, fmt.Errorf("libvirt: download console log: %w", err))
+		dctx, cancel := context.WithTimeout(ctx, downloadTimeout)
+		data, err = f.h.download(dctx, vol, off, size-off)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("libvirt: download console log: %w", err)
 		}
 	}
-	return buf.Bytes(), nil
+	return data, nil
 }
+
+// downloadTimeout bounds one download of a console log.
+const downloadTimeout = 30 * time.Second
 
 // maxDownloadTries bounds the downloads of a console log that come back
 // short.

@@ -185,7 +185,7 @@ func TestQEMUMachineLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	remote, err := p.downloadTail(f, pool, 200)
+	remote, err := p.downloadTail(ctx, f, pool, 200)
 	if err != nil || !bytes.Equal(remote, local) {
 		t.Fatalf("downloaded tail %q (%v), want %q", remote, err, local)
 	}
